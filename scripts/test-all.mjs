@@ -1,0 +1,48 @@
+// The whole test command: type-check, vitest (Node), the runtime-neutral suites under Deno.
+// Every step runs even when an earlier one fails, and the last line is `N passed, N failed`
+// summed over all of them (the type-check counts as one test).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+mkdirSync('.tmp', { recursive: true });
+const totals = { passed: 0, failed: 0 };
+const steps = [];
+
+function run(name, cmd, args, count) {
+  console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
+  const started = Date.now();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 28 });
+  process.stdout.write(r.stdout ?? '');
+  const { passed, failed } = count(r.stdout ?? '', r.status);
+  // A step that exits non-zero without a counted failure (crash, timeout) still counts as one.
+  const extra = r.status !== 0 && failed === 0 ? 1 : 0;
+  totals.passed += passed;
+  totals.failed += failed + extra;
+  steps.push(`${name}: ${passed} passed, ${failed + extra} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+run('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], (_out, status) => (status === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 }));
+
+const vitestJson = '.tmp/vitest-report.json';
+rmSync(vitestJson, { force: true });
+run('vitest (node)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`], () => {
+  try {
+    const report = JSON.parse(readFileSync(vitestJson, 'utf8'));
+    return { passed: report.numPassedTests, failed: report.numFailedTests };
+  } catch {
+    return { passed: 0, failed: 0 };
+  }
+});
+
+run('deno', 'node', ['scripts/deno-test.mjs'], (out) => {
+  const m = /(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed/.exec(strip(out));
+  return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
+});
+
+console.log('\n' + steps.join('\n'));
+const line = `${totals.passed} passed, ${totals.failed} failed`;
+writeFileSync('.tmp/test-summary', line + '\n');
+console.log(line);
+process.exit(totals.failed === 0 ? 0 : 1);
