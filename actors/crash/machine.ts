@@ -1,0 +1,75 @@
+import { setup } from 'xstate';
+import { RaftCore, type MembershipChange, type RaftInit } from './core.ts';
+import type { RaftMessage, Role, SnapshotMeta } from './types.ts';
+
+export type RaftEvent =
+  | { type: 'tick'; now: number }
+  | { type: 'message'; from: string; message: RaftMessage }
+  | { type: 'propose'; requests: Array<{ id: string; data: unknown }>; now: number }
+  | { type: 'read'; ids: string[] }
+  | { type: 'snapshotTaken'; meta: SnapshotMeta & { time: number }; keepEntries: number }
+  | { type: 'transferLeadership'; to: string }
+  | { type: 'changeMembership'; change: MembershipChange; now: number };
+
+const roles: Role[] = ['follower', 'preCandidate', 'candidate', 'leader'];
+
+/** In every phase: follow the core into the phase it moved to. */
+const followRole = roles.map((role) => ({ guard: { type: 'roleIs' as const, params: { role } }, target: `#raft.${role}` }));
+
+/**
+ * The crash-fault protocol as a statechart: its states are Raft's phases (follower,
+ * pre-candidate, candidate, leader). Every event is stepped through the pure core, and the
+ * chart moves to whichever phase the core is in, so inspection shows the live phase and
+ * the core's state as context. No I/O and no timers here: the runtime sends `tick`s from its
+ * clock and carries out the core's effects.
+ */
+export const crashProtocolMachine = setup({
+  types: {
+    context: {} as { core: RaftCore; lastError: string | null },
+    events: {} as RaftEvent,
+    input: {} as RaftInit,
+  },
+  guards: {
+    roleIs: ({ context }, params: { role: Role }) => context.core.role === params.role,
+  },
+  actions: {
+    step: ({ context, event }) => {
+      const core = context.core;
+      context.lastError = null;
+      switch (event.type) {
+        case 'tick':
+          core.tick(event.now);
+          break;
+        case 'message':
+          core.receive(event.from, event.message);
+          break;
+        case 'propose':
+          core.propose(event.requests, event.now);
+          break;
+        case 'read':
+          core.read(event.ids);
+          break;
+        case 'snapshotTaken':
+          core.snapshotTaken(event.meta, event.keepEntries);
+          break;
+        case 'transferLeadership':
+          context.lastError = core.transferLeadership(event.to);
+          break;
+        case 'changeMembership':
+          context.lastError = core.changeMembership(event.change, event.now);
+          break;
+      }
+    },
+  },
+}).createMachine({
+  id: 'raft',
+  context: ({ input }) => ({ core: new RaftCore(input), lastError: null }),
+  initial: 'follower',
+  on: { '*': { actions: 'step' } },
+  states: {
+    follower: { always: followRole.filter((t) => t.target !== '#raft.follower') },
+    preCandidate: { always: followRole.filter((t) => t.target !== '#raft.preCandidate') },
+    candidate: { always: followRole.filter((t) => t.target !== '#raft.candidate') },
+    leader: { always: followRole.filter((t) => t.target !== '#raft.leader') },
+  },
+});

@@ -1,0 +1,101 @@
+/**
+ * Data of the crash-fault (Raft-style) protocol: log entries, messages between replicas, and
+ * the effects the pure protocol hands to the runtime.
+ */
+
+/** Who votes (voters) and who only receives the log (learners: new replicas catching up, or excluded silent ones). */
+export interface Membership {
+  voters: string[];
+  learners: string[];
+}
+
+export type EntryKind = 'noop' | 'request' | 'config';
+
+export interface Entry {
+  index: number;
+  term: number;
+  /** Replicated time (ms) chosen by the leader; never decreases along the log. */
+  time: number;
+  kind: EntryKind;
+  /** request: the client's request; config: the new Membership; noop: null. */
+  data: unknown;
+}
+
+export interface HardState {
+  term: number;
+  vote: string | null;
+  commit: number;
+}
+
+export interface SnapshotMeta {
+  index: number;
+  term: number;
+  membership: Membership;
+}
+
+export type RaftMessage =
+  | { type: 'vote'; term: number; pre: boolean; lastIndex: number; lastTerm: number; transfer: boolean }
+  | { type: 'voteReply'; term: number; pre: boolean; granted: boolean }
+  | { type: 'append'; term: number; prevIndex: number; prevTerm: number; entries: Entry[]; commit: number }
+  | {
+      type: 'appendReply';
+      term: number;
+      success: boolean;
+      /** On success: the follower's last index matching the leader. On failure: the prevIndex it rejected. */
+      matchIndex: number;
+      /** On failure: the first index of the conflicting term (or the follower's last index + 1 when hintTerm is 0). */
+      hintIndex: number;
+      hintTerm: number;
+    }
+  /** Keeps followers' leases; carries a commit index the follower's log is known to match, and a read-index round. */
+  | { type: 'heartbeat'; term: number; commit: number; readRound: number }
+  | { type: 'heartbeatReply'; term: number; readRound: number }
+  | { type: 'snapshot'; term: number; meta: SnapshotMeta; data: Uint8Array }
+  | { type: 'timeoutNow'; term: number };
+
+export type RaftEffect =
+  /** Make durable before any later effect: hard state, log truncation (drop indexes > truncateAfter), new entries. */
+  | { type: 'persist'; hardState?: HardState; truncateAfter?: number; entries?: Entry[] }
+  | { type: 'send'; to: string; message: RaftMessage }
+  /** Committed entries, in log order, to apply to the application. */
+  | { type: 'apply'; entries: Entry[] }
+  /** Leader: send the latest local snapshot to a follower behind the compacted log. */
+  | { type: 'sendSnapshot'; to: string; term: number }
+  /** Follower: replace application state and log with this snapshot (persist it first). */
+  | { type: 'installSnapshot'; meta: SnapshotMeta; data: Uint8Array }
+  /** The log up to and including `upTo` is covered by a snapshot and may be deleted from storage. */
+  | { type: 'compact'; upTo: number }
+  /** Linearizable reads: answer once applied index >= index. */
+  | { type: 'readReady'; ids: string[]; index: number }
+  /** Requests or reads this replica cannot serve because it is not the leader. */
+  | { type: 'notLeader'; requestIds: string[]; readIds: string[]; leader: string | null };
+
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+export interface RaftConfig {
+  id: string;
+  /** Ticks without hearing a leader before an election (randomized in [electionTicks, 2*electionTicks)). */
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Max entries per append message. */
+  maxEntriesPerAppend: number;
+  /** Max append messages in flight per follower (pipelining). */
+  maxInflight: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  /** Demote a voter silent this many ticks to learner, promote it back when caught up; 0 = off. */
+  removeSilentAfterTicks: number;
+  /** A learner within this many entries of the leader's last index counts as caught up. */
+  catchUpMargin: number;
+}
+
+export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id'> = {
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  maxEntriesPerAppend: 256,
+  maxInflight: 32,
+  preVote: true,
+  checkQuorum: true,
+  removeSilentAfterTicks: 0,
+  catchUpMargin: 16,
+};
