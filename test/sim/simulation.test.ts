@@ -15,7 +15,7 @@ function gossipNode(peers: string[], log: string[]) {
     let count = saved ? Number(dec.decode(saved)) : 0;
     log.push(`${env.id}#${env.incarnation} start count=${count}`);
     env.onMessage(async (from, bytes) => {
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
       count++;
       await env.storage.set('count', enc.encode(String(count)));
       log.push(`${env.id} got ${dec.decode(bytes)} from ${from} d=${digest[0]}`);
