@@ -127,6 +127,23 @@ export class RaftCore {
     this.#appendAsLeader(requests.map((r) => ({ kind: 'request' as const, data: r.data })));
   }
 
+  /**
+   * Leader: orders an empty entry stamped `now`, so replicated time reaches the application
+   * (its delayed transitions fire at that log position) even when no client is sending.
+   */
+  advanceTime(now: number): void {
+    this.now = Math.max(this.now, now);
+    if (this.role !== 'leader' || this.transferee !== null || now <= this.lastTime) return;
+    this.#appendAsLeader([{ kind: 'noop', data: null }]);
+  }
+
+  /** Term and membership at an applied index, for the metadata of a snapshot taken there. */
+  snapshotMetaAt(index: number): SnapshotMeta | undefined {
+    const term = this.log.term(index);
+    if (term === undefined || index > this.applied) return undefined;
+    return { index, term, membership: this.#membershipAt(index, { index: this.log.snapshotIndex, term: this.log.snapshotTerm, membership: this.#snapshotMembership }) };
+  }
+
   read(ids: string[]): void {
     if (ids.length === 0) return;
     if (this.role !== 'leader') {

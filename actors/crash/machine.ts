@@ -7,6 +7,7 @@ export type RaftEvent =
   | { type: 'message'; from: string; message: RaftMessage }
   | { type: 'propose'; requests: Array<{ id: string; data: unknown }>; now: number }
   | { type: 'read'; ids: string[] }
+  | { type: 'advanceTime'; now: number }
   | { type: 'snapshotTaken'; meta: SnapshotMeta & { time: number }; keepEntries: number }
   | { type: 'transferLeadership'; to: string }
   | { type: 'changeMembership'; change: MembershipChange; now: number };
@@ -48,6 +49,9 @@ export const crashProtocolMachine = setup({
           break;
         case 'read':
           core.read(event.ids);
+          break;
+        case 'advanceTime':
+          core.advanceTime(event.now);
           break;
         case 'snapshotTaken':
           core.snapshotTaken(event.meta, event.keepEntries);

@@ -46,9 +46,11 @@ export class VirtualClock implements Clock {
   #autoDone: Promise<void> | undefined;
   #failure: unknown;
   #tasksRun = 0;
+  /** When set, time follows the wall clock (ms since start) instead of jumping ahead. */
+  #wall: (() => number) | undefined;
 
   now(): number {
-    return this.#now;
+    return this.#wall ? Math.max(this.#now, this.#wall()) : this.#now;
   }
 
   /** How many tasks have run so far. */
@@ -59,7 +61,7 @@ export class VirtualClock implements Clock {
   /** Schedules fn after ms of virtual time (0 = at the current instant, after what is already due). */
   setTimeout(fn: () => unknown, ms = 0, owner?: TaskOwner): unknown {
     const delay = Number.isFinite(ms) && ms > 0 ? ms : 0;
-    return this.#push(this.#now + delay, fn, owner);
+    return this.#push(this.now() + delay, fn, owner);
   }
 
   clearTimeout(handle: unknown): void {
@@ -182,10 +184,14 @@ export class VirtualClock implements Clock {
    * Runs by itself in the background until stopAuto(). When a task fails, the loop stops and
    * the failure is kept in `failure` (and returned by stopAuto's promise as a rejection).
    */
-  startAuto(): void {
+  startAuto(options: { realTime?: boolean } = {}): void {
     if (this.#auto) return;
     this.#enter();
     this.#auto = true;
+    if (options.realTime) {
+      const origin = performance.now() - this.#now;
+      this.#wall = () => performance.now() - origin;
+    }
     this.#autoDone = this.#autoLoop().finally(() => {
       this.#running = false;
       this.#auto = false;
@@ -203,8 +209,13 @@ export class VirtualClock implements Clock {
   async stopAuto(): Promise<void> {
     this.#auto = false;
     this.#wake?.();
-    await this.#autoDone;
-    this.#autoDone = undefined;
+    try {
+      await this.#autoDone;
+    } finally {
+      this.#autoDone = undefined;
+      if (this.#wall) this.#now = this.#wall();
+      this.#wall = undefined;
+    }
   }
 
   get autoRunning(): boolean {
@@ -224,7 +235,21 @@ export class VirtualClock implements Clock {
         this.#wake = undefined;
         continue;
       }
-      if (next.time > this.#now) {
+      if (this.#wall) {
+        // Real time: wait for the wall clock to reach the task, or for earlier work to appear.
+        const wait = next.time - this.#wall();
+        if (wait > 0) {
+          await new Promise<void>((resolve) => {
+            const t = globalThis.setTimeout(resolve, wait);
+            this.#wake = () => {
+              globalThis.clearTimeout(t);
+              resolve();
+            };
+          });
+          this.#wake = undefined;
+          continue;
+        }
+      } else if (next.time > this.#now) {
         // Everything due now is done: let outside code act at this instant before time moves.
         await yieldToHost();
         if (this.#peekLive() !== next) continue;
@@ -247,7 +272,7 @@ export class VirtualClock implements Clock {
   }
 
   async #execute(entry: Entry): Promise<void> {
-    this.#now = entry.time;
+    if (entry.time > this.#now) this.#now = entry.time;
     this.#tasksRun++;
     const result = entry.fn();
     if (!isThenable(result)) return;

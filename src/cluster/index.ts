@@ -1,0 +1,1 @@
+export { LocalCluster, createLocalCluster, type LocalClusterOptions, type ClusterReplica, type ClusterClient } from './local.ts';

@@ -1,0 +1,286 @@
+import type { AnyStateMachine } from 'xstate';
+import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../client/index.ts';
+import { generateIdentity, type Identity } from '../crypto/index.ts';
+import { createReplica, type FaultModel, type GroupMember, type Replica, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
+import { Simulation, type LinkConfig } from '../sim/index.ts';
+
+export interface LocalClusterOptions {
+  machine: AnyStateMachine;
+  faultModel?: FaultModel;
+  /** Failures to tolerate: n = 2f+1 (crash). */
+  f?: number;
+  seed?: number;
+  /** 'virtual' (default): time jumps ahead whenever nothing is due; 'real': wall-clock time. */
+  clock?: 'virtual' | 'real';
+  /** Default link behaviour of the simulated network. */
+  network?: Partial<LinkConfig>;
+  tuning?: Partial<ReplicaTuning>;
+  /** Client retry and give-up times (ms). */
+  client?: { retryAfterMs?: number; giveUpAfterMs?: number };
+}
+
+/** One replica as the cluster shows it; reads the current incarnation (after restarts too). */
+export interface ClusterReplica {
+  readonly id: string;
+  status(): ReplicaStatus & { up: boolean };
+  readonly app: Replica['app'];
+  readonly protocol: Replica['protocol'];
+  readonly metrics: Replica['metrics'];
+  /** The running Replica object (undefined while crashed). */
+  readonly current: Replica | undefined;
+}
+
+export interface ClusterClient {
+  readonly id: string;
+  send(event: unknown): Promise<Outcome>;
+  read(): Promise<AppSnapshot>;
+  readOutcome(): Promise<ReadOutcome>;
+  readonly actor: Client['actor'];
+  close(): void;
+}
+
+/**
+ * n replicas (r1 … rn) in one process over the simulated network: for tests, demos and
+ * embedding. The virtual clock runs by itself, so `await` works as usual and a minute of
+ * simulated time passes in milliseconds; the same seed and calls give the same run.
+ */
+export class LocalCluster {
+  readonly sim: Simulation;
+  readonly faultModel: FaultModel;
+  readonly f: number;
+  readonly #machine: AnyStateMachine;
+  readonly #tuning: Partial<ReplicaTuning>;
+  readonly #clientOptions: { retryAfterMs?: number; giveUpAfterMs?: number };
+  readonly #identities = new Map<string, Identity>();
+  readonly #replicas = new Map<string, Replica>();
+  readonly #replicaIds: string[] = [];
+  #clients = 0;
+
+  private constructor(options: LocalClusterOptions, sim: Simulation) {
+    this.sim = sim;
+    this.faultModel = options.faultModel ?? 'crash';
+    this.f = options.f ?? 1;
+    this.#machine = options.machine;
+    this.#tuning = options.tuning ?? {};
+    this.#clientOptions = options.client ?? {};
+  }
+
+  static async create(options: LocalClusterOptions): Promise<LocalCluster> {
+    validate(options);
+    const sim = new Simulation({ seed: options.seed ?? 1, link: options.network ?? { latency: { min: 0.5, max: 2 } } });
+    const cluster = new LocalCluster(options, sim);
+    const n = cluster.faultModel === 'crash' ? 2 * cluster.f + 1 : 3 * cluster.f + 1;
+    for (let i = 1; i <= n; i++) await cluster.#newIdentity(`r${i}`);
+    sim.clock.startAuto({ realTime: options.clock === 'real' });
+    for (const id of [...cluster.#identities.keys()]) await cluster.#addNode(id);
+    return cluster;
+  }
+
+  /** Replica ids, including added ones. */
+  get replicaIds(): string[] {
+    return [...this.#replicaIds];
+  }
+
+  replica(id: string): ClusterReplica {
+    if (!this.#identities.has(id)) throw new RangeError(`no replica ${id}`);
+    const cluster = this;
+    const current = () => (this.sim.isUp(id) ? this.#replicas.get(id) : undefined);
+    const need = () => {
+      const r = current();
+      if (!r) throw new Error(`replica ${id} is crashed`);
+      return r;
+    };
+    return {
+      id,
+      get current() {
+        return current();
+      },
+      status: () => {
+        const r = cluster.#replicas.get(id);
+        const s = r!.status();
+        return current() ? { ...s, up: true } : { ...s, phase: 'crashed', running: false, up: false };
+      },
+      get app() {
+        return need().app;
+      },
+      get protocol() {
+        return need().protocol;
+      },
+      get metrics() {
+        return cluster.#replicas.get(id)!.metrics;
+      },
+    };
+  }
+
+  /** The replica currently leading (highest term among live leaders), if any. */
+  leader(): string | undefined {
+    let best: ReplicaStatus | undefined;
+    for (const id of this.#replicaIds) {
+      const r = this.sim.isUp(id) ? this.#replicas.get(id) : undefined;
+      const s = r?.status();
+      if (s?.phase === 'leader' && (!best || s.term > best.term)) best = s;
+    }
+    return best?.id;
+  }
+
+  createClient(): ClusterClient {
+    const id = `c${++this.#clients}`;
+    let client!: Client;
+    void this.sim.addNode(id, (env) => {
+      client = new Client({ id, transport: { send: env.send, onMessage: env.onMessage }, replicas: this.#replicaIds, clock: env.clock, ...this.#clientOptions });
+    });
+    // Calls enter the simulation as tasks, so they happen at a definite point of the run.
+    const call = <T>(fn: () => Promise<T>): Promise<T> => this.sim.clock.run(() => ({ p: fn() })).then((box) => box.p);
+    return {
+      id,
+      send: (event) => call(() => client.send(event)),
+      read: () => call(() => client.read()),
+      readOutcome: () => call(() => client.readOutcome()),
+      get actor() {
+        return client.actor;
+      },
+      close: () => client.close(),
+    };
+  }
+
+  crash(id: string): void {
+    this.#known(id);
+    this.sim.crash(id);
+  }
+
+  restart(id: string): Promise<void> {
+    this.#known(id);
+    return this.sim.restart(id);
+  }
+
+  partition(a: string[], b: string[]): void {
+    this.sim.network.partition(a, b);
+  }
+
+  /** Cuts one replica off from everyone (replicas and clients). */
+  isolate(id: string): void {
+    this.sim.network.isolate(id, this.sim.nodeIds);
+  }
+
+  heal(): void {
+    this.sim.network.heal();
+  }
+
+  /** Changes the network: loss, duplicate, reorder probabilities, latency. */
+  network(config: Partial<LinkConfig>): void {
+    this.sim.network.configure(config);
+  }
+
+  /** Waits (in virtual time) until predicate() holds; rejects after timeoutMs. */
+  async waitFor(predicate: () => boolean, options: { timeoutMs?: number; stepMs?: number } = {}): Promise<void> {
+    const deadline = this.sim.clock.now() + (options.timeoutMs ?? 10_000);
+    while (!predicate()) {
+      if (this.sim.clock.now() >= deadline) throw new Error(`waitFor: condition not reached within ${options.timeoutMs ?? 10_000} ms of cluster time`);
+      await this.sim.clock.sleep(options.stepMs ?? 10);
+    }
+  }
+
+  /** Waits for a leader and returns its id. */
+  async waitForLeader(timeoutMs = 10_000): Promise<string> {
+    await this.waitFor(() => this.leader() !== undefined, { timeoutMs });
+    return this.leader()!;
+  }
+
+  /** Adds a replica: it joins as a learner, catches up, and is promoted to voter. Returns its id. */
+  async addReplica(): Promise<string> {
+    const id = `r${this.#identities.size + 1}`;
+    const identity = await this.#newIdentity(id);
+    for (const r of this.#replicas.values()) r.knowMember(id, identity.publicKey);
+    await this.#addNode(id);
+    const err = await this.#onLeader((leader) => leader.changeMembership({ add: id, publicKey: identity.publicKey }));
+    if (err) throw new Error(`addReplica: ${err}`);
+    return id;
+  }
+
+  /** Removes a replica from the group (ordered through the log), then stops it. */
+  async removeReplica(id: string): Promise<void> {
+    this.#known(id);
+    const err = await this.#onLeader((leader) => leader.changeMembership({ remove: id }));
+    if (err) throw new Error(`removeReplica: ${err}`);
+    await this.waitFor(() => {
+      const l = this.leader();
+      const s = l ? this.#replicas.get(l)!.status() : undefined;
+      return !!s && !s.members.includes(id) && !s.learners.includes(id) && s.commitIndex >= s.appliedIndex && l !== id;
+    });
+    if (this.sim.isUp(id)) this.sim.crash(id);
+    const at = this.#replicaIds.indexOf(id);
+    if (at >= 0) this.#replicaIds.splice(at, 1);
+  }
+
+  async transferLeadership(to: string): Promise<void> {
+    this.#known(to);
+    const err = await this.#onLeader((leader) => leader.transferLeadership(to));
+    if (err) throw new Error(`transferLeadership: ${err}`);
+    await this.waitFor(() => this.leader() === to);
+  }
+
+  byzantine(_id: string, _behaviour: string): never {
+    throw new Error("cluster.byzantine needs faultModel 'byzantine', which is not implemented yet");
+  }
+
+  async stop(): Promise<void> {
+    await this.sim.stop();
+  }
+
+  async #onLeader<T>(fn: (leader: Replica) => Promise<T>): Promise<T> {
+    const id = await this.waitForLeader();
+    const leader = this.#replicas.get(id)!;
+    return (await this.sim.clock.run(() => ({ p: fn(leader) }))).p;
+  }
+
+  #known(id: string): void {
+    if (!this.#identities.has(id)) throw new RangeError(`no replica ${id}`);
+  }
+
+  async #newIdentity(id: string): Promise<Identity> {
+    const identity = await generateIdentity({ seed: this.sim.random.fork(`identity:${id}`).bytes(32) });
+    this.#identities.set(id, identity);
+    this.#replicaIds.push(id);
+    return identity;
+  }
+
+  #members(): GroupMember[] {
+    return [...this.#identities].map(([id, identity]) => ({ id, publicKey: identity.publicKey }));
+  }
+
+  async #addNode(id: string): Promise<void> {
+    const identity = this.#identities.get(id)!;
+    const initial = this.#members().filter((m) => Number(m.id.slice(1)) <= (this.faultModel === 'crash' ? 2 * this.f + 1 : 3 * this.f + 1));
+    await this.sim.addNode(id, async (env) => {
+      const replica = createReplica({
+        machine: this.#machine,
+        identity,
+        id,
+        group: { faultModel: this.faultModel, members: initial },
+        transport: { send: env.send, onMessage: env.onMessage },
+        storage: env.storage,
+        clock: env.clock,
+        seed: env.random.nextUint32(),
+        tuning: this.#tuning,
+      });
+      for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
+      this.#replicas.set(id, replica);
+      await replica.start();
+      return { stop: () => replica.stop() };
+    });
+  }
+}
+
+export function createLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+  return LocalCluster.create(options);
+}
+
+function validate(o: LocalClusterOptions): void {
+  if (!o || typeof o !== 'object') throw new TypeError('createLocalCluster needs an options object');
+  if (!o.machine || typeof (o.machine as { transition?: unknown }).transition !== 'function') throw new TypeError('createLocalCluster: `machine` must be an XState machine');
+  if (o.faultModel !== undefined && o.faultModel !== 'crash' && o.faultModel !== 'byzantine') throw new TypeError(`createLocalCluster: unknown faultModel ${String(o.faultModel)}`);
+  if (o.faultModel === 'byzantine') throw new TypeError("createLocalCluster: faultModel 'byzantine' is not implemented yet");
+  if (o.f !== undefined && !(Number.isInteger(o.f) && o.f >= 0 && o.f <= 10)) throw new TypeError('createLocalCluster: `f` must be an integer from 0 to 10');
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new TypeError('createLocalCluster: `seed` must be an integer');
+  if (o.clock !== undefined && o.clock !== 'virtual' && o.clock !== 'real') throw new TypeError("createLocalCluster: `clock` is 'virtual' or 'real'");
+}

@@ -1,0 +1,546 @@
+import { createActor, type Actor } from 'xstate';
+import { crashProtocolMachine, validateRaftMessage, type Entry, type HardState, type Membership, type RaftEffect, type RaftInit, type RaftMessage, type SnapshotMeta } from '../../actors/crash/index.ts';
+import type { RaftCore } from '../../actors/crash/core.ts';
+import { checkEvent, createAppExecutor, type AppExecutor, type ApplyResult } from '../app/index.ts';
+import { realClock, type Clock } from '../clock.ts';
+import { decode, encode } from '../codec/index.ts';
+import { bytesEqual } from '../crypto/index.ts';
+import { indexKey, memoryStorage, prefixEnd, type Storage, type StorageOp } from '../storage/index.ts';
+import { open, seal, type WireKind, type WireMessage } from '../wire/index.ts';
+import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from './types.ts';
+
+const HARD_KEY = 'raft/hard';
+const SNAPSHOT_KEY = 'raft/snapshot';
+const LOG_PREFIX = 'raft/log/';
+const LOG_END = prefixEnd(LOG_PREFIX)!;
+
+interface StoredSnapshot {
+  meta: SnapshotMeta;
+  time: number;
+  data: Uint8Array;
+}
+
+/**
+ * A replica: drives the protocol statechart with a transport, storage and clock, and runs
+ * the application statechart on committed entries. Everything it receives goes through
+ * ingress (size, decode, sender, signature) and is dropped and counted when bad; the
+ * protocol's effects are carried out in order: persist, then send, then apply.
+ */
+export class Replica {
+  readonly id: string;
+  readonly #opts: ReplicaOptions;
+  readonly #tuning: ReplicaTuning;
+  readonly #clock: Clock;
+  readonly #storage: Storage;
+  readonly #memberKeys = new Map<string, Uint8Array>();
+  #actor: Actor<typeof crashProtocolMachine> | undefined;
+  #executor: AppExecutor;
+  #running = false;
+  #tickHandle: unknown;
+  /** Serialises all processing: the protocol and the executor see one event at a time. */
+  #chain: Promise<void> = Promise.resolve();
+  #failure: unknown;
+  /** Client requests waiting to be proposed as one batch at the end of this instant. */
+  #proposalBuffer: Array<{ id: string; data: unknown }> = [];
+  #flushScheduled = false;
+  /** Who asked: reply when the entry is applied. */
+  readonly #waitingRequests = new Map<string, string>();
+  readonly #waitingReads = new Map<string, { client: string; nonce: number }>();
+  #readCounter = 0;
+  #lastSnapshotIndex = 0;
+  readonly metrics: ReplicaMetrics = {
+    messagesIn: 0, messagesOut: 0, dropped: {}, requests: 0, duplicateRequests: 0, redirects: 0, proposals: 0,
+    entriesApplied: 0, reads: 0, snapshotsTaken: 0, snapshotsInstalled: 0, snapshotsSent: 0, signatures: 0,
+    verifications: 0, storageWrites: 0,
+  };
+
+  constructor(options: ReplicaOptions) {
+    validateOptions(options);
+    this.#opts = options;
+    this.#tuning = { ...DEFAULT_TUNING, ...options.tuning };
+    this.#clock = options.clock ?? realClock();
+    this.#storage = options.storage ?? memoryStorage();
+    for (const m of options.group.members) this.#memberKeys.set(m.id, m.publicKey);
+    const mine = options.id ?? options.group.members.find((m) => bytesEqual(m.publicKey, options.identity.publicKey))?.id;
+    if (!mine) throw new TypeError('createReplica: the identity is not one of the group members (pass `id`)');
+    const key = this.#memberKeys.get(mine);
+    if (!key || !bytesEqual(key, options.identity.publicKey)) throw new TypeError(`createReplica: member ${mine}'s public key is not the identity's`);
+    this.id = mine;
+    this.#executor = createAppExecutor(options.machine);
+  }
+
+  /** The local application actor (possibly lagging the group): getSnapshot, subscribe. */
+  get app(): AppExecutor['actor'] {
+    return this.#executor.actor;
+  }
+
+  /** The protocol statechart's actor, for inspection. */
+  get protocol(): Actor<typeof crashProtocolMachine> {
+    if (!this.#actor) throw new Error('replica not started');
+    return this.#actor;
+  }
+
+  /** Loads durable state, starts the protocol and its tick. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    const init = await this.#load();
+    this.#actor = createActor(crashProtocolMachine, { input: init, ...(this.#opts.inspect ? { inspect: this.#opts.inspect } : {}) });
+    this.#actor.start();
+    this.#running = true;
+    this.#opts.transport.onMessage((from, bytes) => this.#receive(from, bytes));
+    await this.#opts.transport.start?.();
+    await this.#enqueue(() => this.#drain());
+    this.#scheduleTick();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#clock.clearTimeout(this.#tickHandle);
+    await this.#chain.catch(() => {});
+    this.#actor?.stop();
+    this.#executor.stop();
+    await this.#opts.transport.close?.();
+  }
+
+  status(): ReplicaStatus {
+    const core = this.#core();
+    return {
+      id: this.id,
+      faultModel: this.#opts.group.faultModel,
+      phase: core ? String(this.#actor!.getSnapshot().value) : 'stopped',
+      term: core?.term ?? 0,
+      leader: core?.leader ?? null,
+      commitIndex: core?.commit ?? 0,
+      appliedIndex: this.#executor.appliedIndex,
+      members: core ? [...core.membership.voters] : this.#opts.group.members.map((m) => m.id),
+      learners: core ? [...core.membership.learners] : [],
+      excluded: core && this.#tuning.removeSilentAfterMs > 0 ? [...core.membership.learners] : [],
+      snapshotIndex: this.#lastSnapshotIndex,
+      digest: this.#executor.digest,
+      running: this.#running,
+    };
+  }
+
+  /** The error that stopped processing, if any (a bug, never bad input). */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** Asks the leader to hand leadership to another voter. Resolves with an error text or null. */
+  transferLeadership(to: string): Promise<string | null> {
+    return this.#enqueue(async () => {
+      this.#actor!.send({ type: 'transferLeadership', to });
+      const err = this.#actor!.getSnapshot().context.lastError;
+      await this.#drain();
+      return err;
+    });
+  }
+
+  /** Proposes adding (as a learner, promoted once caught up) or removing a replica. */
+  changeMembership(change: { add: string; publicKey: Uint8Array } | { remove: string }): Promise<string | null> {
+    return this.#enqueue(async () => {
+      if ('add' in change) this.#memberKeys.set(change.add, change.publicKey);
+      const c = 'add' in change ? { add: change.add } : { remove: change.remove };
+      this.#actor!.send({ type: 'changeMembership', change: c, now: this.#clock.now() });
+      const err = this.#actor!.getSnapshot().context.lastError;
+      await this.#drain();
+      return err;
+    });
+  }
+
+  /** Lets this replica accept signed messages from a member added elsewhere. */
+  knowMember(id: string, publicKey: Uint8Array): void {
+    this.#memberKeys.set(id, publicKey);
+  }
+
+  // ---- ingress ------------------------------------------------------------------------
+
+  #receive(from: string, bytes: Uint8Array): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    this.metrics.messagesIn++;
+    // Verification starts at once (it runs off the JS thread) and processing follows in arrival order.
+    const opened = open(bytes, from, {
+      self: this.id,
+      memberKey: (id) => this.#memberKeys.get(id),
+      maxBytes: this.#tuning.maxMessageBytes,
+    });
+    return this.#enqueue(async () => {
+      const r = await opened;
+      if (!r.ok) return this.#drop(r.drop);
+      if (r.signed) this.metrics.verifications++;
+      await this.#dispatch(r.message);
+    });
+  }
+
+  #drop(reason: string): void {
+    this.metrics.dropped[reason] = (this.metrics.dropped[reason] ?? 0) + 1;
+  }
+
+  async #dispatch(msg: WireMessage): Promise<void> {
+    switch (msg.kind) {
+      case 'protocol': {
+        const m = validateRaftMessage(msg.body);
+        if (typeof m === 'string') return this.#drop('malformed');
+        if (!this.#isKnownMember(msg.from)) return this.#drop('unknown-sender');
+        this.#actor!.send({ type: 'message', from: msg.from, message: m });
+        return this.#drain();
+      }
+      case 'request':
+        return this.#onRequest(msg.from, msg.body);
+      case 'read':
+        return this.#onRead(msg.from, msg.body);
+      default:
+        return this.#drop('unexpected-kind');
+    }
+  }
+
+  #isKnownMember(id: string): boolean {
+    return this.#memberKeys.has(id);
+  }
+
+  async #onRequest(client: string, body: unknown): Promise<void> {
+    const b = body as { seq?: unknown; event?: unknown } | null;
+    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#drop('malformed');
+    const seq = b.seq as number;
+    const problem = checkEvent(b.event);
+    if (problem) {
+      this.#drop('bad-event');
+      return this.#send(client, 'error', { seq, message: problem });
+    }
+    this.metrics.requests++;
+    // Already applied: answer from the replicated reply table, never apply twice.
+    const last = this.#executor.lastReply(client);
+    if (last && seq <= last.seq) {
+      this.metrics.duplicateRequests++;
+      if (seq === last.seq) return this.#send(client, 'reply', { seq, result: plainResult(last.result) });
+      return this.#send(client, 'error', { seq, message: `request ${seq} is older than this client's last applied request ${last.seq}` });
+    }
+    const core = this.#core()!;
+    if (core.role !== 'leader') {
+      this.metrics.redirects++;
+      return this.#send(client, 'redirect', { seq, leader: core.leader });
+    }
+    const id = `${client}:${seq}`;
+    if (this.#waitingRequests.has(id)) return; // a retry of a request already on its way
+    this.#waitingRequests.set(id, client);
+    this.#proposalBuffer.push({ id, data: { client, seq, event: b.event } });
+    if (this.#proposalBuffer.length >= this.#tuning.maxBatch) return this.#flushProposals();
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // Everything that arrives in this instant goes into one proposal (batching).
+      this.#clock.setTimeout(() => this.#enqueue(() => this.#flushProposals()), 0);
+    }
+  }
+
+  async #flushProposals(): Promise<void> {
+    this.#flushScheduled = false;
+    if (!this.#running || this.#proposalBuffer.length === 0) return;
+    const requests = this.#proposalBuffer;
+    this.#proposalBuffer = [];
+    this.metrics.proposals++;
+    this.#actor!.send({ type: 'propose', requests, now: this.#clock.now() });
+    await this.#drain();
+  }
+
+  async #onRead(client: string, body: unknown): Promise<void> {
+    const b = body as { nonce?: unknown } | null;
+    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.nonce)) return this.#drop('malformed');
+    this.metrics.reads++;
+    const id = `r${++this.#readCounter}`;
+    this.#waitingReads.set(id, { client, nonce: b.nonce as number });
+    this.#actor!.send({ type: 'read', ids: [id] });
+    await this.#drain();
+  }
+
+  // ---- effects ------------------------------------------------------------------------
+
+  /** Carries out the protocol's effects in order until it has nothing more to say. */
+  async #drain(): Promise<void> {
+    for (;;) {
+      const effects = this.#core()!.takeEffects();
+      if (effects.length === 0) return;
+      let writes: StorageOp[] = [];
+      let sends: Array<{ to: string; message: RaftMessage }> = [];
+      const flushWrites = async () => {
+        if (writes.length === 0) return;
+        const ops = writes;
+        writes = [];
+        this.metrics.storageWrites++;
+        await this.#storage.batch(ops);
+      };
+      const flushSends = async () => {
+        if (sends.length === 0) return;
+        const out = sends;
+        sends = [];
+        await Promise.all(out.map((s) => this.#send(s.to, 'protocol', s.message)));
+      };
+      for (const effect of effects) {
+        if (effect.type === 'persist') {
+          // Writes never wait behind sends, but sends after a write wait for it (durability order).
+          await flushSends();
+          writes.push(...persistOps(effect));
+          continue;
+        }
+        await flushWrites();
+        if (effect.type === 'send') {
+          sends.push({ to: effect.to, message: effect.message });
+          continue;
+        }
+        await flushSends();
+        await this.#carryOut(effect);
+      }
+      await flushWrites();
+      await flushSends();
+    }
+  }
+
+  async #carryOut(effect: Exclude<RaftEffect, { type: 'persist' } | { type: 'send' }>): Promise<void> {
+    switch (effect.type) {
+      case 'apply': {
+        const replies: Array<Promise<void>> = [];
+        for (const entry of effect.entries) {
+          const reply = this.#apply(entry);
+          if (reply) replies.push(reply);
+        }
+        await Promise.all(replies);
+        await this.#maybeSnapshot();
+        return;
+      }
+      case 'readReady':
+        for (const id of effect.ids) {
+          const waiting = this.#waitingReads.get(id);
+          if (!waiting) continue;
+          this.#waitingReads.delete(id);
+          // Entries up to effect.index were applied by earlier effects, in order.
+          const snap = this.#executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
+          await this.#send(waiting.client, 'readReply', {
+            nonce: waiting.nonce,
+            index: this.#executor.appliedIndex,
+            digest: this.#executor.digest,
+            snapshot: { value: snap.value, context: snap.context, status: snap.status },
+          });
+        }
+        return;
+      case 'notLeader':
+        for (const id of effect.requestIds) {
+          const client = this.#waitingRequests.get(id);
+          if (!client) continue;
+          this.#waitingRequests.delete(id);
+          this.metrics.redirects++;
+          await this.#send(client, 'redirect', { seq: Number(id.slice(id.lastIndexOf(':') + 1)), leader: effect.leader });
+        }
+        for (const id of effect.readIds) {
+          const waiting = this.#waitingReads.get(id);
+          if (!waiting) continue;
+          this.#waitingReads.delete(id);
+          await this.#send(waiting.client, 'redirect', { nonce: waiting.nonce, leader: effect.leader });
+        }
+        return;
+      case 'sendSnapshot': {
+        const stored = await this.#loadSnapshot();
+        if (!stored) return;
+        this.metrics.snapshotsSent++;
+        await this.#send(effect.to, 'protocol', { type: 'snapshot', term: effect.term, meta: stored.meta, data: stored.data });
+        return;
+      }
+      case 'installSnapshot': {
+        const decoded = decode(effect.data, { maxSize: this.#tuning.maxMessageBytes });
+        if (!decoded.ok) throw new Error(`snapshot from the leader does not decode: ${decoded.error.message}`);
+        const record = decoded.value as { time: number; app: Uint8Array };
+        this.#executor.restore(record.app);
+        await this.#storage.batch([
+          { type: 'set', key: SNAPSHOT_KEY, value: encodeSnapshot({ meta: effect.meta, time: record.time, data: effect.data }) },
+          { type: 'deleteRange', start: LOG_PREFIX, end: LOG_END },
+        ]);
+        this.#lastSnapshotIndex = effect.meta.index;
+        this.metrics.snapshotsInstalled++;
+        this.#forgetWaiting();
+        return;
+      }
+      case 'compact':
+        await this.#storage.batch([{ type: 'deleteRange', start: LOG_PREFIX, end: indexKey(LOG_PREFIX, effect.upTo + 1) }]);
+        return;
+    }
+  }
+
+  /** Applies one committed entry; returns the reply being sent, if this replica owes one. */
+  #apply(entry: Entry): Promise<void> | undefined {
+    this.metrics.entriesApplied++;
+    if (entry.kind !== 'request') {
+      this.#executor.applyNoop(entry.index, entry.time);
+      if (entry.kind === 'config') this.#learnMembers(entry.data as Membership);
+      return undefined;
+    }
+    const req = entry.data as { client: string; seq: number; event: { type: string } };
+    const result = this.#executor.applyRequest(entry.index, entry.time, req);
+    const id = `${req.client}:${req.seq}`;
+    const client = this.#waitingRequests.get(id);
+    if (client !== undefined) {
+      this.#waitingRequests.delete(id);
+      return this.#send(client, 'reply', { seq: req.seq, result: plainResult(result) });
+    }
+    return undefined;
+  }
+
+  #learnMembers(m: Membership): void {
+    // Keys of added members were registered when the change was proposed (knowMember / changeMembership).
+    for (const id of [...m.voters, ...m.learners]) if (!this.#memberKeys.has(id)) this.#drop('member-without-key');
+  }
+
+  /** Requests whose entries a snapshot install skipped are answered by the client's retry (from the reply table). */
+  #forgetWaiting(): void {
+    this.#waitingRequests.clear();
+  }
+
+  async #maybeSnapshot(): Promise<void> {
+    const applied = this.#executor.appliedIndex;
+    if (applied - this.#lastSnapshotIndex < this.#tuning.snapshotEvery) return;
+    const core = this.#core()!;
+    const meta = core.snapshotMetaAt(applied);
+    if (!meta) return;
+    const time = this.#executor.time;
+    const data = encode({ time, app: this.#executor.snapshot() });
+    await this.#storage.set(SNAPSHOT_KEY, encodeSnapshot({ meta, time, data }));
+    this.metrics.storageWrites++;
+    this.#lastSnapshotIndex = applied;
+    this.metrics.snapshotsTaken++;
+    this.#actor!.send({ type: 'snapshotTaken', meta: { ...meta, time }, keepEntries: this.#tuning.keepEntries });
+    // The compaction effect this produces is carried out by the enclosing drain loop.
+  }
+
+  async #send(to: string, kind: WireKind, body: unknown): Promise<void> {
+    const bytes = await seal({ from: this.id, to, kind, body }, kind === 'protocol' ? this.#opts.identity : undefined);
+    if (kind === 'protocol') this.metrics.signatures++;
+    if (!this.#running) return;
+    this.metrics.messagesOut++;
+    this.#opts.transport.send(to, bytes);
+  }
+
+  // ---- time ---------------------------------------------------------------------------
+
+  #scheduleTick(): void {
+    if (!this.#running) return;
+    this.#tickHandle = this.#clock.setTimeout(() => {
+      if (!this.#running) return undefined;
+      const done = this.#enqueue(async () => {
+        const now = this.#clock.now();
+        this.#actor!.send({ type: 'tick', now });
+        const due = this.#executor.nextTimerDue();
+        if (due !== undefined && due <= now) this.#actor!.send({ type: 'advanceTime', now });
+        await this.#drain();
+      });
+      this.#scheduleTick();
+      return done;
+    }, this.#tuning.tickMs);
+  }
+
+  #enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.#chain.then(async () => {
+      if (this.#failure) throw this.#failure;
+      return fn();
+    });
+    this.#chain = run.then(
+      () => undefined,
+      (err) => {
+        // A bug, not bad input (that is dropped and counted): stop rather than diverge.
+        this.#failure ??= err;
+        this.#running = false;
+      },
+    );
+    return run;
+  }
+
+  #core(): RaftCore | undefined {
+    return this.#actor?.getSnapshot().context.core;
+  }
+
+  // ---- recovery -----------------------------------------------------------------------
+
+  async #load(): Promise<RaftInit> {
+    const hardBytes = await this.#storage.get(HARD_KEY);
+    const hard = hardBytes ? (decodeTrusted(hardBytes, 'hard state') as unknown as HardState) : { term: 0, vote: null, commit: 0 };
+    const stored = await this.#loadSnapshot();
+    if (stored) {
+      const record = decodeTrusted(stored.data, 'snapshot') as { time: number; app: Uint8Array };
+      this.#executor.restore(record.app);
+      this.#lastSnapshotIndex = stored.meta.index;
+    }
+    const entries = (await this.#storage.scan({ prefix: LOG_PREFIX }))
+      .map(([, v]) => decodeTrusted(v, 'log entry') as unknown as Entry)
+      .filter((e) => !stored || e.index > stored.meta.index);
+    const t = this.#tuning;
+    const initialMembers = this.#opts.group.members.map((m) => m.id);
+    return {
+      config: {
+        id: this.id,
+        electionTicks: t.electionTicks,
+        heartbeatTicks: t.heartbeatTicks,
+        maxEntriesPerAppend: t.maxBatch,
+        maxInflight: 32,
+        preVote: true,
+        checkQuorum: true,
+        removeSilentAfterTicks: t.removeSilentAfterMs > 0 ? Math.ceil(t.removeSilentAfterMs / t.tickMs) : 0,
+        catchUpMargin: 16,
+      },
+      hardState: hard,
+      membership: { voters: initialMembers, learners: [] },
+      snapshot: stored ? { ...stored.meta, time: stored.time } : null,
+      entries,
+      seed: this.#opts.seed ?? (globalThis.crypto.getRandomValues(new Uint32Array(1))[0]! | 1),
+    };
+  }
+
+  async #loadSnapshot(): Promise<StoredSnapshot | undefined> {
+    const bytes = await this.#storage.get(SNAPSHOT_KEY);
+    return bytes ? (decodeTrusted(bytes, 'snapshot record') as unknown as StoredSnapshot) : undefined;
+  }
+}
+
+export function createReplica(options: ReplicaOptions): Replica {
+  return new Replica(options);
+}
+
+function persistOps(effect: Extract<RaftEffect, { type: 'persist' }>): StorageOp[] {
+  const ops: StorageOp[] = [];
+  if (effect.truncateAfter !== undefined) ops.push({ type: 'deleteRange', start: indexKey(LOG_PREFIX, effect.truncateAfter + 1), end: LOG_END });
+  for (const e of effect.entries ?? []) ops.push({ type: 'set', key: indexKey(LOG_PREFIX, e.index), value: encode(e as never) });
+  if (effect.hardState) ops.push({ type: 'set', key: HARD_KEY, value: encode(effect.hardState as never) });
+  return ops;
+}
+
+function encodeSnapshot(s: StoredSnapshot): Uint8Array {
+  return encode({ meta: s.meta as never, time: s.time, data: s.data });
+}
+
+/** Our own storage: a record that does not decode means the disk is corrupt, which we refuse to paper over. */
+function decodeTrusted(bytes: Uint8Array, what: string): Record<string, unknown> {
+  const r = decode(bytes, { maxSize: Number.MAX_SAFE_INTEGER });
+  if (!r.ok) throw new Error(`stored ${what} is corrupt: ${r.error.message}`);
+  return r.value as Record<string, unknown>;
+}
+
+function plainResult(r: ApplyResult): unknown {
+  return { index: r.index, digest: r.digest, snapshot: r.snapshot, duplicate: r.duplicate };
+}
+
+function validateOptions(o: ReplicaOptions): void {
+  if (!o || typeof o !== 'object') throw new TypeError('createReplica needs an options object');
+  if (!o.machine || typeof (o.machine as { transition?: unknown }).transition !== 'function') throw new TypeError('createReplica: `machine` must be an XState machine');
+  if (!o.identity || !(o.identity.publicKey instanceof Uint8Array)) throw new TypeError('createReplica: `identity` must come from generateIdentity()');
+  if (!o.group || !Array.isArray(o.group.members) || o.group.members.length === 0) throw new TypeError('createReplica: `group.members` must list the replicas');
+  if (o.group.faultModel !== 'crash') {
+    throw new TypeError(o.group.faultModel === 'byzantine' ? "faultModel 'byzantine' is not implemented yet" : `unknown faultModel ${String(o.group.faultModel)}`);
+  }
+  const ids = new Set<string>();
+  for (const m of o.group.members) {
+    if (typeof m.id !== 'string' || m.id === '' || !(m.publicKey instanceof Uint8Array) || m.publicKey.length !== 32) {
+      throw new TypeError('createReplica: each member needs a non-empty `id` and a 32-byte `publicKey`');
+    }
+    if (ids.has(m.id)) throw new TypeError(`createReplica: duplicate member id ${m.id}`);
+    ids.add(m.id);
+  }
+  if (!o.transport || typeof o.transport.send !== 'function' || typeof o.transport.onMessage !== 'function') {
+    throw new TypeError('createReplica: `transport` must have send() and onMessage()');
+  }
+}

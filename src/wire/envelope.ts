@@ -1,0 +1,92 @@
+import { decode, encode } from '../codec/index.ts';
+import { verify, type Identity } from '../crypto/index.ts';
+
+/**
+ * Every message on the wire is an envelope: `{ p: payload bytes, s?: signature }`, where the
+ * payload is the canonical encoding of `{ f: from, t: to, k: kind, m: body }`.
+ *
+ * - Replica-to-replica protocol messages are signed by the sender over the payload bytes
+ *   (one signature per message, and a message carries a batch), and checked at ingress
+ *   against the sender's key from the group's member list.
+ * - Client requests and replies are authenticated by the link they arrive on (the transport
+ *   names the peer: the simulated network truthfully, WebRTC through signed session
+ *   descriptions), so the per-request path carries no signature work. The claimed sender
+ *   must equal the link's peer.
+ *
+ * `to` is inside the signed payload, so a signed message cannot be replayed to another replica.
+ */
+export type WireKind = 'protocol' | 'request' | 'read' | 'reply' | 'readReply' | 'redirect' | 'error';
+
+export interface WireMessage {
+  from: string;
+  to: string;
+  kind: WireKind;
+  body: unknown;
+}
+
+export type IngressDrop =
+  | 'too-large'
+  | 'undecodable'
+  | 'malformed'
+  | 'wrong-recipient'
+  | 'unknown-sender'
+  | 'spoofed-sender'
+  | 'unsigned'
+  | 'bad-signature';
+
+export type IngressResult = { ok: true; message: WireMessage; signed: boolean } | { ok: false; drop: IngressDrop };
+
+const KINDS = new Set<WireKind>(['protocol', 'request', 'read', 'reply', 'readReply', 'redirect', 'error']);
+
+/** Kinds that must carry a member's signature. */
+const SIGNED_KINDS = new Set<WireKind>(['protocol']);
+
+export async function seal(message: WireMessage, signer?: Identity): Promise<Uint8Array> {
+  const payload = encode({ f: message.from, t: message.to, k: message.kind, m: message.body as never });
+  if (!SIGNED_KINDS.has(message.kind)) return encode({ p: payload });
+  if (!signer) throw new Error(`a ${message.kind} message must be signed`);
+  return encode({ p: payload, s: await signer.sign(payload) });
+}
+
+export interface IngressOptions {
+  /** Our own id: messages addressed elsewhere are dropped. */
+  self: string;
+  /** Public keys of the replicas whose signatures we accept. */
+  memberKey(id: string): Uint8Array | undefined;
+  maxBytes: number;
+}
+
+/**
+ * Decodes and authenticates an incoming envelope. `linkPeer` is who the transport says sent
+ * it. Never throws: every rejection is a typed drop reason for the counters.
+ */
+export async function open(bytes: Uint8Array, linkPeer: string, options: IngressOptions): Promise<IngressResult> {
+  if (!(bytes instanceof Uint8Array) || bytes.length > options.maxBytes) return { ok: false, drop: 'too-large' };
+  const outer = decode(bytes, { maxSize: options.maxBytes });
+  if (!outer.ok) return { ok: false, drop: 'undecodable' };
+  const env = outer.value as Record<string, unknown> | null;
+  if (!isRecord(env) || !(env.p instanceof Uint8Array) || (env.s !== undefined && !(env.s instanceof Uint8Array))) {
+    return { ok: false, drop: 'malformed' };
+  }
+  const inner = decode(env.p, { maxSize: options.maxBytes });
+  if (!inner.ok) return { ok: false, drop: 'undecodable' };
+  const p = inner.value as Record<string, unknown> | null;
+  if (!isRecord(p) || typeof p.f !== 'string' || typeof p.t !== 'string' || !KINDS.has(p.k as WireKind) || !('m' in p)) {
+    return { ok: false, drop: 'malformed' };
+  }
+  const message: WireMessage = { from: p.f, to: p.t, kind: p.k as WireKind, body: p.m };
+  if (message.to !== options.self) return { ok: false, drop: 'wrong-recipient' };
+  if (SIGNED_KINDS.has(message.kind)) {
+    const key = options.memberKey(message.from);
+    if (!key) return { ok: false, drop: 'unknown-sender' };
+    if (!(env.s instanceof Uint8Array)) return { ok: false, drop: 'unsigned' };
+    if (!(await verify(key, env.p, env.s))) return { ok: false, drop: 'bad-signature' };
+    return { ok: true, message, signed: true };
+  }
+  if (message.from !== linkPeer) return { ok: false, drop: 'spoofed-sender' };
+  return { ok: true, message, signed: false };
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
+}

@@ -1,0 +1,1 @@
+export { seal, open, type WireKind, type WireMessage, type IngressDrop, type IngressResult, type IngressOptions } from './envelope.ts';
