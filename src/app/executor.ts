@@ -1,0 +1,618 @@
+/**
+ * The application executor: runs the user's XState machine on a replica, fed committed
+ * entries in log order, so that every replica reaches byte-identical state.
+ */
+import { createActor, type Actor, type ActorOptions, type AnyActorRef, type Snapshot, type AnyStateMachine, type EventObject, type Observer, type SnapshotFrom, type Subscription } from 'xstate';
+import { decode, encode } from '../codec/index.ts';
+import { sha256Sync, toHex } from '../crypto/index.ts';
+import { ClientTable, type ClientEntry } from './clients.ts';
+import { hookScheduler, ReplicatedClock } from './clock.ts';
+import { checkEvent, faultText, persistActor, persistState, SNAPSHOT_LIMITS, STATE_LIMITS, viewOf } from './persist.ts';
+import type { AppActor, AppExecutor, AppExecutorOptions, AppRequest, AppSnapshotView, ApplyResult } from './types.ts';
+
+const DEFAULT_MAX_CLIENTS = 1024;
+const DEFAULT_CLIENT_IDLE_EXPIRY = 24 * 60 * 60 * 1000;
+/** Names the snapshot format; bump the version when the layout changes. */
+const SNAPSHOT_FORMAT = 'statechorus/app-state';
+const SNAPSHOT_VERSION = 1;
+const DIGEST_VERSION = 1;
+
+type AnyActor = Actor<AnyStateMachine>;
+
+/** One app actor with its own replicated clock: replaced as a whole by a restore or a fault. */
+interface World {
+  actor: AnyActor;
+  clock: ReplicatedClock;
+  /** The actor starts at the first applied entry, so initial `after` timers count from its time. */
+  started: boolean;
+}
+
+/**
+ * Creates the executor of `machine` for one replica.
+ *
+ * Determinism. The actor runs on a replicated clock (XState's `clock` option): its time is
+ * the time of the entry being applied, chosen by the leader and ordered with the entry.
+ * Before an entry with time T (request or noop) is applied, every pending delayed event with
+ * due time <= T fires, in (due, seq) order, each with the clock at its own due time; after a
+ * request's event, those due by T fire too (zero delays). A time below the last applied one
+ * counts as the last one (replicated time never goes back). The actor is started at the
+ * first applied entry, so delays of the initial state count from that entry's time.
+ *
+ * `$meta`. The machine receives each client event with a reserved field
+ * `$meta: { index, time, random }`: the entry's log index, its replicated time, and `random`,
+ * a uint32 = the first 4 bytes (big-endian) of SHA-256(previous state digest (32 bytes) ||
+ * index as a 64-bit big-endian integer). It is the same on every replica and not chosen by
+ * anyone, but predictable: do not use it for secrets. Events that already carry `$meta` are
+ * refused (see `checkEvent`). Delayed events fired by the clock carry no `$meta`.
+ *
+ * Exactly-once. The state keeps, per client, its last applied seq and the result. A request
+ * with seq equal to it returns the cached result with `duplicate: true`; a lower seq returns
+ * the client's latest cached result (a newer request's) with `duplicate: true, stale: true`.
+ * Neither is applied again, but the entry still advances the index and time. The table holds
+ * at most `maxClients` clients (the least recently active is dropped) and drops a client idle
+ * for more than `clientIdleExpiry` replicated ms; a dropped client's old seqs would be applied
+ * again, so clients must not retry for longer than that.
+ *
+ * Digest: SHA-256 of the canonical encoding of
+ * `{ v: 1, index, time, app, timers: [[due, seq, id, event], …], timerSeq, clients }` where
+ * `app` is SHA-256 of the canonical encoding of the persisted snapshot (XState's
+ * `getPersistedSnapshot()`, errors as text), `timers` the pending delayed events in firing
+ * order, `timerSeq` the seq of the next one, and `clients` the root of a fixed hash tree over
+ * the client table whose leaves are each client's `[client, seq, index, time,
+ * SHA-256(encode([index, snapshot]))]` (see ClientTable.digest). The app is encoded again
+ * only when an event was delivered or a timer fired, a request re-hashes one path of the
+ * client tree, and the digest itself is computed on demand (a run of noops costs none until
+ * someone asks).
+ *
+ * Snapshots. XState's persisted snapshot leaves scheduled events out, and `createActor`
+ * cannot take them back (the system's scheduler is built empty). So the executor hooks the
+ * system's `scheduler.schedule` to learn what each timer carries (source, target, event,
+ * delay, id), names actors by their path of child ids, and on restore schedules the pending
+ * events again through the same scheduler with their original due time and seq. A restore
+ * checks that XState re-persists the app byte for byte and that the digest comes out as the
+ * snapshot says, or throws and keeps the old state.
+ *
+ * The machine must be deterministic apart from what the executor replicates: no promise or
+ * callback actors doing I/O, no Math.random or Date.now in actions. Every replica must run
+ * the same machine, XState version and options.
+ *
+ * Failures of the app are deterministic: an action that throws puts the actor in status
+ * 'error' (XState's behaviour; the error is kept as text: `Name: message`, or only the name
+ * for engine-raised TypeError/RangeError/…, whose wording differs between JS engines); later
+ * events are recorded but not delivered. A state that is not plain data (a Date in context,
+ * a child from inline logic) turns into the same kind of error state, with the reason.
+ */
+export function createAppExecutor<TMachine extends AnyStateMachine>(
+  machine: TMachine,
+  options: AppExecutorOptions = {},
+): AppExecutor<TMachine> {
+  return new Executor(machine, options) as unknown as AppExecutor<TMachine>;
+}
+
+class Executor implements AppExecutor {
+  readonly actor: AppActor<SnapshotFrom<AnyStateMachine>>;
+  private world: World;
+  private clients: ClientTable;
+  private index = 0;
+  private now = 0;
+  /** Persisted snapshot of the app (plain data) and the hash of its encoding. */
+  private persisted: Record<string, unknown> = {};
+  private appHash: Uint8Array = new Uint8Array(32);
+  /** Set when an event was delivered or a timer fired: the app must be persisted again. */
+  private appDirty = true;
+  /** Digest of the current state, computed on demand (noops in a row need none). */
+  private digestBytes: Uint8Array = new Uint8Array(32);
+  private digestHex = '';
+  private digestValid = false;
+  private stopped = false;
+  private readonly observers = new Set<Observer<unknown>>();
+  private readonly maxClients: number;
+  private readonly idleExpiry: number;
+  private readonly seed = new Uint8Array(40);
+
+  constructor(
+    private readonly machine: AnyStateMachine,
+    private readonly options: AppExecutorOptions,
+  ) {
+    this.maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
+    this.idleExpiry = options.clientIdleExpiry ?? DEFAULT_CLIENT_IDLE_EXPIRY;
+    if (!Number.isSafeInteger(this.maxClients) || this.maxClients < 1) {
+      throw new RangeError(`createAppExecutor: maxClients must be a positive integer, got ${String(options.maxClients)}`);
+    }
+    if (typeof this.idleExpiry !== 'number' || !(this.idleExpiry > 0)) {
+      throw new RangeError(`createAppExecutor: clientIdleExpiry must be a positive number of ms, got ${String(options.clientIdleExpiry)}`);
+    }
+    this.clients = new ClientTable(this.maxClients, this.idleExpiry);
+    this.world = this.newWorld(undefined);
+    this.settleApp();
+    this.actor = this.facade();
+  }
+
+  get appliedIndex(): number {
+    return this.index;
+  }
+
+  get time(): number {
+    return this.now;
+  }
+
+  get digest(): string {
+    this.ensureDigest();
+    return this.digestHex;
+  }
+
+  applyRequest(index: number, time: number, request: AppRequest): ApplyResult {
+    this.checkEntry(index, time);
+    checkRequest(request);
+    const random = this.random(index); // from the state before this entry
+    const t = this.begin(index, time);
+
+    const known = this.clients.get(request.client);
+    if (known !== undefined && request.seq <= known.seq) {
+      this.finish();
+      const result: ApplyResult = { ...known.result, duplicate: true };
+      if (request.seq < known.seq) result.stale = true;
+      return result;
+    }
+
+    const meta = { index, time: t, random };
+    const world = this.world;
+    if (world.actor.getSnapshot().status === 'active') {
+      world.actor.send({ ...request.event, $meta: meta });
+      world.clock.advance(t);
+      this.appDirty = true;
+    }
+    this.settleApp();
+
+    const snapshot = viewOf(this.persisted);
+    const resultHash = sha256Sync(encode([index, snapshot], STATE_LIMITS));
+    const result: ApplyResult = { index, snapshot, digest: '', duplicate: false };
+    const entry: ClientEntry = { client: request.client, seq: request.seq, time: t, result, resultHash };
+    this.clients.record(entry);
+    this.finish();
+    this.ensureDigest();
+    result.digest = this.digestHex;
+    return result;
+  }
+
+  applyNoop(index: number, time: number): void {
+    this.checkEntry(index, time);
+    this.begin(index, time);
+    this.finish();
+  }
+
+  nextTimerDue(): number | undefined {
+    return this.world.clock.nextDue();
+  }
+
+  lastReply(client: string): { seq: number; result: ApplyResult } | undefined {
+    const entry = this.clients.get(client);
+    return entry === undefined ? undefined : { seq: entry.seq, result: entry.result };
+  }
+
+  snapshot(): Uint8Array {
+    this.assertRunning('snapshot');
+    this.ensureDigest();
+    const paths = actorPaths(this.world.actor);
+    const timers = this.world.clock.timers.map((timer, i) => {
+      const call = timer.scheduled;
+      if (call === undefined) {
+        throw new Error(
+          `snapshot: pending timer ${i} (due ${timer.due}) was not set through XState's scheduler, so it cannot be carried in a snapshot`,
+        );
+      }
+      const source = paths.get(call.source);
+      const target = paths.get(call.target);
+      if (source === undefined || target === undefined) {
+        throw new Error(`snapshot: pending delayed event "${call.id}" involves an actor that is no longer in the app's actor tree`);
+      }
+      return { due: timer.due, seq: timer.seq, source, target, event: call.event, id: call.id, delay: call.delay };
+    });
+    const clients = [];
+    for (const e of this.clients.values()) {
+      clients.push({ client: e.client, seq: e.seq, time: e.time, result: { index: e.result.index, snapshot: e.result.snapshot, digest: e.result.digest } });
+    }
+    return encode(
+      {
+        format: SNAPSHOT_FORMAT,
+        version: SNAPSHOT_VERSION,
+        index: this.index,
+        time: this.now,
+        timerSeq: this.world.clock.seq,
+        app: this.persisted,
+        timers,
+        clients,
+        digest: this.digestHex,
+      },
+      SNAPSHOT_LIMITS,
+    );
+  }
+
+  restore(bytes: Uint8Array): void {
+    this.assertRunning('restore');
+    const state = parseSnapshot(bytes);
+    const world = this.restoreWorld(state);
+    try {
+      let persisted: Record<string, unknown>;
+      try {
+        persisted = persistActor(world.actor);
+      } catch (err) {
+        throw new Error(`restore: the restored app cannot be persisted again: ${faultText(err)}`);
+      }
+      const appBytes = encode(persisted, STATE_LIMITS);
+      if (!sameBytes(appBytes, encode(state.app, STATE_LIMITS))) {
+        throw new Error("restore: XState did not restore the app's persisted snapshot exactly (the machine differs from the one that took the snapshot?)");
+      }
+      const clients = new ClientTable(this.maxClients, this.idleExpiry);
+      for (const c of state.clients) {
+        const resultHash = sha256Sync(encode([c.result.index, c.result.snapshot], STATE_LIMITS));
+        clients.record({ client: c.client, seq: c.seq, time: c.time, result: { ...c.result, duplicate: false }, resultHash });
+      }
+      const appHash = sha256Sync(appBytes);
+      const digest = this.computeDigest(state.index, state.time, appHash, world.clock, clients);
+      if (toHex(digest) !== state.digest) {
+        throw new Error(
+          `restore: the restored state has digest ${toHex(digest)}, the snapshot says ${state.digest} ` +
+            '(corrupted snapshot, or maxClients / clientIdleExpiry differ from the replica that took it)',
+        );
+      }
+      const old = this.world;
+      this.world = world;
+      this.clients = clients;
+      this.index = state.index;
+      this.now = state.time;
+      this.persisted = persisted;
+      this.appHash = appHash;
+      this.appDirty = false;
+      this.digestBytes = digest;
+      this.digestHex = state.digest;
+      this.digestValid = true;
+      dispose(old);
+    } catch (err) {
+      dispose(world);
+      throw err;
+    }
+    this.notify();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    dispose(this.world);
+    this.observers.clear();
+  }
+
+  // ------------------------------------------------------------------ entries
+
+  private checkEntry(index: number, time: number): void {
+    this.assertRunning('apply');
+    if (!Number.isSafeInteger(index) || index <= this.index) {
+      throw new RangeError(`app executor: entry index must be an integer above the applied index ${this.index}, got ${String(index)}`);
+    }
+    if (typeof time !== 'number' || !Number.isFinite(time)) {
+      throw new RangeError(`app executor: entry time must be a finite number of ms, got ${String(time)}`);
+    }
+  }
+
+  /** Starts the app if needed, fires due timers, moves index and time, expires idle clients. */
+  private begin(index: number, time: number): number {
+    const t = time > this.now ? time : this.now;
+    const world = this.world;
+    if (!world.started) {
+      world.started = true;
+      world.clock.current = t;
+      world.actor.start();
+      this.appDirty = true;
+    }
+    if (world.clock.advance(t)) this.appDirty = true;
+    this.index = index;
+    this.now = t;
+    this.clients.expire(t);
+    return t;
+  }
+
+  /** Settles the app (eagerly: a fault must turn into an error state at the same entry everywhere); the digest can wait. */
+  private finish(): void {
+    this.settleApp();
+    this.digestValid = false;
+    this.notify();
+  }
+
+  private ensureDigest(): void {
+    if (this.digestValid) return;
+    this.digestBytes = this.computeDigest(this.index, this.now, this.appHash, this.world.clock, this.clients);
+    this.digestHex = toHex(this.digestBytes);
+    this.digestValid = true;
+  }
+
+  /** `$meta.random` of the entry at `index`: derived from the digest before it. */
+  private random(index: number): number {
+    this.ensureDigest();
+    const seed = this.seed;
+    seed.set(this.digestBytes, 0);
+    const hi = Math.floor(index / 0x100000000);
+    const lo = index >>> 0;
+    seed[32] = hi >>> 24;
+    seed[33] = hi >>> 16;
+    seed[34] = hi >>> 8;
+    seed[35] = hi;
+    seed[36] = lo >>> 24;
+    seed[37] = lo >>> 16;
+    seed[38] = lo >>> 8;
+    seed[39] = lo;
+    const h = sha256Sync(seed);
+    return ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
+  }
+
+  /** Persists the app again if it may have changed; a state that cannot be replicated becomes an error state. */
+  private settleApp(): void {
+    if (!this.appDirty) return;
+    this.appDirty = false;
+    const { persisted, bytes, faulted } = persistState(this.world.actor);
+    if (faulted) {
+      // the same error state a restore of this snapshot gives
+      const world = this.newWorld(persisted);
+      world.clock.current = this.now;
+      world.clock.seq = this.world.clock.seq;
+      world.started = true;
+      world.actor.start();
+      dispose(this.world);
+      this.world = world;
+    }
+    this.persisted = persisted;
+    this.appHash = sha256Sync(bytes);
+  }
+
+  private computeDigest(index: number, time: number, appHash: Uint8Array, clock: ReplicatedClock, clients: ClientTable): Uint8Array {
+    const timers = clock.timers.map((t) => [t.due, t.seq, t.scheduled?.id ?? null, t.scheduled?.event ?? null]);
+    return sha256Sync(
+      encode({ v: DIGEST_VERSION, index, time, app: appHash, timers, timerSeq: clock.seq, clients: clients.digest() }, STATE_LIMITS),
+    );
+  }
+
+  // ------------------------------------------------------------------ actors
+
+  private newWorld(snapshot: Record<string, unknown> | undefined): World {
+    const clock = new ReplicatedClock();
+    const actorOptions: ActorOptions<AnyStateMachine> = { clock };
+    if (snapshot === undefined) actorOptions.input = this.options.input;
+    else actorOptions.snapshot = snapshot as unknown as Snapshot<unknown>;
+    if (this.options.inspect !== undefined) actorOptions.inspect = this.options.inspect;
+    const actor: AnyActor = createActor(this.machine, actorOptions);
+    hookScheduler(actor, clock);
+    // The error is in the snapshot; with no error observer XState rethrows it globally.
+    actor.subscribe({ error: () => {} });
+    return { actor, clock, started: false };
+  }
+
+  private restoreWorld(state: ParsedSnapshot): World {
+    const fresh = state.index === 0 && state.app.status !== 'error';
+    const world = this.newWorld(fresh ? undefined : state.app);
+    try {
+      world.clock.current = state.time;
+      if (!fresh) {
+        world.started = true;
+        world.actor.start();
+        const refs = actorRefsByPath(world.actor);
+        for (const [i, t] of state.timers.entries()) {
+          const source = refs.get(t.source.join('\u0000'));
+          const target = refs.get(t.target.join('\u0000'));
+          if (source === undefined || target === undefined) {
+            throw new Error(`restore: pending delayed event ${i} ("${t.id}") involves actor "${(source === undefined ? t.source : t.target).join('/')}", which the restored app does not have`);
+          }
+          world.clock.forced = { due: t.due, seq: t.seq };
+          world.actor.system.scheduler.schedule(source, target, t.event, t.delay, t.id);
+          if (world.clock.forced !== undefined) {
+            world.clock.forced = undefined;
+            throw new Error("restore: XState's scheduler did not set a timer for a pending delayed event (an XState version this executor does not know?)");
+          }
+        }
+      } else if (state.timers.length > 0) {
+        throw new Error('restore: a snapshot at index 0 cannot have pending delayed events');
+      }
+      world.clock.seq = state.timerSeq;
+      return world;
+    } catch (err) {
+      dispose(world);
+      throw err;
+    }
+  }
+
+  private facade(): AppActor<SnapshotFrom<AnyStateMachine>> {
+    const self = this;
+    return {
+      id: 'app',
+      getSnapshot: () => self.world.actor.getSnapshot(),
+      subscribe(
+        nextOrObserver?: Observer<unknown> | ((value: unknown) => void),
+        error?: (error: unknown) => void,
+        complete?: () => void,
+      ): Subscription {
+        const observer: Observer<unknown> =
+          typeof nextOrObserver === 'function' || nextOrObserver === undefined
+            ? { next: nextOrObserver, error, complete }
+            : nextOrObserver;
+        self.observers.add(observer);
+        return { unsubscribe: () => void self.observers.delete(observer) };
+      },
+    } as AppActor<SnapshotFrom<AnyStateMachine>>;
+  }
+
+  private notify(): void {
+    if (this.observers.size === 0) return;
+    const snapshot = this.world.actor.getSnapshot();
+    for (const observer of [...this.observers]) {
+      try {
+        observer.next?.(snapshot);
+      } catch (err) {
+        // an observer's bug must not stop the replica; report it as XState does
+        setTimeout(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  private assertRunning(what: string): void {
+    if (this.stopped) throw new Error(`app executor: cannot ${what}, the executor is stopped`);
+  }
+}
+
+function dispose(world: World): void {
+  world.actor.stop();
+  world.clock.clear();
+}
+
+function checkRequest(request: AppRequest): void {
+  if (typeof request !== 'object' || request === null) throw new TypeError('app executor: a request must be an object { client, seq, event }');
+  if (typeof request.client !== 'string') throw new TypeError(`app executor: request.client must be a string, got ${typeof request.client}`);
+  if (!Number.isSafeInteger(request.seq) || request.seq < 0) {
+    throw new TypeError(`app executor: request.seq must be a non-negative integer, got ${String(request.seq)}`);
+  }
+  const problem = checkEvent(request.event);
+  if (problem !== null) throw new TypeError(`app executor: refused event from client "${request.client}": ${problem}`);
+}
+
+/** Path (child ids from the root) of every actor in the tree. */
+function actorPaths(root: AnyActorRef): Map<AnyActorRef, string[]> {
+  const out = new Map<AnyActorRef, string[]>();
+  const walk = (ref: AnyActorRef, path: string[]): void => {
+    out.set(ref, path);
+    const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)?.children;
+    if (children === undefined || children === null) return;
+    for (const id of Object.keys(children)) walk(children[id]!, [...path, id]);
+  };
+  walk(root, []);
+  return out;
+}
+
+function actorRefsByPath(root: AnyActorRef): Map<string, AnyActorRef> {
+  const out = new Map<string, AnyActorRef>();
+  for (const [ref, path] of actorPaths(root)) out.set(path.join('\u0000'), ref);
+  return out;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// ------------------------------------------------------------------ snapshot parsing
+
+interface ParsedTimer {
+  due: number;
+  seq: number;
+  source: string[];
+  target: string[];
+  event: EventObject;
+  id: string;
+  delay: number;
+}
+
+interface ParsedClient {
+  client: string;
+  seq: number;
+  time: number;
+  result: { index: number; snapshot: AppSnapshotView; digest: string };
+}
+
+interface ParsedSnapshot {
+  index: number;
+  time: number;
+  timerSeq: number;
+  app: Record<string, unknown> & { status: string };
+  timers: ParsedTimer[];
+  clients: ParsedClient[];
+  digest: string;
+}
+
+class SnapshotError extends Error {
+  constructor(where: string, detail: string) {
+    super(`restore: bad snapshot: ${where}: ${detail}`);
+    this.name = 'SnapshotError';
+  }
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function parseSnapshot(bytes: Uint8Array): ParsedSnapshot {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('restore: expects the Uint8Array returned by snapshot()');
+  const decoded = decode(bytes, SNAPSHOT_LIMITS);
+  if (!decoded.ok) throw new SnapshotError('bytes', `not a canonical encoding (${decoded.error.message})`);
+  const s = record(decoded.value, 'snapshot');
+  if (s.format !== SNAPSHOT_FORMAT) throw new SnapshotError('format', `expected "${SNAPSHOT_FORMAT}", got ${JSON.stringify(s.format) ?? 'nothing'}`);
+  if (s.version !== SNAPSHOT_VERSION) throw new SnapshotError('version', `this executor reads version ${SNAPSHOT_VERSION}, got ${String(s.version)}`);
+  const app = record(s.app, 'app');
+  if (typeof app.status !== 'string') throw new SnapshotError('app.status', 'must be a string');
+  const timers = array(s.timers, 'timers').map((x, i): ParsedTimer => {
+    const t = record(x, `timers[${i}]`);
+    const event = record(t.event, `timers[${i}].event`);
+    if (typeof event.type !== 'string') throw new SnapshotError(`timers[${i}].event.type`, 'must be a string');
+    return {
+      due: num(t.due, `timers[${i}].due`),
+      seq: int(t.seq, `timers[${i}].seq`),
+      source: strings(t.source, `timers[${i}].source`),
+      target: strings(t.target, `timers[${i}].target`),
+      event: event as EventObject,
+      id: str(t.id, `timers[${i}].id`),
+      delay: num(t.delay, `timers[${i}].delay`),
+    };
+  });
+  const clients = array(s.clients, 'clients').map((x, i): ParsedClient => {
+    const c = record(x, `clients[${i}]`);
+    const r = record(c.result, `clients[${i}].result`);
+    const view = record(r.snapshot, `clients[${i}].result.snapshot`);
+    if (typeof view.status !== 'string') throw new SnapshotError(`clients[${i}].result.snapshot.status`, 'must be a string');
+    const digest = str(r.digest, `clients[${i}].result.digest`);
+    if (!HEX64.test(digest)) throw new SnapshotError(`clients[${i}].result.digest`, 'must be 64 lower-case hex digits');
+    return {
+      client: str(c.client, `clients[${i}].client`),
+      seq: int(c.seq, `clients[${i}].seq`),
+      time: num(c.time, `clients[${i}].time`),
+      result: { index: int(r.index, `clients[${i}].result.index`), snapshot: view as unknown as AppSnapshotView, digest },
+    };
+  });
+  const digest = str(s.digest, 'digest');
+  if (!HEX64.test(digest)) throw new SnapshotError('digest', 'must be 64 lower-case hex digits');
+  return {
+    index: int(s.index, 'index'),
+    time: num(s.time, 'time'),
+    timerSeq: int(s.timerSeq, 'timerSeq'),
+    app: app as ParsedSnapshot['app'],
+    timers,
+    clients,
+    digest,
+  };
+}
+
+function record(x: unknown, where: string): Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) throw new SnapshotError(where, 'must be an object');
+  return x as Record<string, unknown>;
+}
+
+function array(x: unknown, where: string): unknown[] {
+  if (!Array.isArray(x)) throw new SnapshotError(where, 'must be an array');
+  return x;
+}
+
+function num(x: unknown, where: string): number {
+  if (typeof x !== 'number' || Number.isNaN(x)) throw new SnapshotError(where, 'must be a number');
+  return x;
+}
+
+function int(x: unknown, where: string): number {
+  if (!Number.isSafeInteger(x) || (x as number) < 0) throw new SnapshotError(where, 'must be a non-negative integer');
+  return x as number;
+}
+
+function str(x: unknown, where: string): string {
+  if (typeof x !== 'string') throw new SnapshotError(where, 'must be a string');
+  return x;
+}
+
+function strings(x: unknown, where: string): string[] {
+  const a = array(x, where);
+  for (const s of a) if (typeof s !== 'string') throw new SnapshotError(where, 'must be an array of strings');
+  return a as string[];
+}
