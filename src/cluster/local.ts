@@ -2,7 +2,7 @@ import type { AnyStateMachine } from 'xstate';
 import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../client/index.ts';
 import { generateIdentity, type Identity } from '../crypto/index.ts';
 import { createReplica, type FaultModel, type GroupMember, type Replica, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
-import { Simulation, type LinkConfig } from '../sim/index.ts';
+import { Simulation, type LinkConfig, type NodeEnv } from '../sim/index.ts';
 
 export interface LocalClusterOptions {
   machine: AnyStateMachine;
@@ -125,9 +125,19 @@ export class LocalCluster {
 
   createClient(): ClusterClient {
     const id = `c${++this.#clients}`;
-    let client!: Client;
-    void this.sim.addNode(id, (env) => {
-      client = new Client({ id, transport: { send: env.send, onMessage: env.onMessage }, replicas: this.#replicaIds, clock: env.clock, ...this.#clientOptions });
+    // The client exists at once; its network node is attached as a task of the simulation.
+    let env: NodeEnv | undefined;
+    let handler: ((from: string, bytes: Uint8Array) => unknown) | undefined;
+    const transport = {
+      send: (to: string, bytes: Uint8Array) => env?.send(to, bytes),
+      onMessage: (h: (from: string, bytes: Uint8Array) => unknown) => {
+        handler = h;
+      },
+    };
+    const client = new Client({ id, transport, replicas: this.#replicaIds, clock: this.sim.clock, ...this.#clientOptions });
+    void this.sim.addNode(id, (e) => {
+      env = e;
+      e.onMessage((from, bytes) => handler?.(from, bytes));
     });
     // Calls enter the simulation as tasks, so they happen at a definite point of the run.
     const call = <T>(fn: () => Promise<T>): Promise<T> => this.sim.clock.run(() => ({ p: fn() })).then((box) => box.p);
@@ -136,9 +146,7 @@ export class LocalCluster {
       send: (event) => call(() => client.send(event)),
       read: () => call(() => client.read()),
       readOutcome: () => call(() => client.readOutcome()),
-      get actor() {
-        return client.actor;
-      },
+      actor: client.actor,
       close: () => client.close(),
     };
   }
@@ -192,7 +200,7 @@ export class LocalCluster {
     const identity = await this.#newIdentity(id);
     for (const r of this.#replicas.values()) r.knowMember(id, identity.publicKey);
     await this.#addNode(id);
-    const err = await this.#onLeader((leader) => leader.changeMembership({ add: id, publicKey: identity.publicKey }));
+    const err = await this.#changeMembership({ add: id, publicKey: identity.publicKey });
     if (err) throw new Error(`addReplica: ${err}`);
     return id;
   }
@@ -200,7 +208,7 @@ export class LocalCluster {
   /** Removes a replica from the group (ordered through the log), then stops it. */
   async removeReplica(id: string): Promise<void> {
     this.#known(id);
-    const err = await this.#onLeader((leader) => leader.changeMembership({ remove: id }));
+    const err = await this.#changeMembership({ remove: id });
     if (err) throw new Error(`removeReplica: ${err}`);
     await this.waitFor(() => {
       const l = this.leader();
@@ -225,6 +233,17 @@ export class LocalCluster {
 
   async stop(): Promise<void> {
     await this.sim.stop();
+  }
+
+  /** One change at a time: waits (in cluster time) while an earlier change is still being committed. */
+  async #changeMembership(change: Parameters<Replica['changeMembership']>[0]): Promise<string | null> {
+    const deadline = this.sim.clock.now() + 10_000;
+    for (;;) {
+      const err = await this.#onLeader((leader) => leader.changeMembership(change));
+      const transient = err === 'another membership change is in progress' || err === 'the leader has not committed an entry of its term yet' || err === 'not the leader';
+      if (!transient || this.sim.clock.now() >= deadline) return err;
+      await this.sim.clock.sleep(20);
+    }
   }
 
   async #onLeader<T>(fn: (leader: Replica) => Promise<T>): Promise<T> {

@@ -62,9 +62,12 @@ export class Replica {
     this.#storage = options.storage ?? memoryStorage();
     for (const m of options.group.members) this.#memberKeys.set(m.id, m.publicKey);
     const mine = options.id ?? options.group.members.find((m) => bytesEqual(m.publicKey, options.identity.publicKey))?.id;
-    if (!mine) throw new TypeError('createReplica: the identity is not one of the group members (pass `id`)');
+    if (!mine) throw new TypeError('createReplica: the identity is not one of the group members (pass `id` for a replica joining the group)');
     const key = this.#memberKeys.get(mine);
-    if (!key || !bytesEqual(key, options.identity.publicKey)) throw new TypeError(`createReplica: member ${mine}'s public key is not the identity's`);
+    if (key && !bytesEqual(key, options.identity.publicKey)) throw new TypeError(`createReplica: member ${mine}'s public key is not the identity's`);
+    // A replica joining a running group is not among the initial members: it learns the
+    // membership from the log (or a snapshot) once the group adds it.
+    this.#memberKeys.set(mine, options.identity.publicKey);
     this.id = mine;
     this.#executor = createAppExecutor(options.machine);
   }
