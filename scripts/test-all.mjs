@@ -6,12 +6,15 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 mkdirSync('.tmp', { recursive: true });
 const totals = { passed: 0, failed: 0 };
+const STEP_TIMEOUT_MS = 20 * 60 * 1000;
 const steps = [];
 
 function run(name, cmd, args, count) {
   console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
   const started = Date.now();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 28 });
+  // A hung step (a blocked event loop defeats the runner's own timeouts) becomes a failure.
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 28, timeout: STEP_TIMEOUT_MS, killSignal: 'SIGKILL' });
+  if (r.error) console.log(`${name}: ${r.error.message}`);
   process.stdout.write(r.stdout ?? '');
   const { passed, failed } = count(r.stdout ?? '', r.status);
   // A step that exits non-zero without a counted failure (crash, timeout) still counts as one.

@@ -5,6 +5,7 @@
  */
 import { encode } from '../codec/index.ts';
 import { sha256Sync } from '../crypto/index.ts';
+import { STATE_LIMITS } from './persist.ts';
 import type { ApplyResult } from './types.ts';
 
 /**
@@ -24,8 +25,8 @@ export interface ClientEntry {
   /** Replicated time of the client's last applied request. */
   time: number;
   result: ApplyResult;
-  /** SHA-256 of the canonical encoding of `[result.index, result.snapshot]`. */
-  resultHash: Uint8Array;
+  /** SHA-256 of the canonical encoding of `[result.index, result.snapshot]`; computed when the digest first needs it. */
+  resultHash?: Uint8Array;
 }
 
 /** FNV-1a over UTF-16 code units: the same bucket on every engine. */
@@ -107,7 +108,7 @@ export class ClientTable {
         continue;
       }
       const rows = [...bucket.values()].sort((x, y) => (x.client < y.client ? -1 : x.client > y.client ? 1 : 0));
-      buckets[b] = sha256Sync(encode(rows.map((e) => [e.client, e.seq, e.result.index, e.time, e.resultHash])));
+      buckets[b] = sha256Sync(encode(rows.map((e) => [e.client, e.seq, e.result.index, e.time, resultHashOf(e)])));
     }
     this.dirty.length = 0;
     const scratch = NODE_SCRATCH;
@@ -150,4 +151,10 @@ export class ClientTable {
     if (!this.dirty.includes(b)) this.dirty.push(b);
     this.root = null;
   }
+}
+
+/** The entry's result hash, computed once, when a digest first covers it (most are replaced before). */
+export function resultHashOf(e: ClientEntry): Uint8Array {
+  e.resultHash ??= sha256Sync(encode([e.result.index, e.result.snapshot as never], STATE_LIMITS));
+  return e.resultHash;
 }

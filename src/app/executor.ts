@@ -165,9 +165,8 @@ class Executor implements AppExecutor {
     this.settleApp();
 
     const snapshot = viewOf(this.persisted);
-    const resultHash = sha256Sync(encode([index, snapshot], STATE_LIMITS));
     const result: ApplyResult = { index, snapshot, digest: '', duplicate: false };
-    const entry: ClientEntry = { client: request.client, seq: request.seq, time: t, result, resultHash };
+    const entry: ClientEntry = { client: request.client, seq: request.seq, time: t, result };
     this.clients.record(entry);
     this.finish();
     this.ensureDigest();
@@ -245,8 +244,7 @@ class Executor implements AppExecutor {
       }
       const clients = new ClientTable(this.maxClients, this.idleExpiry);
       for (const c of state.clients) {
-        const resultHash = sha256Sync(encode([c.result.index, c.result.snapshot], STATE_LIMITS));
-        clients.record({ client: c.client, seq: c.seq, time: c.time, result: { ...c.result, duplicate: false }, resultHash });
+        clients.record({ client: c.client, seq: c.seq, time: c.time, result: { ...c.result, duplicate: false } });
       }
       const appHash = sha256Sync(appBytes);
       const digest = this.computeDigest(state.index, state.time, appHash, world.clock, clients);

@@ -7,7 +7,7 @@ export type { Identity } from './identity.ts';
 export { exportIdentity, generateIdentity, importIdentity, verify } from './identity.ts';
 export type { StrictRejection } from './strict.ts';
 export { checkPublicKey, checkStrict, SMALL_ORDER_ENCODINGS } from './strict.ts';
-export { sha256, sha256Sync } from './sha256.ts';
+export { sha256, sha256Sync, sha256SyncPure } from './sha256.ts';
 export {
   bytesEqual,
   concatBytes,

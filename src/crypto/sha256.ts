@@ -63,6 +63,30 @@ function compressBlocks(bytes: Uint8Array, offset: number, end: number): void {
 
 /** SHA-256 in pure JS, synchronous. Use `sha256` when you can await: it is native. */
 export function sha256Sync(data: Uint8Array): Uint8Array {
+  // Node and Deno expose a native hash without a static `node:` import; it wins on larger inputs
+  // (state digests), while the pure-JS path is faster for small ones and is what browsers use.
+  if (nativeHash !== undefined && data.length >= NATIVE_MIN_BYTES) {
+    return new Uint8Array(nativeHash('sha256').update(data).digest());
+  }
+  return sha256SyncPure(data);
+}
+
+const NATIVE_MIN_BYTES = 512;
+
+type NativeHash = (algorithm: string) => { update(d: Uint8Array): { digest(): Uint8Array } };
+
+const nativeHash: NativeHash | undefined = (() => {
+  try {
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const mod = proc?.getBuiltinModule?.('node:crypto') as { createHash?: NativeHash } | undefined;
+    return typeof mod?.createHash === 'function' ? mod.createHash : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** The pure-JS SHA-256 (exported for tests that compare it with the native path). */
+export function sha256SyncPure(data: Uint8Array): Uint8Array {
   H.set(IV);
   const n = data.length;
   const full = n - (n % 64);

@@ -18,6 +18,8 @@ interface Entry {
   fn: Task;
   owner: TaskOwner | undefined;
   cancelled: boolean;
+  /** Left the heap (ran or was skipped): cancelling it now changes nothing. */
+  done: boolean;
 }
 
 export class SimulationError extends Error {
@@ -66,7 +68,7 @@ export class VirtualClock implements Clock {
 
   clearTimeout(handle: unknown): void {
     const entry = handle as Entry | undefined;
-    if (entry && typeof entry === 'object' && 'cancelled' in entry && !entry.cancelled) {
+    if (entry && typeof entry === 'object' && 'cancelled' in entry && !entry.cancelled && !entry.done) {
       entry.cancelled = true;
       this.#cancelledInHeap++;
       if (this.#cancelledInHeap > 1024 && this.#cancelledInHeap > this.#heap.length / 2) this.#compact();
@@ -228,6 +230,7 @@ export class VirtualClock implements Clock {
   }
 
   async #autoLoop(): Promise<void> {
+    let lastYield = performance.now();
     while (this.#auto) {
       const next = this.#peekLive();
       if (!next) {
@@ -254,14 +257,43 @@ export class VirtualClock implements Clock {
         await yieldToHost();
         if (this.#peekLive() !== next) continue;
       }
+      const entry = this.#popLive()!;
+      if (this.#wall) {
+        // Real time promises no replay, so tasks may overlap (each node still serialises its
+        // own work): one node's signature check no longer holds up every other node.
+        if (entry.time > this.#now) this.#now = entry.time;
+        this.#tasksRun++;
+        try {
+          const r = entry.fn();
+          if (isThenable(r)) (r as Promise<unknown>).then(undefined, (err) => this.#fail(err));
+        } catch (err) {
+          this.#fail(err);
+        }
+        if (this.#failure !== undefined) throw this.#failure;
+        // Under load something is always due: without yielding, promise continuations and I/O
+        // completions (signatures, storage) would starve and the loop would spin forever.
+        if (performance.now() - lastYield > 1) {
+          await yieldToHost();
+          lastYield = performance.now();
+        } else {
+          await null;
+        }
+        continue;
+      }
       try {
-        await this.#execute(this.#popLive()!);
+        await this.#execute(entry);
       } catch (err) {
         this.#failure = err;
         this.#auto = false;
         throw err;
       }
     }
+  }
+
+  #fail(err: unknown): void {
+    this.#failure ??= err;
+    this.#auto = false;
+    this.#wake?.();
   }
 
   #enter(): void {
@@ -283,7 +315,7 @@ export class VirtualClock implements Clock {
 
   #push(time: number, fn: Task, owner: TaskOwner | undefined): Entry {
     if (typeof fn !== 'function') throw new TypeError('setTimeout needs a function');
-    const entry: Entry = { time, seq: this.#seq++, fn, owner, cancelled: false };
+    const entry: Entry = { time, seq: this.#seq++, fn, owner, cancelled: false, done: false };
     const heap = this.#heap;
     heap.push(entry);
     let i = heap.length - 1;
@@ -320,6 +352,7 @@ export class VirtualClock implements Clock {
   #popTop(): void {
     const heap = this.#heap;
     const top = heap[0]!;
+    top.done = true;
     if (top.cancelled) this.#cancelledInHeap--;
     const last = heap.pop()!;
     if (heap.length === 0) return;

@@ -130,9 +130,11 @@ export class Simulation {
   async stop(): Promise<void> {
     for (const node of this.#nodes.values()) {
       const handle = node.handle;
-      node.current?.kill();
       node.handle = undefined;
-      await handle?.stop?.();
+      // Graceful first: a stop that waits for the node's work in flight must still see its
+      // storage answer (after the kill, a dead incarnation's calls never settle).
+      if (node.current?.alive) await handle?.stop?.();
+      node.current?.kill();
     }
     if (this.clock.autoRunning) await this.clock.stopAuto();
   }

@@ -72,3 +72,14 @@ describe('sha256', () => {
     expect(toHex(sha256Sync(enc.encode('abc')))).toBe(VECTORS[1]![1]);
   });
 });
+
+describe('sha256Sync native and pure paths', () => {
+  it('agree on inputs around the native threshold and beyond', async () => {
+    const { sha256SyncPure } = await import('../../src/crypto/index.ts');
+    for (const n of [0, 55, 64, 511, 512, 513, 4096, 100_000]) {
+      const data = new Uint8Array(n).map((_, i) => (i * 131 + n) & 255);
+      expect(toHex(sha256SyncPure(data))).toBe(toHex(sha256Sync(data)));
+      expect(toHex(sha256Sync(data))).toBe(toHex(await sha256(data)));
+    }
+  });
+});

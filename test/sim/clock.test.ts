@@ -128,4 +128,19 @@ describe('VirtualClock', () => {
     await expect(clock.stopAuto()).rejects.toThrow('loop error');
     expect(String(clock.failure)).toMatch(/loop error/);
   });
+
+  it('in real-time mode keeps yielding to the host even when work is always due', async () => {
+    const clock = new VirtualClock();
+    let spins = 0;
+    const spin = () => {
+      spins++;
+      clock.setTimeout(spin, 0);
+    };
+    spin();
+    clock.startAuto({ realTime: true });
+    // Without yielding, this macrotask would never run and the test would hang.
+    await new Promise<void>((resolve) => setTimeout(resolve, 5));
+    await clock.stopAuto();
+    expect(spins).toBeGreaterThan(1);
+  });
 });

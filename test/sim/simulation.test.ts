@@ -108,6 +108,19 @@ describe('Simulation', () => {
     expect(settled).toBe(false);
   });
 
+  it('stops nodes gracefully before retiring them, so work in flight can finish', async () => {
+    const sim = new Simulation({ seed: 2 });
+    await sim.addNode('a', (env) => ({
+      // A stop that flushes state: before the fix its write never settled and stop() hung.
+      stop: async () => {
+        await env.storage.set('flushed', new Uint8Array([1]));
+      },
+    }));
+    await sim.stop();
+    expect(await sim.storageOf('a').get('flushed')).toEqual(new Uint8Array([1]));
+    expect(sim.isUp('a')).toBe(false);
+  });
+
   it('rejects bad arguments', async () => {
     expect(() => new Simulation({ seed: 1.5 })).toThrow(/integer seed/);
     const sim = new Simulation({ seed: 1 });
