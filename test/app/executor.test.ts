@@ -2,16 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { assign, createMachine, raise, sendParent, setup, spawnChild, type AnyActorRef } from 'xstate';
 import { checkEvent, createAppExecutor, errorText } from '../../src/app/index.ts';
 import type { AppExecutor, AppRequest } from '../../src/app/index.ts';
+import { counter } from '../fixtures/machines.ts';
 
-const counter = setup({
-  types: { context: {} as { count: number }, events: {} as { type: 'INC' } | { type: 'ADD'; amount: number } },
-}).createMachine({
-  context: { count: 0 },
-  on: {
-    INC: { actions: assign({ count: ({ context }) => context.count + 1 }) },
-    ADD: { actions: assign({ count: ({ context, event }) => context.count + event.amount }) },
-  },
-});
 
 /** A lock that releases itself 30 s after it was taken. */
 const lock = setup({

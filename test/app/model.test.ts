@@ -4,16 +4,8 @@ import { appModel, createAppExecutor } from '../../src/app/index.ts';
 import type { AppModelInput, AppModelOutput } from '../../src/app/index.ts';
 import { checkLinearizable } from '../../src/check/index.ts';
 import type { Operation } from '../../src/check/index.ts';
+import { counter } from '../fixtures/machines.ts';
 
-const counter = setup({
-  types: { context: {} as { count: number }, events: {} as { type: 'INC' } | { type: 'ADD'; amount: number } },
-}).createMachine({
-  context: { count: 0 },
-  on: {
-    INC: { actions: assign({ count: ({ context }) => context.count + 1 }) },
-    ADD: { actions: assign({ count: ({ context, event }) => context.count + event.amount }) },
-  },
-});
 
 type Op = Operation<AppModelInput, AppModelOutput>;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLocalCluster, type LocalCluster } from '../../src/index.ts';
-import { autoLock, counter } from './machines.ts';
+import { autoLock, counter } from '../fixtures/machines.ts';
 
 /** Live replicas at the same applied index must have equal digests. */
 function expectConverged(cluster: LocalCluster): void {

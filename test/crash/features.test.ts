@@ -3,7 +3,7 @@ import { encode } from '../../src/codec/index.ts';
 import { generateIdentity } from '../../src/crypto/index.ts';
 import { createLocalCluster, type LocalCluster } from '../../src/index.ts';
 import { seal } from '../../src/wire/index.ts';
-import { counter } from './machines.ts';
+import { counter } from '../fixtures/machines.ts';
 
 async function withCluster(seed: number, fn: (c: LocalCluster) => Promise<void>, tuning = {}): Promise<void> {
   const cluster = await createLocalCluster({ machine: counter, seed, tuning });

@@ -6,7 +6,7 @@
 import { appModel } from '../../src/app/index.ts';
 import { checkLinearizable, type Operation } from '../../src/check/index.ts';
 import { ClientTimeoutError, createLocalCluster, type LocalCluster } from '../../src/index.ts';
-import { counter } from './machines.ts';
+import { counter } from '../fixtures/machines.ts';
 
 export interface ScenarioOptions {
   clients?: number;
