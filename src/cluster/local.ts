@@ -1,4 +1,4 @@
-import type { AnyStateMachine } from 'xstate';
+import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../client/index.ts';
 import { generateIdentity, type Identity } from '../crypto/index.ts';
 import { createReplica, type FaultModel, type GroupMember, type Replica, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
@@ -17,6 +17,8 @@ export interface LocalClusterOptions {
   tuning?: Partial<ReplicaTuning>;
   /** Client retry and give-up times (ms). */
   client?: { retryAfterMs?: number; giveUpAfterMs?: number };
+  /** XState inspection of every replica's protocol and application actors, with the replica's id. */
+  inspect?: (replica: string, event: InspectionEvent) => void;
 }
 
 /** One replica as the cluster shows it; reads the current incarnation (after restarts too). */
@@ -51,6 +53,7 @@ export class LocalCluster {
   readonly #machine: AnyStateMachine;
   readonly #tuning: Partial<ReplicaTuning>;
   readonly #clientOptions: { retryAfterMs?: number; giveUpAfterMs?: number };
+  readonly #inspect: LocalClusterOptions['inspect'];
   readonly #identities = new Map<string, Identity>();
   readonly #replicas = new Map<string, Replica>();
   readonly #replicaIds: string[] = [];
@@ -63,6 +66,7 @@ export class LocalCluster {
     this.#machine = options.machine;
     this.#tuning = options.tuning ?? {};
     this.#clientOptions = options.client ?? {};
+    this.#inspect = options.inspect;
   }
 
   static async create(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -281,6 +285,7 @@ export class LocalCluster {
         clock: env.clock,
         seed: env.random.nextUint32(),
         tuning: this.#tuning,
+        ...(this.#inspect ? { inspect: (event: InspectionEvent) => this.#inspect!(id, event) } : {}),
       });
       for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
       this.#replicas.set(id, replica);

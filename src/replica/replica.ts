@@ -69,7 +69,7 @@ export class Replica {
     // membership from the log (or a snapshot) once the group adds it.
     this.#memberKeys.set(mine, options.identity.publicKey);
     this.id = mine;
-    this.#executor = createAppExecutor(options.machine);
+    this.#executor = createAppExecutor(options.machine, options.inspect ? { inspect: options.inspect } : {});
   }
 
   /** The local application actor (possibly lagging the group): getSnapshot, subscribe. */

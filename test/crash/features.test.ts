@@ -220,6 +220,30 @@ describe('crash-fault features', () => {
     });
   });
 
+  it('feeds XState inspection events from protocol and application actors, per replica', async () => {
+    const seen = new Map<string, Set<string>>();
+    const cluster = await createLocalCluster({
+      machine: counter,
+      seed: 31,
+      inspect: (replica, event) => {
+        if (event.type !== '@xstate.snapshot') return;
+        const value = JSON.stringify((event.snapshot as { value?: unknown }).value);
+        if (!seen.has(replica)) seen.set(replica, new Set());
+        seen.get(replica)!.add(value);
+      },
+    });
+    try {
+      await cluster.createClient().send({ type: 'INC' });
+      const leader = cluster.leader()!;
+      // the protocol statechart's phases show up as snapshot values
+      expect([...seen.get(leader)!]).toContain('"leader"');
+      expect([...seen.get(leader)!]).toContain('{}'); // the counter application's own snapshots
+      expect(seen.size).toBe(3);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
   it('gives clear errors for wrong API arguments', async () => {
     await expect(createLocalCluster({ machine: {} as never })).rejects.toThrow(/XState machine/);
     await expect(createLocalCluster({ machine: counter, f: -1 })).rejects.toThrow(/`f`/);
