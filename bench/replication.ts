@@ -5,6 +5,7 @@
  *
  *   node dist/bench/replication.js [--requests N] [--clients N] [--long]
  *   --long: 1,000,000 requests, sampling RSS as it goes (log compaction keeps memory flat).
+ *   --rss: sample RSS in a run of any length.
  */
 import { assign, createActor, setup } from 'xstate';
 import { createLocalCluster } from '../src/index.ts';
@@ -84,7 +85,7 @@ async function replicated(n: number, concurrency: number, sampleRss = false) {
           await client.send(event(i));
           latencies.push(performance.now() - started);
           done++;
-          if (sampleRss && i % 100_000 === 0) rss.push(process.memoryUsage().rss);
+          if (sampleRss && i % Math.max(1, Math.floor(n / 10)) === 0) rss.push(process.memoryUsage().rss);
         }
       }),
     );
@@ -114,7 +115,7 @@ console.log(`statechorus benchmark: ${requests.toLocaleString('en-US')} requests
 unreplicated(20_000); // warm-up
 const base = unreplicated(Math.max(requests, 100_000));
 const one = await replicated(Math.min(2_000, requests), 1);
-const many = await replicated(requests, clients, long);
+const many = await replicated(requests, clients, long || args.includes('--rss'));
 const peakRss = process.memoryUsage().rss;
 
 console.log('');
@@ -125,5 +126,5 @@ console.log(`| crash group, 3 replicas, 1 client | ${fmt(one.opsPerSec)} | ${fmt
 console.log(`| crash group, 3 replicas, ${clients} clients | ${fmt(many.opsPerSec)} | ${fmt(many.p50, 3)} | ${fmt(many.p99, 3)} | ${(many.opsPerSec / base.opsPerSec).toFixed(3)} |`);
 console.log('');
 console.log(`signature verifications per request per replica: ${many.verificationsPerRequestPerReplica.toFixed(4)}; leader snapshots: ${many.snapshots}; final term: ${many.term} (1 = no re-election)`);
-if (long) console.log(`RSS every 100k requests (MiB): ${many.rss.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')}`);
+if (many.rss.length) console.log(`RSS at each tenth of the run (MiB): ${many.rss.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')}`);
 console.log(`peak RSS: ${(peakRss / 2 ** 20).toFixed(0)} MiB`);

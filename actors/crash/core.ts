@@ -14,6 +14,8 @@ interface Progress {
   snapshotElapsed: number;
   /** Heard from since the last check-quorum round. */
   recentActive: boolean;
+  /** Heard from at all since this progress was created (the replica was added or we became leader). */
+  heard: boolean;
   lastHeardTick: number;
 }
 
@@ -373,14 +375,14 @@ export class RaftCore {
         this.#becomeFollower(this.term, null);
         return;
       }
-      if (this.transferee !== null) this.transferee = null; // transfer took too long: abort
     }
+    if (this.transferee !== null && ++this.transferElapsed > this.cfg.electionTicks) this.transferee = null; // took too long: abort
     if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.#broadcastHeartbeat(0);
     }
     for (const [id, pr] of this.progress) {
-      if (pr.state === 'snapshot' && ++pr.snapshotElapsed > this.cfg.electionTicks) {
+      if (pr.state === 'snapshot' && ++pr.snapshotElapsed > this.cfg.electionTicks * 4) {
         // The snapshot or its answer was lost: probe again (which resends it if still needed).
         pr.state = 'probe';
         pr.probeSent = false;
@@ -421,11 +423,18 @@ export class RaftCore {
     this.#maybeCommit(); // a single voter commits alone
   }
 
-  #sendAppend(to: string): void {
+  /**
+   * Sends the follower what it lacks. `sendIfEmpty` (from heartbeat replies) sends an append
+   * even with nothing new, at the follower's expected position: if appends in flight were
+   * lost, the follower rejects it and the leader backs off to resend them; without it an idle
+   * group would never notice the loss and the last write would not commit.
+   */
+  #sendAppend(to: string, sendIfEmpty = false): void {
     const pr = this.progress.get(to);
     if (!pr || pr.state === 'snapshot') return;
     if (pr.state === 'probe' && pr.probeSent) return;
-    if (pr.state === 'replicate' && pr.inflight.length >= this.cfg.maxInflight) return;
+    const windowFull = pr.state === 'replicate' && pr.inflight.length >= this.cfg.maxInflight;
+    if (windowFull && !sendIfEmpty) return;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) {
@@ -437,16 +446,29 @@ export class RaftCore {
       this.#emit({ type: 'sendSnapshot', to, term: this.term });
       return;
     }
-    const entries = this.log.slice(pr.next, this.log.lastIndex, this.cfg.maxEntriesPerAppend);
-    if (pr.state === 'replicate' && entries.length === 0) return;
+    const entries = windowFull ? [] : this.#entriesFor(pr.next);
+    if (pr.state === 'replicate' && entries.length === 0 && !sendIfEmpty) return;
     this.#send(to, { type: 'append', term: this.term, prevIndex, prevTerm, entries, commit: this.commit });
-    if (pr.state === 'replicate') {
+    if (pr.state === 'probe') {
+      pr.probeSent = true;
+    } else if (entries.length > 0) {
       const last = entries[entries.length - 1]!.index;
       pr.next = last + 1;
       pr.inflight.push(last);
-    } else {
-      pr.probeSent = true;
     }
+  }
+
+  /** Entries from `from`, bounded by count and by encoded size (at least one, so progress never stops). */
+  #entriesFor(from: number): Entry[] {
+    const entries = this.log.slice(from, this.log.lastIndex, this.cfg.maxEntriesPerAppend);
+    const budget = this.cfg.maxAppendBytes;
+    if (!this.cfg.entrySize || !Number.isFinite(budget)) return entries;
+    let bytes = 0;
+    for (let i = 0; i < entries.length; i++) {
+      bytes += this.cfg.entrySize(entries[i]!);
+      if (bytes > budget && i > 0) return entries.slice(0, i);
+    }
+    return entries;
   }
 
   #broadcastHeartbeat(readRound: number): void {
@@ -460,8 +482,12 @@ export class RaftCore {
     const pr = this.progress.get(from);
     if (!pr) return;
     pr.recentActive = true;
+    pr.heard = true;
     pr.lastHeardTick = this.tickCount;
     if (!m.success) {
+      // While a snapshot is on its way, rejections of earlier appends are stale: acting on
+      // them would send the snapshot again and again.
+      if (pr.state === 'snapshot') return;
       const rejected = m.matchIndex;
       // Stale rejections (of appends overtaken since, or a stale-term notice) change nothing.
       if (rejected <= pr.match || (pr.state === 'probe' && rejected !== pr.next - 1)) return;
@@ -506,11 +532,11 @@ export class RaftCore {
     const pr = this.progress.get(from);
     if (!pr) return;
     pr.recentActive = true;
+    pr.heard = true;
     pr.lastHeardTick = this.tickCount;
-    // A lost append must not stall the pipeline forever: free a slot, and re-probe.
-    if (pr.state === 'replicate' && pr.inflight.length >= this.cfg.maxInflight) pr.inflight.shift();
+    // A lost append must not stall the pipeline: re-probe, or check the follower's position.
     if (pr.state === 'probe') pr.probeSent = false;
-    if (pr.match < this.log.lastIndex) this.#sendAppend(from);
+    if (pr.match < this.log.lastIndex) this.#sendAppend(from, true);
     if (m.readRound > 0) this.#ackReads(from, m.readRound);
   }
 
@@ -618,6 +644,7 @@ export class RaftCore {
       this.log.snapshotTerm = meta.term;
       this.membership = cloneMembership(meta.membership);
       this.#snapshotMembership = cloneMembership(meta.membership);
+      this.pendingConfigIndex = meta.index;
       this.commit = meta.index;
       this.applied = meta.index;
       this.#emit({ type: 'installSnapshot', meta, data: m.data });
@@ -672,8 +699,11 @@ export class RaftCore {
     const last = this.log.lastIndex;
     for (const id of this.membership.learners) {
       const pr = this.progress.get(id);
-      if (!pr || pr.match < last - this.cfg.catchUpMargin) continue;
-      if (this.cfg.removeSilentAfterTicks > 0 && this.tickCount - pr.lastHeardTick > this.cfg.heartbeatTicks * 4) continue;
+      // Caught up means: it has answered since it was added, holds the entry that added it,
+      // is near the end of the log, and was heard from lately. A learner that never answered
+      // (match 0) must not become a voter: it could leave the group without a quorum.
+      if (!pr || !pr.heard || pr.match === 0 || pr.match < last - this.cfg.catchUpMargin) continue;
+      if (this.tickCount - pr.lastHeardTick > this.cfg.heartbeatTicks * 4) continue;
       this.changeMembership({ promote: id }, this.now);
       return;
     }
@@ -701,6 +731,7 @@ export class RaftCore {
       }
     }
     this.membership = cloneMembership(this.#snapshotMembership);
+    this.pendingConfigIndex = this.log.snapshotIndex; // the discarded config entry is gone
   }
 
   #membershipAt(index: number, fallback: SnapshotMeta): Membership {
@@ -765,7 +796,7 @@ export function quorumSize(voters: number): number {
 }
 
 function newProgress(next: number, tick: number): Progress {
-  return { match: 0, next, state: 'probe', probeSent: false, inflight: [], pendingSnapshot: 0, snapshotElapsed: 0, recentActive: false, lastHeardTick: tick };
+  return { match: 0, next, state: 'probe', probeSent: false, inflight: [], pendingSnapshot: 0, snapshotElapsed: 0, recentActive: false, heard: false, lastHeardTick: tick };
 }
 
 function cloneMembership(m: Membership): Membership {

@@ -79,6 +79,10 @@ export interface RaftConfig {
   heartbeatTicks: number;
   /** Max entries per append message. */
   maxEntriesPerAppend: number;
+  /** Max encoded bytes of entries per append message (one entry always goes); Infinity = no cap. */
+  maxAppendBytes: number;
+  /** Encoded size of an entry, for maxAppendBytes (the runtime supplies it: the core does no encoding). */
+  entrySize?: (entry: Entry) => number;
   /** Max append messages in flight per follower (pipelining). */
   maxInflight: number;
   preVote: boolean;
@@ -93,6 +97,7 @@ export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id'> = {
   electionTicks: 10,
   heartbeatTicks: 2,
   maxEntriesPerAppend: 256,
+  maxAppendBytes: Infinity,
   maxInflight: 32,
   preVote: true,
   checkQuorum: true,

@@ -47,6 +47,7 @@ export class Replica {
   readonly #waitingRequests = new Map<string, string>();
   readonly #waitingReads = new Map<string, { client: string; nonce: number }>();
   #readCounter = 0;
+  #wasLeader = false;
   #lastSnapshotIndex = 0;
   readonly metrics: ReplicaMetrics = {
     messagesIn: 0, messagesOut: 0, dropped: {}, requests: 0, duplicateRequests: 0, redirects: 0, proposals: 0,
@@ -225,7 +226,8 @@ export class Replica {
       return this.#send(client, 'redirect', { seq, leader: core.leader });
     }
     const id = `${client}:${seq}`;
-    if (this.#waitingRequests.has(id)) return; // a retry of a request already on its way
+    // A retry is proposed again even if an earlier copy is on its way: that copy may have been
+    // lost with a leadership change, and the reply table applies a request only once.
     this.#waitingRequests.set(id, client);
     this.#proposalBuffer.push({ id, data: { client, seq, event: b.event } });
     if (this.#proposalBuffer.length >= this.#tuning.maxBatch) return this.#flushProposals();
@@ -262,7 +264,7 @@ export class Replica {
   async #drain(): Promise<void> {
     for (;;) {
       const effects = this.#core()!.takeEffects();
-      if (effects.length === 0) return;
+      if (effects.length === 0) return this.#afterRoleChange();
       let writes: StorageOp[] = [];
       let sends: Array<{ to: string; message: RaftMessage }> = [];
       const flushWrites = async () => {
@@ -386,6 +388,24 @@ export class Replica {
     return undefined;
   }
 
+  /**
+   * A replica that stopped leading cannot answer the requests it was waiting on (their entries
+   * may be overwritten): it redirects those clients, who retry with the same sequence number.
+   */
+  async #afterRoleChange(): Promise<void> {
+    const core = this.#core()!;
+    const wasLeader = this.#wasLeader;
+    this.#wasLeader = core.role === 'leader';
+    if (!wasLeader || this.#wasLeader || this.#waitingRequests.size === 0) return;
+    const waiting = [...this.#waitingRequests];
+    this.#waitingRequests.clear();
+    this.#proposalBuffer = [];
+    for (const [id, client] of waiting) {
+      this.metrics.redirects++;
+      await this.#send(client, 'redirect', { seq: Number(id.slice(id.lastIndexOf(':') + 1)), leader: core.leader });
+    }
+  }
+
   #learnMembers(m: Membership): void {
     // Keys of added members were registered when the change was proposed (knowMember / changeMembership).
     for (const id of [...m.voters, ...m.learners]) if (!this.#memberKeys.has(id)) this.#drop('member-without-key');
@@ -480,6 +500,9 @@ export class Replica {
         electionTicks: t.electionTicks,
         heartbeatTicks: t.heartbeatTicks,
         maxEntriesPerAppend: t.maxBatch,
+        // Half the message limit leaves room for the envelope; larger appends would be dropped at ingress forever.
+        maxAppendBytes: Math.floor(t.maxMessageBytes / 2),
+        entrySize,
         maxInflight: 32,
         preVote: true,
         checkQuorum: true,
@@ -546,4 +569,15 @@ function validateOptions(o: ReplicaOptions): void {
   if (!o.transport || typeof o.transport.send !== 'function' || typeof o.transport.onMessage !== 'function') {
     throw new TypeError('createReplica: `transport` must have send() and onMessage()');
   }
+}
+
+/** Encoded size of a log entry, cached (entries are immutable once appended). */
+const entrySizes = new WeakMap<Entry, number>();
+function entrySize(e: Entry): number {
+  let n = entrySizes.get(e);
+  if (n === undefined) {
+    n = encode(e as never).length;
+    entrySizes.set(e, n);
+  }
+  return n;
 }

@@ -6,8 +6,29 @@ import type { Clock } from '../clock.ts';
  */
 export interface TaskOwner {
   readonly alive: boolean;
-  /** Settles when the owner dies. */
-  readonly died: Promise<void>;
+  /** Calls listener when the owner dies; returns a function that removes it. */
+  onDeath(listener: () => void): () => void;
+}
+
+/**
+ * Settles when `work` settles or, sooner, when `owner` dies (the work is abandoned). The death
+ * listener is removed as soon as the work settles: racing against a long-lived "died" promise
+ * instead would keep every task's closure reachable for the owner's whole life.
+ */
+export function untilSettledOrDead(work: PromiseLike<unknown>, owner: TaskOwner): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const off = owner.onDeath(() => resolve(undefined));
+    work.then(
+      (v) => {
+        off();
+        resolve(v);
+      },
+      (err) => {
+        off();
+        reject(err);
+      },
+    );
+  });
 }
 
 type Task = () => unknown;
@@ -310,7 +331,7 @@ export class VirtualClock implements Clock {
     if (!isThenable(result)) return;
     const owner = entry.owner;
     // A task of a node that crashes meanwhile is abandoned, not awaited forever.
-    await (owner ? Promise.race([result, owner.died]) : result);
+    await (owner ? untilSettledOrDead(result, owner) : result);
   }
 
   #push(time: number, fn: Task, owner: TaskOwner | undefined): Entry {

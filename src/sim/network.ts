@@ -1,4 +1,4 @@
-import type { TaskOwner, VirtualClock } from './clock.ts';
+import { untilSettledOrDead, type TaskOwner, type VirtualClock } from './clock.ts';
 import type { Prng } from './prng.ts';
 import type { Trace } from './trace.ts';
 
@@ -171,7 +171,7 @@ export class SimNetwork {
     this.#trace.record(now, duplicate ? 'duplicate' : 'deliver', from, to, payload);
     const result = node.deliver(from, payload);
     // Abandon the delivery if the receiver crashes while it is still working on it.
-    return isPromise(result) ? Promise.race([result, node.owner.died]) : result;
+    return isPromise(result) ? untilSettledOrDead(result, node.owner) : result;
   }
 
   #linkConfig(from: string, to: string): LinkConfig {

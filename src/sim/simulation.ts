@@ -39,17 +39,21 @@ export interface SimulationOptions {
 
 class Incarnation implements TaskOwner {
   alive = true;
-  readonly died: Promise<void>;
-  readonly #kill: () => void;
   handler: DeliverFn | undefined;
-  constructor(readonly number: number) {
-    let kill!: () => void;
-    this.died = new Promise<void>((resolve) => (kill = resolve));
-    this.#kill = kill;
+  readonly #listeners = new Set<() => void>();
+  constructor(readonly number: number) {}
+  onDeath(listener: () => void): () => void {
+    if (!this.alive) {
+      listener();
+      return () => {};
+    }
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
   kill(): void {
     this.alive = false;
-    this.#kill();
+    for (const l of this.#listeners) l();
+    this.#listeners.clear();
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Prng, SimNetwork, Trace, VirtualClock, type TaskOwner } from '../../src/sim/index.ts';
 
-const alive: TaskOwner = { alive: true, died: new Promise(() => {}) };
+const alive: TaskOwner = { alive: true, onDeath: () => () => {} };
 const bytes = (n: number) => new Uint8Array([n & 255, n >> 8]);
 const num = (b: Uint8Array) => b[0]! | (b[1]! << 8);
 
