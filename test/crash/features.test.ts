@@ -244,6 +244,18 @@ describe('crash-fault features', () => {
     }
   });
 
+  it("runs on wall-clock time with clock: 'real'", async () => {
+    const cluster = await createLocalCluster({ machine: counter, seed: 32, clock: 'real' });
+    try {
+      const client = cluster.createClient();
+      const outs = await Promise.all([client.send({ type: 'INC' }), cluster.createClient().send({ type: 'INC' })]);
+      expect(outs.map(count).sort()).toEqual([1, 2]);
+      expect((await client.read()).context).toEqual({ count: 2 });
+    } finally {
+      await cluster.stop();
+    }
+  });
+
   it('gives clear errors for wrong API arguments', async () => {
     await expect(createLocalCluster({ machine: {} as never })).rejects.toThrow(/XState machine/);
     await expect(createLocalCluster({ machine: counter, f: -1 })).rejects.toThrow(/`f`/);
