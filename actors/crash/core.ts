@@ -477,13 +477,20 @@ export class RaftCore {
     }
   }
 
-  #handleAppendReply(from: string, m: Extract<RaftMessage, { type: 'appendReply' }>): void {
-    if (this.role !== 'leader') return;
+  /** The leader's progress record of a follower that just answered, marked as heard from. */
+  #heardFrom(from: string): Progress | undefined {
+    if (this.role !== 'leader') return undefined;
     const pr = this.progress.get(from);
-    if (!pr) return;
+    if (!pr) return undefined;
     pr.recentActive = true;
     pr.heard = true;
     pr.lastHeardTick = this.tickCount;
+    return pr;
+  }
+
+  #handleAppendReply(from: string, m: Extract<RaftMessage, { type: 'appendReply' }>): void {
+    const pr = this.#heardFrom(from);
+    if (!pr) return;
     if (!m.success) {
       // While a snapshot is on its way, rejections of earlier appends are stale: acting on
       // them would send the snapshot again and again.
@@ -528,12 +535,8 @@ export class RaftCore {
   }
 
   #handleHeartbeatReply(from: string, m: Extract<RaftMessage, { type: 'heartbeatReply' }>): void {
-    if (this.role !== 'leader') return;
-    const pr = this.progress.get(from);
+    const pr = this.#heardFrom(from);
     if (!pr) return;
-    pr.recentActive = true;
-    pr.heard = true;
-    pr.lastHeardTick = this.tickCount;
     // A lost append must not stall the pipeline: re-probe, or check the follower's position.
     if (pr.state === 'probe') pr.probeSent = false;
     if (pr.match < this.log.lastIndex) this.#sendAppend(from, true);

@@ -278,7 +278,10 @@ export class Replica {
         if (sends.length === 0) return;
         const out = sends;
         sends = [];
-        await Promise.all(out.map((s) => this.#send(s.to, 'protocol', s.message)));
+        // Sign in parallel, transmit in order: the order must not depend on which signature
+        // finished first, or a seed would not replay the same run.
+        const sealed = await Promise.all(out.map((s) => this.#seal(s.to, 'protocol', s.message)));
+        for (let i = 0; i < out.length; i++) this.#transmit(out[i]!.to, sealed[i]!);
       };
       for (const effect of effects) {
         if (effect.type === 'persist') {
@@ -303,12 +306,13 @@ export class Replica {
   async #carryOut(effect: Exclude<RaftEffect, { type: 'persist' } | { type: 'send' }>): Promise<void> {
     switch (effect.type) {
       case 'apply': {
-        const replies: Array<Promise<void>> = [];
+        const replies: Array<{ to: string; bytes: Promise<Uint8Array> }> = [];
         for (const entry of effect.entries) {
           const reply = this.#apply(entry);
           if (reply) replies.push(reply);
         }
-        await Promise.all(replies);
+        const sealed = await Promise.all(replies.map((r) => r.bytes));
+        for (let i = 0; i < replies.length; i++) this.#transmit(replies[i]!.to, sealed[i]!);
         await this.#maybeSnapshot();
         return;
       }
@@ -369,8 +373,8 @@ export class Replica {
     }
   }
 
-  /** Applies one committed entry; returns the reply being sent, if this replica owes one. */
-  #apply(entry: Entry): Promise<void> | undefined {
+  /** Applies one committed entry; returns the reply to send, if this replica owes one. */
+  #apply(entry: Entry): { to: string; bytes: Promise<Uint8Array> } | undefined {
     this.metrics.entriesApplied++;
     if (entry.kind !== 'request') {
       this.#executor.applyNoop(entry.index, entry.time);
@@ -383,7 +387,7 @@ export class Replica {
     const client = this.#waitingRequests.get(id);
     if (client !== undefined) {
       this.#waitingRequests.delete(id);
-      return this.#send(client, 'reply', { seq: req.seq, result: plainResult(result) });
+      return { to: client, bytes: this.#seal(client, 'reply', { seq: req.seq, result: plainResult(result) }) };
     }
     return undefined;
   }
@@ -433,8 +437,15 @@ export class Replica {
   }
 
   async #send(to: string, kind: WireKind, body: unknown): Promise<void> {
-    const bytes = await seal({ from: this.id, to, kind, body }, kind === 'protocol' ? this.#opts.identity : undefined);
+    this.#transmit(to, await this.#seal(to, kind, body));
+  }
+
+  #seal(to: string, kind: WireKind, body: unknown): Promise<Uint8Array> {
     if (kind === 'protocol') this.metrics.signatures++;
+    return seal({ from: this.id, to, kind, body }, kind === 'protocol' ? this.#opts.identity : undefined);
+  }
+
+  #transmit(to: string, bytes: Uint8Array): void {
     if (!this.#running) return;
     this.metrics.messagesOut++;
     this.#opts.transport.send(to, bytes);

@@ -25,6 +25,8 @@ export interface ScenarioReport {
   finalIndex: number;
   snapshotsInstalled: number;
   virtualMs: number;
+  /** Hash of every send, delivery, drop and fault of the run: equal for equal seeds. */
+  traceHash: string;
 }
 
 type Op = Operation<unknown, unknown>;
@@ -175,6 +177,7 @@ export async function runCrashScenario(seed: number, options: ScenarioOptions = 
       finalIndex: final.index,
       snapshotsInstalled: ids.reduce((n, id) => n + cluster.replica(id).metrics.snapshotsInstalled, 0),
       virtualMs: cluster.sim.clock.now(),
+      traceHash: cluster.sim.trace.hash,
     };
   } finally {
     await cluster.stop();
