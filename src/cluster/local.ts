@@ -57,6 +57,8 @@ export class LocalCluster {
   readonly #identities = new Map<string, Identity>();
   readonly #replicas = new Map<string, Replica>();
   readonly #replicaIds: string[] = [];
+  /** The members the group started with; replicas added later join through the log. */
+  readonly #initialIds: string[] = [];
   #clients = 0;
 
   private constructor(options: LocalClusterOptions, sim: Simulation) {
@@ -75,6 +77,7 @@ export class LocalCluster {
     const cluster = new LocalCluster(options, sim);
     const n = cluster.faultModel === 'crash' ? 2 * cluster.f + 1 : 3 * cluster.f + 1;
     for (let i = 1; i <= n; i++) await cluster.#newIdentity(`r${i}`);
+    cluster.#initialIds.push(...cluster.#replicaIds);
     sim.clock.startAuto({ realTime: options.clock === 'real' });
     for (const id of [...cluster.#identities.keys()]) await cluster.#addNode(id);
     return cluster;
@@ -273,7 +276,7 @@ export class LocalCluster {
 
   async #addNode(id: string): Promise<void> {
     const identity = this.#identities.get(id)!;
-    const initial = this.#members().filter((m) => Number(m.id.slice(1)) <= (this.faultModel === 'crash' ? 2 * this.f + 1 : 3 * this.f + 1));
+    const initial = this.#members().filter((m) => this.#initialIds.includes(m.id));
     await this.sim.addNode(id, async (env) => {
       const replica = createReplica({
         machine: this.#machine,

@@ -1,5 +1,5 @@
 import { createActor, type Actor } from 'xstate';
-import { crashProtocolMachine, validateRaftMessage, type Entry, type HardState, type Membership, type RaftEffect, type RaftInit, type RaftMessage, type SnapshotMeta } from '../../actors/crash/index.ts';
+import { crashProtocolMachine, validateRaftMessage, type Entry, type HardState, type RaftEffect, type RaftInit, type RaftMessage, type SnapshotMeta } from '../../actors/crash/index.ts';
 import type { RaftCore } from '../../actors/crash/core.ts';
 import { checkEvent, createAppExecutor, type AppExecutor, type ApplyResult } from '../app/index.ts';
 import { realClock, type Clock } from '../clock.ts';
@@ -186,7 +186,6 @@ export class Replica {
       case 'protocol': {
         const m = validateRaftMessage(msg.body);
         if (typeof m === 'string') return this.#drop('malformed');
-        if (!this.#isKnownMember(msg.from)) return this.#drop('unknown-sender');
         this.#actor!.send({ type: 'message', from: msg.from, message: m });
         return this.#drain();
       }
@@ -197,10 +196,6 @@ export class Replica {
       default:
         return this.#drop('unexpected-kind');
     }
-  }
-
-  #isKnownMember(id: string): boolean {
-    return this.#memberKeys.has(id);
   }
 
   async #onRequest(client: string, body: unknown): Promise<void> {
@@ -364,7 +359,6 @@ export class Replica {
         ]);
         this.#lastSnapshotIndex = effect.meta.index;
         this.metrics.snapshotsInstalled++;
-        this.#forgetWaiting();
         return;
       }
       case 'compact':
@@ -378,7 +372,6 @@ export class Replica {
     this.metrics.entriesApplied++;
     if (entry.kind !== 'request') {
       this.#executor.applyNoop(entry.index, entry.time);
-      if (entry.kind === 'config') this.#learnMembers(entry.data as Membership);
       return undefined;
     }
     const req = entry.data as { client: string; seq: number; event: { type: string } };
@@ -408,16 +401,6 @@ export class Replica {
       this.metrics.redirects++;
       await this.#send(client, 'redirect', { seq: Number(id.slice(id.lastIndexOf(':') + 1)), leader: core.leader });
     }
-  }
-
-  #learnMembers(m: Membership): void {
-    // Keys of added members were registered when the change was proposed (knowMember / changeMembership).
-    for (const id of [...m.voters, ...m.learners]) if (!this.#memberKeys.has(id)) this.#drop('member-without-key');
-  }
-
-  /** Requests whose entries a snapshot install skipped are answered by the client's retry (from the reply table). */
-  #forgetWaiting(): void {
-    this.#waitingRequests.clear();
   }
 
   async #maybeSnapshot(): Promise<void> {

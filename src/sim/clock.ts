@@ -404,7 +404,7 @@ function before(a: Entry, b: Entry): boolean {
   return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }
 
-function isThenable(x: unknown): x is PromiseLike<unknown> {
+export function isThenable(x: unknown): x is PromiseLike<unknown> {
   return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function';
 }
 

@@ -1,4 +1,4 @@
-import { untilSettledOrDead, type TaskOwner, type VirtualClock } from './clock.ts';
+import { isThenable, untilSettledOrDead, type TaskOwner, type VirtualClock } from './clock.ts';
 import type { Prng } from './prng.ts';
 import type { Trace } from './trace.ts';
 
@@ -171,7 +171,7 @@ export class SimNetwork {
     this.#trace.record(now, duplicate ? 'duplicate' : 'deliver', from, to, payload);
     const result = node.deliver(from, payload);
     // Abandon the delivery if the receiver crashes while it is still working on it.
-    return isPromise(result) ? untilSettledOrDead(result, node.owner) : result;
+    return isThenable(result) ? untilSettledOrDead(result, node.owner) : result;
   }
 
   #linkConfig(from: string, to: string): LinkConfig {
@@ -182,10 +182,6 @@ export class SimNetwork {
 
 function linkKey(from: string, to: string): string {
   return `${from}\u0000${to}`;
-}
-
-function isPromise(x: unknown): x is Promise<unknown> {
-  return x instanceof Promise;
 }
 
 export function sampleLatency(latency: Latency, random: Prng): number {
