@@ -1,13 +1,13 @@
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../client/index.ts';
 import { generateIdentity, type Identity } from '../crypto/index.ts';
-import { createReplica, type FaultModel, type GroupMember, type Replica, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
+import { BEHAVIOURS, ByzantineReplica, createReplica, signReconfiguration, type AnyReplica, type Behaviour, type FaultModel, type GroupMember, type Replica, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
 import { Simulation, type LinkConfig, type NodeEnv } from '../sim/index.ts';
 
 export interface LocalClusterOptions {
   machine: AnyStateMachine;
   faultModel?: FaultModel;
-  /** Failures to tolerate: n = 2f+1 (crash). */
+  /** Failures to tolerate: n = 2f+1 (crash), n = 3f+1 (byzantine). */
   f?: number;
   seed?: number;
   /** 'virtual' (default): time jumps ahead whenever nothing is due; 'real': wall-clock time. */
@@ -25,11 +25,13 @@ export interface LocalClusterOptions {
 export interface ClusterReplica {
   readonly id: string;
   status(): ReplicaStatus & { up: boolean };
-  readonly app: Replica['app'];
-  readonly protocol: Replica['protocol'];
-  readonly metrics: Replica['metrics'];
-  /** The running Replica object (undefined while crashed). */
-  readonly current: Replica | undefined;
+  readonly app: AnyReplica['app'];
+  readonly protocol: AnyReplica['protocol'];
+  readonly metrics: AnyReplica['metrics'];
+  /** The running replica object (undefined while crashed). */
+  readonly current: AnyReplica | undefined;
+  /** Byzantine model: the simulated behaviour it runs ('correct' unless set by `cluster.byzantine`). */
+  readonly behaviour: Behaviour;
 }
 
 export interface ClusterClient {
@@ -55,7 +57,13 @@ export class LocalCluster {
   readonly #clientOptions: { retryAfterMs?: number; giveUpAfterMs?: number };
   readonly #inspect: LocalClusterOptions['inspect'];
   readonly #identities = new Map<string, Identity>();
-  readonly #replicas = new Map<string, Replica>();
+  readonly #replicas = new Map<string, AnyReplica>();
+  /** Byzantine model: the admin identity that signs reconfigurations, and behaviours set by tests. */
+  #admin: Identity | undefined;
+  #reconfigurations = 0;
+  readonly #behaviours = new Map<string, Behaviour>();
+  /** Byzantine `twin`s: a second node per identity, fed copies of what reaches the original. */
+  readonly #twins = new Map<string, { node: string; deliver: ((from: string, bytes: Uint8Array) => unknown) | undefined }>();
   readonly #replicaIds: string[] = [];
   /** The members the group started with; replicas added later join through the log. */
   readonly #initialIds: string[] = [];
@@ -76,6 +84,7 @@ export class LocalCluster {
     const sim = new Simulation({ seed: options.seed ?? 1, link: options.network ?? { latency: { min: 0.5, max: 2 } } });
     const cluster = new LocalCluster(options, sim);
     const n = cluster.faultModel === 'crash' ? 2 * cluster.f + 1 : 3 * cluster.f + 1;
+    if (cluster.faultModel === 'byzantine') cluster.#admin = await generateIdentity({ seed: sim.random.fork('identity:admin').bytes(32) });
     for (let i = 1; i <= n; i++) await cluster.#newIdentity(`r${i}`);
     cluster.#initialIds.push(...cluster.#replicaIds);
     sim.clock.startAuto({ realTime: options.clock === 'real' });
@@ -116,11 +125,26 @@ export class LocalCluster {
       get metrics() {
         return cluster.#replicas.get(id)!.metrics;
       },
+      get behaviour() {
+        return cluster.#behaviours.get(id) ?? 'correct';
+      },
     };
   }
 
-  /** The replica currently leading (highest term among live leaders), if any. */
+  /** The replica currently leading (highest term among live leaders; byzantine: the primary of the highest view in normal operation), if any. */
   leader(): string | undefined {
+    if (this.faultModel === 'byzantine') {
+      let view = -1;
+      let primary: string | undefined;
+      for (const id of this.#replicaIds) {
+        const s = this.sim.isUp(id) ? this.#replicas.get(id)?.status() : undefined;
+        if (s?.phase === 'normal' && s.term > view) {
+          view = s.term;
+          primary = s.leader ?? undefined;
+        }
+      }
+      return primary;
+    }
     let best: ReplicaStatus | undefined;
     for (const id of this.#replicaIds) {
       const r = this.sim.isUp(id) ? this.#replicas.get(id) : undefined;
@@ -141,7 +165,8 @@ export class LocalCluster {
         handler = h;
       },
     };
-    const client = new Client({ id, transport, replicas: this.#replicaIds, clock: this.sim.clock, ...this.#clientOptions });
+    const replicas = this.faultModel === 'byzantine' ? this.#currentMembers() : this.#replicaIds;
+    const client = new Client({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, ...this.#clientOptions });
     void this.sim.addNode(id, (e) => {
       env = e;
       e.onMessage((from, bytes) => handler?.(from, bytes));
@@ -204,8 +229,15 @@ export class LocalCluster {
   /** Adds a replica: it joins as a learner, catches up, and is promoted to voter. Returns its id. */
   async addReplica(): Promise<string> {
     const id = `r${this.#identities.size + 1}`;
+    const members = this.faultModel === 'byzantine' ? this.#currentMembers() : [];
     const identity = await this.#newIdentity(id);
     for (const r of this.#replicas.values()) r.knowMember(id, identity.publicKey);
+    if (this.faultModel === 'byzantine') {
+      // It starts knowing the current members, catches up by state transfer, and counts in quorums once the change is in force.
+      await this.#addNode(id, members);
+      await this.#reconfigure({ add: { id, key: identity.publicKey } });
+      return id;
+    }
     await this.#addNode(id);
     const err = await this.#changeMembership({ add: id, publicKey: identity.publicKey });
     if (err) throw new Error(`addReplica: ${err}`);
@@ -215,6 +247,14 @@ export class LocalCluster {
   /** Removes a replica from the group (ordered through the log), then stops it. */
   async removeReplica(id: string): Promise<void> {
     this.#known(id);
+    if (this.faultModel === 'byzantine') {
+      await this.#reconfigure({ remove: id });
+      await this.waitFor(() => this.#upReplicas().filter((r) => r.id !== id).every((r) => !r.status().members.includes(id)), { timeoutMs: 30_000 });
+      if (this.sim.isUp(id)) this.sim.crash(id);
+      const at = this.#replicaIds.indexOf(id);
+      if (at >= 0) this.#replicaIds.splice(at, 1);
+      return;
+    }
     const err = await this.#changeMembership({ remove: id });
     if (err) throw new Error(`removeReplica: ${err}`);
     await this.waitFor(() => {
@@ -234,8 +274,73 @@ export class LocalCluster {
     await this.waitFor(() => this.leader() === to);
   }
 
-  byzantine(_id: string, _behaviour: string): never {
-    throw new Error("cluster.byzantine needs faultModel 'byzantine', which is not implemented yet");
+  /**
+   * Makes a replica misbehave (DESIGN.md §5): 'silent', 'equivocate', 'forge',
+   * 'corrupt-signatures', 'wrong-result', 'replay', 'slow', 'twin'; 'correct' ends it.
+   * The behaviour survives restarts of the replica.
+   */
+  async byzantine(id: string, behaviour: Behaviour): Promise<void> {
+    if (this.faultModel !== 'byzantine') throw new Error("cluster.byzantine needs faultModel 'byzantine'");
+    this.#known(id);
+    if (!BEHAVIOURS.includes(behaviour)) throw new RangeError(`cluster.byzantine: unknown behaviour ${String(behaviour)}; one of ${BEHAVIOURS.join(', ')}`);
+    this.#behaviours.set(id, behaviour);
+    const r = this.#replicas.get(id);
+    if (r instanceof ByzantineReplica && this.sim.isUp(id)) r.setBehaviour(behaviour);
+    if (behaviour === 'twin' && !this.#twins.has(id)) await this.#startTwin(id);
+    if (behaviour !== 'twin' && this.#twins.has(id)) {
+      const twin = this.#twins.get(id)!;
+      this.#twins.delete(id);
+      if (this.sim.isUp(twin.node)) this.sim.crash(twin.node);
+    }
+  }
+
+  /** Byzantine: the replicas that are up and still members (by a live replica's view of the group). */
+  #upReplicas(): AnyReplica[] {
+    return this.#replicaIds.filter((id) => this.sim.isUp(id)).map((id) => this.#replicas.get(id)!);
+  }
+
+  /** The current members as the live replicas in normal operation see them (the initial ones before any change). */
+  #currentMembers(): string[] {
+    for (const r of this.#upReplicas()) {
+      const s = r.status();
+      if (s.phase === 'normal') return s.members;
+    }
+    return [...this.#initialIds];
+  }
+
+  /** Signs a reconfiguration with the admin key and hands it to every live replica (ordered like a request). */
+  async #reconfigure(change: { add: { id: string; key: Uint8Array } } | { remove: string }): Promise<void> {
+    const command = await signReconfiguration(this.#admin!, change, ++this.#reconfigurations);
+    for (const r of this.#upReplicas()) {
+      if (!(r instanceof ByzantineReplica)) continue;
+      const err = await this.sim.clock.run(() => ({ p: r.submitReconfiguration(command) })).then((b) => b.p);
+      if (err) throw new Error(`reconfiguration refused by ${r.id}: ${err}`);
+    }
+  }
+
+  /** A second node with `id`'s keys: it hears what `id` hears and says what its own state makes it say. */
+  async #startTwin(id: string): Promise<void> {
+    const node = `${id}~twin`;
+    const twin: { node: string; deliver: ((from: string, bytes: Uint8Array) => unknown) | undefined } = { node, deliver: undefined };
+    this.#twins.set(id, twin);
+    const identity = this.#identities.get(id)!;
+    const initial = this.#members().filter((m) => this.#initialIds.includes(m.id));
+    await this.sim.addNode(node, async (env) => {
+      const replica = createReplica({
+        machine: this.#machine,
+        identity,
+        id,
+        group: { faultModel: 'byzantine', members: initial, ...(this.#admin ? { admin: this.#admin.publicKey } : {}) },
+        transport: { send: env.send, onMessage: (h) => void (twin.deliver = h) },
+        storage: env.storage,
+        clock: env.clock,
+        seed: env.random.nextUint32(),
+        tuning: this.#tuning,
+      });
+      for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
+      await replica.start();
+      return { stop: () => replica.stop() };
+    });
   }
 
   async stop(): Promise<void> {
@@ -254,8 +359,9 @@ export class LocalCluster {
   }
 
   async #onLeader<T>(fn: (leader: Replica) => Promise<T>): Promise<T> {
+    if (this.faultModel !== 'crash') throw new Error('only the crash-fault group has a leader to ask');
     const id = await this.waitForLeader();
-    const leader = this.#replicas.get(id)!;
+    const leader = this.#replicas.get(id)! as Replica;
     return (await this.sim.clock.run(() => ({ p: fn(leader) }))).p;
   }
 
@@ -274,16 +380,27 @@ export class LocalCluster {
     return [...this.#identities].map(([id, identity]) => ({ id, publicKey: identity.publicKey }));
   }
 
-  async #addNode(id: string): Promise<void> {
+  /** Starts replica `id` as a simulated node; `startMembers` are the members it first knows (default: the initial group). */
+  async #addNode(id: string, startMembers?: string[]): Promise<void> {
     const identity = this.#identities.get(id)!;
-    const initial = this.#members().filter((m) => this.#initialIds.includes(m.id));
+    const known = startMembers ?? this.#initialIds;
+    const initial = this.#members().filter((m) => known.includes(m.id));
     await this.sim.addNode(id, async (env) => {
       const replica = createReplica({
         machine: this.#machine,
         identity,
         id,
-        group: { faultModel: this.faultModel, members: initial },
-        transport: { send: env.send, onMessage: env.onMessage },
+        group: { faultModel: this.faultModel, members: initial, ...(this.#admin ? { admin: this.#admin.publicKey } : {}) },
+        // A twin of this replica, if any, hears everything it hears.
+        transport: {
+          send: env.send,
+          onMessage: (h) =>
+            env.onMessage((from, bytes) => {
+              const twin = this.#twins.get(id);
+              if (twin?.deliver && this.sim.isUp(twin.node)) void twin.deliver(from, bytes);
+              return h(from, bytes);
+            }),
+        },
         storage: env.storage,
         clock: env.clock,
         seed: env.random.nextUint32(),
@@ -292,6 +409,8 @@ export class LocalCluster {
       });
       for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
       this.#replicas.set(id, replica);
+      const behaviour = this.#behaviours.get(id);
+      if (behaviour && replica instanceof ByzantineReplica) replica.setBehaviour(behaviour);
       await replica.start();
       return { stop: () => replica.stop() };
     });
@@ -306,7 +425,6 @@ function validate(o: LocalClusterOptions): void {
   if (!o || typeof o !== 'object') throw new TypeError('createLocalCluster needs an options object');
   if (!o.machine || typeof (o.machine as { transition?: unknown }).transition !== 'function') throw new TypeError('createLocalCluster: `machine` must be an XState machine');
   if (o.faultModel !== undefined && o.faultModel !== 'crash' && o.faultModel !== 'byzantine') throw new TypeError(`createLocalCluster: unknown faultModel ${String(o.faultModel)}`);
-  if (o.faultModel === 'byzantine') throw new TypeError("createLocalCluster: faultModel 'byzantine' is not implemented yet");
   if (o.f !== undefined && !(Number.isInteger(o.f) && o.f >= 0 && o.f <= 10)) throw new TypeError('createLocalCluster: `f` must be an integer from 0 to 10');
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new TypeError('createLocalCluster: `seed` must be an integer');
   if (o.clock !== undefined && o.clock !== 'virtual' && o.clock !== 'real') throw new TypeError("createLocalCluster: `clock` is 'virtual' or 'real'");

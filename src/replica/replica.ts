@@ -7,6 +7,8 @@ import { decode, encode } from '../codec/index.ts';
 import { bytesEqual } from '../crypto/index.ts';
 import { indexKey, memoryStorage, prefixEnd, type Storage, type StorageOp } from '../storage/index.ts';
 import { open, seal, type WireKind, type WireMessage } from '../wire/index.ts';
+import { ByzantineReplica } from './byzantine.ts';
+import { decodeTrusted, newMetrics, plainResult, validateOptions } from './common.ts';
 import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from './types.ts';
 
 const HARD_KEY = 'raft/hard';
@@ -49,11 +51,7 @@ export class Replica {
   #readCounter = 0;
   #wasLeader = false;
   #lastSnapshotIndex = 0;
-  readonly metrics: ReplicaMetrics = {
-    messagesIn: 0, messagesOut: 0, dropped: {}, requests: 0, duplicateRequests: 0, redirects: 0, proposals: 0,
-    entriesApplied: 0, reads: 0, snapshotsTaken: 0, snapshotsInstalled: 0, snapshotsSent: 0, signatures: 0,
-    verifications: 0, storageWrites: 0,
-  };
+  readonly metrics: ReplicaMetrics = newMetrics();
 
   constructor(options: ReplicaOptions) {
     validateOptions(options);
@@ -517,8 +515,15 @@ export class Replica {
   }
 }
 
-export function createReplica(options: ReplicaOptions): Replica {
-  return new Replica(options);
+/** A replica of either fault model. */
+export type AnyReplica = Replica | ByzantineReplica;
+
+/** A replica of the group's fault model: Raft-style for 'crash', PBFT-style for 'byzantine'. */
+export function createReplica(options: ReplicaOptions & { group: { faultModel: 'crash' } }): Replica;
+export function createReplica(options: ReplicaOptions & { group: { faultModel: 'byzantine' } }): ByzantineReplica;
+export function createReplica(options: ReplicaOptions): AnyReplica;
+export function createReplica(options: ReplicaOptions): AnyReplica {
+  return options?.group?.faultModel === 'byzantine' ? new ByzantineReplica(options) : new Replica(options);
 }
 
 function persistOps(effect: Extract<RaftEffect, { type: 'persist' }>): StorageOp[] {
@@ -531,38 +536,6 @@ function persistOps(effect: Extract<RaftEffect, { type: 'persist' }>): StorageOp
 
 function encodeSnapshot(s: StoredSnapshot): Uint8Array {
   return encode({ meta: s.meta as never, time: s.time, data: s.data });
-}
-
-/** Our own storage: a record that does not decode means the disk is corrupt, which we refuse to paper over. */
-function decodeTrusted(bytes: Uint8Array, what: string): Record<string, unknown> {
-  const r = decode(bytes, { maxSize: Number.MAX_SAFE_INTEGER });
-  if (!r.ok) throw new Error(`stored ${what} is corrupt: ${r.error.message}`);
-  return r.value as Record<string, unknown>;
-}
-
-function plainResult(r: ApplyResult): unknown {
-  return { index: r.index, digest: r.digest, snapshot: r.snapshot, duplicate: r.duplicate };
-}
-
-function validateOptions(o: ReplicaOptions): void {
-  if (!o || typeof o !== 'object') throw new TypeError('createReplica needs an options object');
-  if (!o.machine || typeof (o.machine as { transition?: unknown }).transition !== 'function') throw new TypeError('createReplica: `machine` must be an XState machine');
-  if (!o.identity || !(o.identity.publicKey instanceof Uint8Array)) throw new TypeError('createReplica: `identity` must come from generateIdentity()');
-  if (!o.group || !Array.isArray(o.group.members) || o.group.members.length === 0) throw new TypeError('createReplica: `group.members` must list the replicas');
-  if (o.group.faultModel !== 'crash') {
-    throw new TypeError(o.group.faultModel === 'byzantine' ? "faultModel 'byzantine' is not implemented yet" : `unknown faultModel ${String(o.group.faultModel)}`);
-  }
-  const ids = new Set<string>();
-  for (const m of o.group.members) {
-    if (typeof m.id !== 'string' || m.id === '' || !(m.publicKey instanceof Uint8Array) || m.publicKey.length !== 32) {
-      throw new TypeError('createReplica: each member needs a non-empty `id` and a 32-byte `publicKey`');
-    }
-    if (ids.has(m.id)) throw new TypeError(`createReplica: duplicate member id ${m.id}`);
-    ids.add(m.id);
-  }
-  if (!o.transport || typeof o.transport.send !== 'function' || typeof o.transport.onMessage !== 'function') {
-    throw new TypeError('createReplica: `transport` must have send() and onMessage()');
-  }
 }
 
 /** Encoded size of a log entry, cached (entries are immutable once appended). */

@@ -15,6 +15,8 @@ export interface GroupConfig {
   faultModel: FaultModel;
   /** Initial members; later changes are ordered through the log. */
   members: GroupMember[];
+  /** Byzantine model: the public key whose signed commands add and remove replicas (none: only evidence removes). */
+  admin?: Uint8Array;
 }
 
 export interface ReplicaTuning {
@@ -33,6 +35,18 @@ export interface ReplicaTuning {
   maxMessageBytes: number;
   /** Demote a voter silent this long (ms) to learner and re-admit it once caught up; 0 = off. */
   removeSilentAfterMs: number;
+  /** Byzantine: a checkpoint every this many batches (sequence numbers). */
+  checkpointEvery: number;
+  /** Byzantine: sequence numbers in flight past the stable checkpoint. */
+  windowSize: number;
+  /** Byzantine: a request not executed this long (ms) makes a backup suspect the primary. */
+  requestTimeoutMs: number;
+  /** Byzantine: a view change not done this long (ms) moves on to the next view (doubling). */
+  viewChangeTimeoutMs: number;
+  /** Byzantine: status and vote retransmission period (ms). */
+  statusMs: number;
+  /** Byzantine: state transfer chunk size (bytes). */
+  stateChunkBytes: number;
 }
 
 export const DEFAULT_TUNING: ReplicaTuning = {
@@ -44,6 +58,12 @@ export const DEFAULT_TUNING: ReplicaTuning = {
   keepEntries: 1_000,
   maxMessageBytes: 16 * 1024 * 1024,
   removeSilentAfterMs: 0,
+  checkpointEvery: 64,
+  windowSize: 256,
+  requestTimeoutMs: 1_000,
+  viewChangeTimeoutMs: 1_000,
+  statusMs: 100,
+  stateChunkBytes: 256 * 1024,
 };
 
 export interface ReplicaOptions {
@@ -65,7 +85,13 @@ export interface ReplicaStatus {
   id: string;
   faultModel: FaultModel;
   phase: string;
+  /** Raft term; under the Byzantine model, the view. */
   term: number;
+  /** Byzantine: the view (same as term). */
+  view?: number;
+  /** Byzantine: highest batch sequence number executed, and the stable checkpoint's. */
+  executedSeq?: number;
+  stableSeq?: number;
   leader: string | null;
   commitIndex: number;
   appliedIndex: number;
@@ -96,4 +122,6 @@ export interface ReplicaMetrics {
   signatures: number;
   verifications: number;
   storageWrites: number;
+  /** Byzantine model: misbehaviour this replica saw, by what (equivocation, bad view change, …). */
+  misbehaviour: Record<string, number>;
 }

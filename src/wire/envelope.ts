@@ -2,8 +2,11 @@ import { decode, encode } from '../codec/index.ts';
 import { verify, type Identity } from '../crypto/index.ts';
 
 /**
- * Every message on the wire is an envelope: `{ p: payload bytes, s?: signature }`, where the
- * payload is the canonical encoding of `{ f: from, t: to, k: kind, m: body }`.
+ * Every message on the wire is an envelope: `{ p: payload bytes, s?: signature, x?: attachments }`,
+ * where the payload is the canonical encoding of `{ f: from, t: to, k: kind, m: body }`.
+ * Attachments are unsigned bytes that the signed payload binds by digest (the Byzantine
+ * protocol's batches travel this way, so a signed pre-prepare stays small enough to be quoted
+ * in certificates).
  *
  * - Replica-to-replica protocol messages are signed by the sender over the payload bytes
  *   (one signature per message, and a message carries a batch), and checked at ingress
@@ -13,7 +16,8 @@ import { verify, type Identity } from '../crypto/index.ts';
  *   descriptions), so the per-request path carries no signature work. The claimed sender
  *   must equal the link's peer.
  *
- * `to` is inside the signed payload, so a signed message cannot be replayed to another replica.
+ * `to` is inside the signed payload, so a signed message cannot be replayed to another replica;
+ * `'*'` addresses every member at once (one signature for a broadcast).
  */
 export type WireKind = 'protocol' | 'request' | 'read' | 'reply' | 'readReply' | 'redirect' | 'error';
 
@@ -34,18 +38,36 @@ export type IngressDrop =
   | 'unsigned'
   | 'bad-signature';
 
-export type IngressResult = { ok: true; message: WireMessage; signed: boolean } | { ok: false; drop: IngressDrop };
+export type IngressResult =
+  | { ok: true; message: WireMessage; signed: boolean; proof?: { p: Uint8Array; s: Uint8Array }; attachments: Uint8Array[] }
+  | { ok: false; drop: IngressDrop };
+
+/** Recipient of a signed broadcast. */
+export const BROADCAST = '*';
+const MAX_ATTACHMENTS = 1024;
 
 const KINDS = new Set<WireKind>(['protocol', 'request', 'read', 'reply', 'readReply', 'redirect', 'error']);
 
 /** Kinds that must carry a member's signature. */
 const SIGNED_KINDS = new Set<WireKind>(['protocol']);
 
-export async function seal(message: WireMessage, signer?: Identity): Promise<Uint8Array> {
+export async function seal(message: WireMessage, signer?: Identity, attachments?: Uint8Array[]): Promise<Uint8Array> {
+  return (await sealWithProof(message, signer, attachments)).bytes;
+}
+
+/** Seals and also returns the signed payload and signature (the sender's own proof of what it said). */
+export async function sealWithProof(message: WireMessage, signer?: Identity, attachments?: Uint8Array[]): Promise<{ bytes: Uint8Array; p: Uint8Array; s?: Uint8Array }> {
   const payload = encode({ f: message.from, t: message.to, k: message.kind, m: message.body as never });
-  if (!SIGNED_KINDS.has(message.kind)) return encode({ p: payload });
+  const x = attachments && attachments.length ? { x: attachments } : {};
+  if (!SIGNED_KINDS.has(message.kind)) return { bytes: encode({ p: payload, ...x }), p: payload };
   if (!signer) throw new Error(`a ${message.kind} message must be signed`);
-  return encode({ p: payload, s: await signer.sign(payload) });
+  const s = await signer.sign(payload);
+  return { bytes: encode({ p: payload, s, ...x }), p: payload, s };
+}
+
+/** Re-wraps signed payload bytes with another signature (used to simulate corrupt signatures). */
+export function rewrap(p: Uint8Array, s: Uint8Array, attachments?: Uint8Array[]): Uint8Array {
+  return encode({ p, s, ...(attachments && attachments.length ? { x: attachments } : {}) });
 }
 
 export interface IngressOptions {
@@ -68,6 +90,8 @@ export async function open(bytes: Uint8Array, linkPeer: string, options: Ingress
   if (!isRecord(env) || !(env.p instanceof Uint8Array) || (env.s !== undefined && !(env.s instanceof Uint8Array))) {
     return { ok: false, drop: 'malformed' };
   }
+  const attachments = env.x === undefined ? [] : env.x;
+  if (!Array.isArray(attachments) || attachments.length > MAX_ATTACHMENTS || !attachments.every((a) => a instanceof Uint8Array)) return { ok: false, drop: 'malformed' };
   const inner = decode(env.p, { maxSize: options.maxBytes });
   if (!inner.ok) return { ok: false, drop: 'undecodable' };
   const p = inner.value as Record<string, unknown> | null;
@@ -75,16 +99,16 @@ export async function open(bytes: Uint8Array, linkPeer: string, options: Ingress
     return { ok: false, drop: 'malformed' };
   }
   const message: WireMessage = { from: p.f, to: p.t, kind: p.k as WireKind, body: p.m };
-  if (message.to !== options.self) return { ok: false, drop: 'wrong-recipient' };
+  if (message.to !== options.self && !(message.to === BROADCAST && SIGNED_KINDS.has(message.kind))) return { ok: false, drop: 'wrong-recipient' };
   if (SIGNED_KINDS.has(message.kind)) {
     const key = options.memberKey(message.from);
     if (!key) return { ok: false, drop: 'unknown-sender' };
     if (!(env.s instanceof Uint8Array)) return { ok: false, drop: 'unsigned' };
     if (!(await verify(key, env.p, env.s))) return { ok: false, drop: 'bad-signature' };
-    return { ok: true, message, signed: true };
+    return { ok: true, message, signed: true, proof: { p: env.p, s: env.s }, attachments: attachments as Uint8Array[] };
   }
   if (message.from !== linkPeer) return { ok: false, drop: 'spoofed-sender' };
-  return { ok: true, message, signed: false };
+  return { ok: true, message, signed: false, attachments: attachments as Uint8Array[] };
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

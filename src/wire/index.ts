@@ -1,1 +1,1 @@
-export { seal, open, type WireKind, type WireMessage, type IngressDrop, type IngressResult, type IngressOptions } from './envelope.ts';
+export { seal, sealWithProof, rewrap, open, BROADCAST, type WireKind, type WireMessage, type IngressDrop, type IngressResult, type IngressOptions } from './envelope.ts';

@@ -1,0 +1,1081 @@
+import { canonicalEqual } from '../../src/codec/index.ts';
+import { checkEvidence, findConflict } from './evidence.ts';
+import { applyConfigCommand, cloneConfig, isMember, memberIds, primaryOf, quorumSize, weakQuorum } from './quorum.ts';
+import { checkCheckpointCert, checkNewView, checkViewChange, GENESIS_DIGEST, planNewView, type NewViewPlan, type ViewChangeMessage } from './view-change.ts';
+import {
+  NULL_DIGEST,
+  type Batch,
+  type BatchItem,
+  type BftConfig,
+  type BftEffect,
+  type BftMessage,
+  type Config,
+  type ConfigCommand,
+  type Evidence,
+  type HardState,
+  type PreparedClaim,
+  type SlotRecord,
+  type StableCheckpoint,
+  type VerifiedProof,
+} from './types.ts';
+
+export const NULL_BATCH: Batch = { time: 0, items: [] };
+
+export interface BftInit {
+  config: BftConfig;
+  /** The group's configuration at `stable` (or the initial one). */
+  group: Config;
+  hard: HardState;
+  stable: StableCheckpoint;
+  /** Slots this replica voted in, from storage. */
+  slots: SlotRecord[];
+  /** Whether the app already applied this client's request (a replay of it is harmless). */
+  alreadyApplied(client: string, seq: number): boolean;
+}
+
+export type Phase = 'normal' | 'viewChange' | 'stateTransfer' | 'joining' | 'excluded';
+
+interface Vote {
+  view: number;
+  digest: string;
+  proof: VerifiedProof | undefined;
+}
+
+interface Slot {
+  seq: number;
+  /** The accepted pre-prepare (view -1: none yet). */
+  view: number;
+  digest: string | null;
+  batch: Batch | undefined;
+  ppProof: VerifiedProof | undefined;
+  /** A pre-prepare waiting for its batch or for requests this replica has not received yet. */
+  waiting: { view: number; digest: string; proof: VerifiedProof | undefined } | undefined;
+  /** Tick its pre-prepare was accepted (votes are repeated only for slots unfinished for a while). */
+  since: number;
+  prepares: Map<string, Vote>;
+  commits: Map<string, Vote>;
+  sentCommit: boolean;
+  /** The highest-view prepared certificate this replica holds for this seq. */
+  cert: { view: number; digest: string; prePrepare: VerifiedProof; prepares: VerifiedProof[]; batch: Batch } | undefined;
+  committed: boolean;
+  /** Other backups' prepare proofs that made it prepared (for its certificate). */
+  preparedBy: VerifiedProof[];
+  /** Replicas we told about the pre-prepare their prepare disagreed with. */
+  relayed: Set<string>;
+}
+
+interface Known {
+  item: BatchItem;
+  since: number;
+  proposed: boolean;
+}
+
+interface Deferred {
+  from: string;
+  message: BftMessage;
+  proof: VerifiedProof | undefined;
+}
+
+const MAX_DEFERRED = 4096;
+const MAX_POOL_UNREFERENCED = 512;
+
+/**
+ * The PBFT-style protocol as plain state and step functions, like the crash core: no I/O, no
+ * timers, no randomness. Callers feed it ticks, authenticated messages (with the signed bundle
+ * they came in, for certificates), client requests and execution results; it appends effects
+ * that the runtime carries out in order (persist before send).
+ *
+ * Normal case: the primary of the view pre-prepares a batch at a sequence number; backups that
+ * hold every request of the batch (each received from its client) prepare; a replica with the
+ * pre-prepare and 2f matching prepares is prepared and commits; with 2f+1 commits the batch is
+ * committed and executes in order. Every K seqs a checkpoint digest is signed; 2f+1 matching
+ * make it stable, which moves the window and truncates the log. View changes: view-change.ts.
+ */
+export class BftCore {
+  readonly cfg: BftConfig;
+  readonly id: string;
+  view: number;
+  /** 'viewChange' while moving to `view`; 'normal' once its new view is installed. */
+  changing: boolean;
+  group: Config;
+  stable: StableCheckpoint;
+  /** Highest seq executed (batches are executed in order). */
+  executed: number;
+  tickCount = 0;
+  now = 0;
+  effects: BftEffect[] = [];
+  /** Replicas removed because of evidence (for status). */
+  readonly excluded = new Set<string>();
+  /** Replicas caught misbehaving: what, how often (for tests and metrics). */
+  readonly misbehaviour: Array<{ replica: string; what: string }> = [];
+
+  readonly slots = new Map<number, Slot>();
+  /** Batches by digest: of slots, or arrived before their pre-prepare. */
+  readonly #pool = new Map<string, Batch>();
+  readonly #known = new Map<string, Known>();
+  #nextSeq = 0;
+  /** Checkpoint votes: seq -> sender -> vote. */
+  readonly #checkpoints = new Map<number, Map<string, Vote>>();
+  /** Our own checkpoint digests. */
+  readonly #ownCheckpoints = new Map<number, string>();
+  /** Configuration in force for slots from `from` on, for the slots still in the window. */
+  #configHistory: Array<{ from: number; config: Config }>;
+  /** Configuration right after each executed boundary (what its checkpoint digest covers). */
+  readonly #configAfter = new Map<number, Config>();
+  readonly #viewChanges = new Map<number, Map<string, { vc: ViewChangeMessage; proof: VerifiedProof | undefined }>>();
+  #ownViewChange: { message: ViewChangeMessage; batches: Array<{ digest: string; batch: Batch }> } | undefined;
+  #vcElapsed = 0;
+  #vcAttempts = 0;
+  /** The new view this replica sent as primary (resent to replicas that missed it). */
+  #sentNewView: { view: number; message: BftMessage; batches: Array<{ digest: string; batch: Batch }> } | undefined;
+  /** Peers' last reported execution, to send committed slots only to a peer that is stuck. */
+  readonly #peerExecuted = new Map<string, { executed: number; repeats: number }>();
+  #everMember = false;
+  /** What the installed new view decided for each re-proposed seq. */
+  #newViewPlan = new Map<number, string>();
+  readonly #accusations = new Map<string, Evidence>();
+  readonly #evidenceProposed = new Set<string>();
+  #noopWanted = false;
+  #reads: Array<{ ids: string[]; bound: number; since: number }> = [];
+  #deferred: Deferred[] = [];
+  #transfer: { seq: number; digest: string; since: number; asked: number } | undefined;
+  #stuckTicks = 0;
+  readonly #alreadyApplied: BftInit['alreadyApplied'];
+
+  constructor(init: BftInit) {
+    this.cfg = init.config;
+    this.id = init.config.id;
+    this.#alreadyApplied = init.alreadyApplied;
+    this.view = init.hard.view;
+    this.changing = init.hard.changing;
+    this.group = cloneConfig(init.group);
+    this.stable = init.stable;
+    this.executed = init.stable.seq;
+    this.#configHistory = [{ from: init.stable.seq + 1, config: this.group }];
+    this.#configAfter.set(init.stable.seq, this.group);
+    this.#ownCheckpoints.set(init.stable.seq, init.stable.digest);
+    for (const r of init.slots) {
+      if (r.seq <= this.stable.seq) continue;
+      const slot = this.#slot(r.seq);
+      slot.view = r.view;
+      slot.digest = r.digest;
+      slot.batch = r.batch;
+      this.#pool.set(r.digest, r.batch);
+      if (r.prepared) {
+        slot.cert = { view: r.prepared.view, digest: r.prepared.digest, prePrepare: r.prepared.prePrepare as VerifiedProof, prepares: r.prepared.prepares as VerifiedProof[], batch: r.batch };
+        if (r.prepared.view === this.view) slot.sentCommit = true;
+      }
+    }
+    this.#nextSeq = this.#highestSlotInView() + 1;
+    this.#everMember = isMember(this.group, this.id);
+  }
+
+  // ---- queries ------------------------------------------------------------------------
+
+  get phase(): Phase {
+    if (!isMember(this.group, this.id)) return this.#everMember ? 'excluded' : 'joining';
+    if (this.changing) return 'viewChange';
+    if (this.#transfer) return 'stateTransfer';
+    return 'normal';
+  }
+
+  get primary(): string {
+    return primaryOf(this.group, this.view);
+  }
+
+  get f(): number {
+    return Math.floor((this.group.members.length - 1) / 3);
+  }
+
+  /** Highest seq committed here (executed or waiting to execute). */
+  get committedSeq(): number {
+    let c = this.executed;
+    while (this.slots.get(c + 1)?.committed) c++;
+    return c;
+  }
+
+  /** The configuration right after executing boundary `seq` (what its checkpoint covers). */
+  configAfter(seq: number): Config | undefined {
+    return this.#configAfter.get(seq);
+  }
+
+  takeEffects(): BftEffect[] {
+    const out = this.effects;
+    this.effects = [];
+    return out;
+  }
+
+  // ---- inputs: time -------------------------------------------------------------------
+
+  tick(now: number): void {
+    this.now = Math.max(this.now, now);
+    this.tickCount++;
+    if (!isMember(this.group, this.id)) {
+      if (this.tickCount % this.cfg.statusTicks === 0) this.#broadcast({ type: 'status', view: this.view, executed: this.executed, stable: this.stable.seq });
+      this.#checkTransfer();
+      return;
+    }
+    if (this.changing) {
+      if (++this.#vcElapsed > this.cfg.viewChangeTimeoutTicks * 2 ** Math.min(this.#vcAttempts, 6)) this.#startViewChange(this.view + 1);
+    } else {
+      this.#checkRequestTimers();
+    }
+    if (this.tickCount % this.cfg.statusTicks === 0) this.#retransmit();
+    this.#checkTransfer();
+    this.#reads = this.#reads.filter((r) => this.tickCount - r.since <= this.cfg.forgetRequestTicks);
+  }
+
+  // ---- inputs: clients ----------------------------------------------------------------
+
+  /** A client request or ordered read, received by this replica from the client itself. */
+  request(item: BatchItem): void {
+    const key = itemKey(item);
+    if (key === undefined || this.#known.has(key)) return;
+    if (item.k === 'req' && this.#alreadyApplied(item.client, item.seq)) return;
+    this.#known.set(key, { item, since: this.tickCount, proposed: false });
+    this.#retryWaiting();
+  }
+
+  /** The runtime's delayed app transitions are due: the primary orders a noop to carry time. */
+  timersDue(): void {
+    this.#noopWanted = true;
+  }
+
+  /** Primary: orders what is queued (the runtime calls this at the end of each instant). */
+  flush(now: number): void {
+    this.now = Math.max(this.now, now);
+    if (this.phase !== 'normal' || this.primary !== this.id) return;
+    for (;;) {
+      const seq = Math.max(this.#nextSeq, this.executed + 1, this.stable.seq + 1);
+      if (!this.#inWindow(seq) || this.slots.get(seq)?.digest) return;
+      const items = this.#takeQueued();
+      if (items.length === 0) return;
+      const batch: Batch = { time: this.now, items };
+      this.#nextSeq = seq + 1;
+      this.#propose(seq, batch);
+    }
+  }
+
+  /** Unordered reads: answerable once this replica executed everything it saw prepared. */
+  read(ids: string[]): void {
+    let bound = this.executed;
+    for (const s of this.slots.values()) if ((s.sentCommit || s.committed) && s.seq > bound) bound = s.seq;
+    if (bound <= this.executed) this.#emit({ type: 'readsReady', ids });
+    else this.#reads.push({ ids, bound, since: this.tickCount });
+  }
+
+  // ---- inputs: execution --------------------------------------------------------------
+
+  /** The runtime executed boundary `seq`: sign its checkpoint. */
+  boundaryExecuted(seq: number, appDigest: string): void {
+    const config = this.#configAfter.get(seq);
+    if (!config) return;
+    const digest = this.cfg.hashCheckpoint({ seq, appDigest, config });
+    this.#ownCheckpoints.set(seq, digest);
+    this.#recordCheckpoint(this.id, seq, digest, undefined);
+    this.#broadcast({ type: 'checkpoint', seq, digest });
+    // Our state disagrees with a certificate the group already holds: it diverged; fetch it.
+    if (this.stable.seq === seq && this.stable.digest !== digest) this.#beginTransfer(this.stable);
+  }
+
+  /** The runtime installed the snapshot of stable checkpoint `seq` (state transfer). */
+  stateInstalled(seq: number, digest: string, group: Config): void {
+    if (!this.#transfer || this.#transfer.seq !== seq || this.#transfer.digest !== digest) return;
+    this.#transfer = undefined;
+    this.executed = seq;
+    this.group = cloneConfig(group);
+    this.#everMember ||= isMember(this.group, this.id);
+    this.#configHistory = [{ from: seq + 1, config: this.group }];
+    this.#configAfter.set(seq, this.group);
+    this.#ownCheckpoints.set(seq, digest);
+    this.#emit({ type: 'configChanged', config: cloneConfig(this.group) });
+    for (const s of [...this.slots.keys()]) if (s <= seq) this.slots.delete(s);
+    this.#executeReady();
+    this.#replayDeferred();
+  }
+
+  // ---- inputs: messages ---------------------------------------------------------------
+
+  /** This replica's own signed bundle: keep the proof of its own votes for certificates. */
+  signed(proof: VerifiedProof): void {
+    for (const m of proof.messages) {
+      if (m.type === 'prePrepare') {
+        const s = this.slots.get(m.seq);
+        if (s && s.view === m.view && s.digest === m.digest) {
+          s.ppProof ??= proof;
+          if (this.#refreshCert(s)) this.#persistSlot(s);
+        }
+      } else if (m.type === 'prepare' || m.type === 'commit') {
+        const v = this.slots.get(m.seq)?.[m.type === 'prepare' ? 'prepares' : 'commits'].get(this.id);
+        if (v && v.view === m.view && v.digest === m.digest) v.proof ??= proof;
+      } else if (m.type === 'checkpoint') {
+        const v = this.#checkpoints.get(m.seq)?.get(this.id);
+        if (v && v.digest === m.digest) v.proof ??= proof;
+      } else if (m.type === 'viewChange') {
+        const entry = this.#viewChanges.get(m.view)?.get(this.id);
+        if (entry) entry.proof ??= proof;
+        this.#tryNewView();
+      }
+    }
+  }
+
+  /** A batch that arrived beside a message (its digest was checked by the runtime). */
+  batchArrived(digest: string, batch: Batch): void {
+    if (this.#pool.has(digest)) return;
+    if (this.#pool.size > this.slots.size + MAX_POOL_UNREFERENCED) this.#prunePool();
+    this.#pool.set(digest, batch);
+  }
+
+  receive(from: string, m: BftMessage, proof: VerifiedProof | undefined): void {
+    if (!isMember(this.group, this.id) && m.type !== 'status' && m.type !== 'checkpoint' && m.type !== 'stableCert' && m.type !== 'entries') return;
+    switch (m.type) {
+      case 'prePrepare':
+        return this.#onPrePrepare(from, m, proof);
+      case 'prepare':
+      case 'commit':
+        return this.#onVote(from, m, proof);
+      case 'checkpoint':
+        return this.#onCheckpoint(from, m, proof);
+      case 'viewChange':
+        return this.#onViewChange(from, m, proof);
+      case 'newView':
+        return this.#onNewView(from, m);
+      case 'status':
+        return this.#onStatus(from, m);
+      case 'entries':
+        return this.#onEntries(m);
+      case 'stableCert':
+        return this.#onStableCert(m);
+      case 'relay':
+        return this.#onRelay(m.proof);
+      case 'accuse':
+        return this.#accuse(m.accused, m.evidence, false);
+      default:
+        return; // state transfer messages are the runtime's
+    }
+  }
+
+  // ---- normal case --------------------------------------------------------------------
+
+  #onPrePrepare(from: string, m: Extract<BftMessage, { type: 'prePrepare' }>, proof: VerifiedProof | undefined): void {
+    if (m.view > this.view || (m.view === this.view && this.changing)) return this.#defer(from, m, proof);
+    if (m.view < this.view) return;
+    if (!this.#admit(from, m, proof, m.seq)) return;
+    if (primaryOf(this.#configFor(m.seq), m.view) !== from) return this.#caught(from, `pre-prepare from a non-primary for seq ${m.seq}`);
+    const planned = this.#newViewPlan.get(m.seq);
+    if (planned !== undefined && planned !== m.digest) return this.#caught(from, `pre-prepare for seq ${m.seq} contradicts its new view`);
+    const slot = this.#slot(m.seq);
+    if (slot.view === m.view && slot.digest !== null) {
+      if (slot.digest !== m.digest && slot.ppProof && proof) this.#accuse(from, { kind: 'equivocation', a: slot.ppProof, b: proof }, true);
+      return;
+    }
+    if (slot.waiting && slot.waiting.view === m.view && slot.waiting.digest !== m.digest && slot.waiting.proof && proof) {
+      this.#accuse(from, { kind: 'equivocation', a: slot.waiting.proof, b: proof }, true);
+      return;
+    }
+    slot.waiting = { view: m.view, digest: m.digest, proof };
+    this.#tryAccept(slot);
+  }
+
+  /** Accepts a waiting pre-prepare once its batch and every request in it are here. */
+  #tryAccept(slot: Slot): void {
+    const w = slot.waiting;
+    if (!w || w.view !== this.view || this.changing) return;
+    const batch = w.digest === NULL_DIGEST ? NULL_BATCH : this.#pool.get(w.digest);
+    if (!batch) return;
+    const verdict = this.#judgeBatch(batch, slot.seq);
+    if (verdict === 'wait') return;
+    slot.waiting = undefined;
+    if (verdict !== 'ok') return this.#caught(this.primary, `batch for seq ${slot.seq}: ${verdict}`);
+    this.#acceptPrePrepare(slot, w.view, w.digest, batch, w.proof);
+    this.#persistSlot(slot);
+    const vote = { type: 'prepare' as const, view: w.view, seq: slot.seq, digest: w.digest };
+    slot.prepares.set(this.id, { view: w.view, digest: w.digest, proof: undefined });
+    this.#broadcast(vote);
+    this.#checkPrepared(slot);
+  }
+
+  #acceptPrePrepare(slot: Slot, view: number, digest: string, batch: Batch, proof: VerifiedProof | undefined): void {
+    slot.view = view;
+    slot.digest = digest;
+    slot.batch = batch;
+    slot.ppProof = proof;
+    slot.sentCommit = false;
+    slot.since = this.tickCount;
+    for (const item of batch.items) {
+      const key = itemKey(item);
+      const k = key === undefined ? undefined : this.#known.get(key);
+      if (k) k.proposed = true;
+      if (item.k === 'evidence') this.#evidenceProposed.add(item.accused);
+    }
+  }
+
+  /** Whether a backup may prepare this batch: 'ok', 'wait' (requests not here yet), or why not. */
+  #judgeBatch(batch: Batch, seq: number): 'ok' | 'wait' | string {
+    if (batch.items.length > this.cfg.maxBatch + 8) return 'too many items';
+    if (batch !== NULL_BATCH && batch.time > this.now + this.cfg.maxClockSkewMs) return `time ${batch.time} is ahead of ours (${this.now})`;
+    const config = this.#configFor(seq);
+    let wait = false;
+    for (const item of batch.items) {
+      switch (item.k) {
+        case 'req': {
+          if (this.#alreadyApplied(item.client, item.seq)) break;
+          const k = this.#known.get(`req:${item.client}:${item.seq}`);
+          if (!k) wait = true;
+          else if (!canonicalEqual((k.item as typeof item).event as never, item.event as never)) return `request ${item.client}:${item.seq} differs from what the client sent`;
+          break;
+        }
+        case 'read':
+          if (!this.#known.has(`read:${item.client}:${item.nonce}`)) wait = true;
+          break;
+        case 'noop':
+          break;
+        case 'cfg':
+          if (item.cmd.from !== 'admin' || !item.cmd.messages.some((m) => m.type === 'reconfigure')) return 'reconfiguration not signed by the admin';
+          break;
+        case 'evidence': {
+          const problem = checkEvidence(item.accused, item.proof, config);
+          if (problem) return `bad evidence against ${item.accused}: ${problem}`;
+          break;
+        }
+      }
+    }
+    return wait ? 'wait' : 'ok';
+  }
+
+  #onVote(from: string, m: Extract<BftMessage, { type: 'prepare' | 'commit' }>, proof: VerifiedProof | undefined): void {
+    if (m.view > this.view) return this.#defer(from, m, proof);
+    if (m.view < this.view) return;
+    if (!this.#admit(from, m, proof, m.seq)) return;
+    const slot = this.#slot(m.seq);
+    const votes = m.type === 'prepare' ? slot.prepares : slot.commits;
+    const prev = votes.get(from);
+    if (prev && prev.view === m.view && prev.digest !== m.digest) {
+      if (prev.proof && proof) this.#accuse(from, { kind: 'equivocation', a: prev.proof, b: proof }, true);
+      return;
+    }
+    if (prev && prev.view === m.view) return;
+    votes.set(from, { view: m.view, digest: m.digest, proof });
+    // A prepare for another batch than ours: show the sender the primary's pre-prepare, so an
+    // equivocating primary is caught by whoever holds the other one.
+    if (m.type === 'prepare' && slot.view === m.view && slot.digest !== null && slot.digest !== m.digest && slot.ppProof && !slot.relayed.has(from)) {
+      slot.relayed.add(from);
+      this.#send([from], { type: 'relay', proof: slot.ppProof });
+    }
+    if (m.type === 'prepare') this.#checkPrepared(slot);
+    else this.#checkCommitted(slot);
+  }
+
+  #checkPrepared(slot: Slot): void {
+    if (slot.digest === null || slot.view !== this.view || this.changing || slot.sentCommit) return;
+    const config = this.#configFor(slot.seq);
+    const primary = primaryOf(config, slot.view);
+    const backups: VerifiedProof[] = [];
+    let count = 0;
+    for (const [id, v] of slot.prepares) {
+      if (id === primary || v.view !== slot.view || v.digest !== slot.digest || !isMember(config, id)) continue;
+      count++;
+      if (id !== this.id && v.proof) backups.push(v.proof);
+    }
+    if (count < quorumSize(config.members.length) - 1) return;
+    slot.sentCommit = true;
+    slot.preparedBy = backups;
+    this.#refreshCert(slot);
+    this.#persistSlot(slot);
+    slot.commits.set(this.id, { view: slot.view, digest: slot.digest, proof: undefined });
+    this.#broadcast({ type: 'commit', view: slot.view, seq: slot.seq, digest: slot.digest });
+    this.#checkCommitted(slot);
+  }
+
+  /** The prepared certificate, once the pre-prepare's proof is here (the primary's own comes back after signing). */
+  #refreshCert(slot: Slot): boolean {
+    if (!slot.sentCommit || !slot.ppProof || slot.digest === null || (slot.cert && slot.cert.view >= slot.view)) return false;
+    slot.cert = { view: slot.view, digest: slot.digest, prePrepare: slot.ppProof, prepares: slot.preparedBy, batch: slot.batch! };
+    return true;
+  }
+
+  #checkCommitted(slot: Slot): void {
+    if (slot.committed || slot.digest === null || !slot.sentCommit) return;
+    const config = this.#configFor(slot.seq);
+    let count = 0;
+    for (const [id, v] of slot.commits) if (v.view === slot.view && v.digest === slot.digest && isMember(config, id)) count++;
+    if (count < quorumSize(config.members.length)) return;
+    slot.committed = true;
+    this.#executeReady();
+  }
+
+  /** Executes committed batches in seq order. */
+  #executeReady(): void {
+    for (;;) {
+      const seq = this.executed + 1;
+      const slot = this.slots.get(seq);
+      if (!slot || !slot.committed || !slot.batch || this.#transfer) break;
+      const boundary = seq % this.cfg.checkpointEvery === 0;
+      this.executed = seq;
+      this.#stuckTicks = 0;
+      for (const item of slot.batch.items) {
+        const key = itemKey(item);
+        if (key !== undefined) this.#known.delete(key);
+        if (item.k === 'cfg') {
+          const msg = item.cmd.messages.find((m) => m.type === 'reconfigure');
+          if (msg && msg.type === 'reconfigure') this.group.pending.push({ at: nextBoundary(seq, this.cfg.checkpointEvery), change: msg.change });
+        } else if (item.k === 'evidence' && isMember(this.group, item.accused) && !this.group.pending.some((p) => 'remove' in p.change && p.change.remove === item.accused)) {
+          this.group.pending.push({ at: nextBoundary(seq, this.cfg.checkpointEvery), change: { remove: item.accused } });
+          this.excluded.add(item.accused);
+        }
+      }
+      if (slot.batch.items.some((i) => i.k === 'noop')) this.#noopWanted = false;
+      this.#emit({ type: 'execute', seq, batch: slot.batch, boundary });
+      if (boundary) this.#applyConfigAt(seq);
+      this.#answerReads();
+      if (boundary) this.#replayDeferred();
+    }
+  }
+
+  /** Changes ordered before boundary `seq` take effect for the slots after it. */
+  #applyConfigAt(seq: number): void {
+    const due = this.group.pending.filter((p) => p.at === seq);
+    let next = this.group;
+    if (due.length) {
+      next = { ...next, pending: next.pending.filter((p) => p.at !== seq) };
+      for (const p of due) next = applyConfigCommand(next, p.change);
+      next = { ...next, pending: next.pending.filter((p) => p.at !== seq) };
+      this.group = next;
+      this.#everMember ||= isMember(next, this.id);
+      this.#configHistory.push({ from: seq + 1, config: next });
+      this.#emit({ type: 'configChanged', config: cloneConfig(next) });
+      if (this.primary === this.id) this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
+    }
+    this.#configAfter.set(seq, cloneConfig(this.group));
+  }
+
+  #answerReads(): void {
+    if (this.#reads.length === 0) return;
+    const ready = this.#reads.filter((r) => r.bound <= this.executed);
+    if (ready.length === 0) return;
+    this.#reads = this.#reads.filter((r) => r.bound > this.executed);
+    this.#emit({ type: 'readsReady', ids: ready.flatMap((r) => r.ids) });
+  }
+
+  #propose(seq: number, batch: Batch): void {
+    const digest = batch.items.length === 0 ? NULL_DIGEST : this.cfg.hashBatch(batch);
+    if (digest !== NULL_DIGEST) this.#pool.set(digest, batch);
+    const slot = this.#slot(seq);
+    this.#acceptPrePrepare(slot, this.view, digest, batch, undefined);
+    this.#persistSlot(slot);
+    this.#broadcast({ type: 'prePrepare', view: this.view, seq, digest }, digest === NULL_DIGEST ? undefined : [{ digest, batch }]);
+    this.#checkPrepared(slot);
+  }
+
+  /** Items for the next batch: evidence first, then requests in arrival order, then a noop if time must move. */
+  #takeQueued(): BatchItem[] {
+    const items: BatchItem[] = [];
+    for (const [accused, proof] of this.#accusations) {
+      if (items.length >= this.cfg.maxBatch) break;
+      if (this.#evidenceProposed.has(accused) || !isMember(this.group, accused)) continue;
+      this.#evidenceProposed.add(accused);
+      items.push({ k: 'evidence', accused, proof });
+    }
+    for (const k of this.#known.values()) {
+      if (items.length >= this.cfg.maxBatch) break;
+      if (k.proposed) continue;
+      k.proposed = true;
+      items.push(k.item);
+    }
+    if (this.#noopWanted && items.length < this.cfg.maxBatch) {
+      this.#noopWanted = false;
+      items.push({ k: 'noop' });
+    }
+    return items;
+  }
+
+  // ---- checkpoints and the window -----------------------------------------------------
+
+  #onCheckpoint(from: string, m: Extract<BftMessage, { type: 'checkpoint' }>, proof: VerifiedProof | undefined): void {
+    if (m.seq % this.cfg.checkpointEvery !== 0 || m.seq === 0) return;
+    if (m.seq < this.stable.seq) return;
+    if (m.seq === this.stable.seq) {
+      if (m.digest !== this.stable.digest && proof && isMember(this.#configFor(m.seq), from)) {
+        this.#accuse(from, { kind: 'checkpoint', bad: proof, cert: this.stable.cert }, true);
+      }
+      return;
+    }
+    if (m.seq > this.stable.seq + 4 * this.cfg.windowSize) return;
+    this.#recordCheckpoint(from, m.seq, m.digest, proof);
+  }
+
+  #recordCheckpoint(from: string, seq: number, digest: string, proof: VerifiedProof | undefined): void {
+    let votes = this.#checkpoints.get(seq);
+    if (!votes) this.#checkpoints.set(seq, (votes = new Map()));
+    const prev = votes.get(from);
+    if (prev && prev.digest === digest) return;
+    if (prev && prev.digest !== digest) return; // a replica changing its digest: the stable check below catches a liar
+    votes.set(from, { view: 0, digest, proof });
+    const config = this.#configFor(seq);
+    const cert: VerifiedProof[] = [];
+    let count = 0;
+    for (const [id, v] of votes) {
+      if (v.digest !== digest || !isMember(config, id)) continue;
+      count++;
+      if (v.proof) cert.push(v.proof);
+    }
+    if (count >= quorumSize(config.members.length)) this.#adoptStable({ seq, digest, cert });
+  }
+
+  /** A stable checkpoint: the window moves and the log before it is truncated. */
+  #adoptStable(stable: StableCheckpoint): void {
+    if (stable.seq <= this.stable.seq) return;
+    this.stable = stable;
+    this.#emit({ type: 'persist', stable });
+    // Replicas that signed another digest for this checkpoint are faulty (or diverged).
+    const votes = this.#checkpoints.get(stable.seq);
+    if (votes) {
+      for (const [id, v] of votes) {
+        if (v.digest !== stable.digest && v.proof && id !== this.id) this.#accuse(id, { kind: 'checkpoint', bad: v.proof, cert: stable.cert }, true);
+      }
+    }
+    for (const s of [...this.#checkpoints.keys()]) if (s < stable.seq) this.#checkpoints.delete(s);
+    const own = this.#ownCheckpoints.get(stable.seq);
+    if (this.executed >= stable.seq && own !== undefined && own !== stable.digest) this.#beginTransfer(stable);
+    this.#collectGarbage();
+    this.#replayDeferred();
+  }
+
+  #collectGarbage(): void {
+    const upTo = Math.min(this.stable.seq, this.executed);
+    let dropped = false;
+    for (const s of [...this.slots.keys()]) {
+      if (s <= upTo) {
+        this.slots.delete(s);
+        dropped = true;
+      }
+    }
+    for (const s of [...this.#ownCheckpoints.keys()]) if (s < upTo) this.#ownCheckpoints.delete(s);
+    for (const s of [...this.#configAfter.keys()]) if (s < upTo) this.#configAfter.delete(s);
+    while (this.#configHistory.length > 1 && this.#configHistory[1]!.from <= upTo + 1) this.#configHistory.shift();
+    if (dropped) this.#emit({ type: 'persist', dropSlotsUpTo: upTo });
+    this.#emit({ type: 'dropSnapshotsBelow', seq: upTo });
+    this.#prunePool();
+  }
+
+  #prunePool(): void {
+    const live = new Set<string>();
+    for (const s of this.slots.values()) {
+      if (s.digest) live.add(s.digest);
+      if (s.waiting) live.add(s.waiting.digest);
+      if (s.cert) live.add(s.cert.digest);
+    }
+    for (const vcs of this.#viewChanges.values()) for (const { vc } of vcs.values()) for (const c of vc.prepared) live.add(c.digest);
+    let spare = MAX_POOL_UNREFERENCED / 2;
+    for (const d of [...this.#pool.keys()].reverse()) {
+      if (live.has(d)) continue;
+      if (spare-- > 0) continue;
+      this.#pool.delete(d);
+    }
+  }
+
+  /**
+   * Seqs a replica votes in: after the stable checkpoint, within the window, and no further
+   * than one checkpoint interval past the last boundary it executed, so the configuration in
+   * force for the seq is known (changes take effect at boundaries).
+   */
+  #inWindow(seq: number): boolean {
+    const K = this.cfg.checkpointEvery;
+    return seq > this.stable.seq && seq <= this.stable.seq + this.cfg.windowSize && seq <= Math.floor(this.executed / K) * K + K;
+  }
+
+  /** Checks a vote's sender and seq; defers votes for seqs just ahead of the window. */
+  #admit(from: string, m: BftMessage, proof: VerifiedProof | undefined, seq: number): boolean {
+    if (seq <= this.stable.seq || seq <= this.executed) return false;
+    if (!this.#inWindow(seq)) {
+      if (seq <= this.stable.seq + 4 * this.cfg.windowSize) this.#defer(from, m, proof);
+      return false;
+    }
+    return isMember(this.#configFor(seq), from);
+  }
+
+  #configFor(seq: number): Config {
+    let c = this.#configHistory[0]!.config;
+    for (const h of this.#configHistory) if (h.from <= seq) c = h.config;
+    return c;
+  }
+
+  #defer(from: string, message: BftMessage, proof: VerifiedProof | undefined): void {
+    if (this.#deferred.length >= MAX_DEFERRED) this.#deferred.shift();
+    this.#deferred.push({ from, message, proof });
+  }
+
+  #replayDeferred(): void {
+    if (this.#deferred.length === 0) return;
+    const list = this.#deferred;
+    this.#deferred = [];
+    for (const d of list) this.receive(d.from, d.message, d.proof);
+  }
+
+  // ---- view change --------------------------------------------------------------------
+
+  #checkRequestTimers(): void {
+    let expired = false;
+    for (const [key, k] of this.#known) {
+      const age = this.tickCount - k.since;
+      if (age > this.cfg.forgetRequestTicks) this.#known.delete(key);
+      else if (age > this.cfg.requestTimeoutTicks) expired = true;
+    }
+    if (expired && this.primary !== this.id) this.#startViewChange(this.view + 1);
+  }
+
+  #startViewChange(view: number): void {
+    if (view <= this.view && this.changing) return;
+    this.#vcAttempts = this.changing ? this.#vcAttempts + 1 : 0;
+    this.view = view;
+    this.changing = true;
+    this.#vcElapsed = 0;
+    this.#newViewPlan.clear();
+    this.#emit({ type: 'persist', hard: this.hardState() });
+    const proofs: VerifiedProof[] = [];
+    const index = new Map<VerifiedProof, number>();
+    const ref = (p: VerifiedProof) => {
+      let i = index.get(p);
+      if (i === undefined) {
+        i = proofs.length;
+        proofs.push(p);
+        index.set(p, i);
+      }
+      return i;
+    };
+    const stableRef = { seq: this.stable.seq, digest: this.stable.digest, cert: this.stable.cert.map(ref) };
+    const prepared: PreparedClaim[] = [];
+    const batches: Array<{ digest: string; batch: Batch }> = [];
+    for (const s of [...this.slots.values()].sort((a, b) => a.seq - b.seq)) {
+      if (!s.cert || s.seq <= this.stable.seq || s.seq > this.stable.seq + this.cfg.windowSize) continue;
+      prepared.push({ seq: s.seq, view: s.cert.view, digest: s.cert.digest, prePrepare: ref(s.cert.prePrepare), prepares: s.cert.prepares.map(ref) });
+      if (s.cert.digest !== NULL_DIGEST) batches.push({ digest: s.cert.digest, batch: s.cert.batch });
+    }
+    const message: ViewChangeMessage = { type: 'viewChange', view, stable: stableRef, prepared, proofs };
+    this.#ownViewChange = { message, batches };
+    this.#vcs(view).set(this.id, { vc: message, proof: undefined });
+    this.#send(this.#others(), message, batches);
+    for (const v of [...this.#viewChanges.keys()]) if (v < view) this.#viewChanges.delete(v);
+  }
+
+  #vcs(view: number): Map<string, { vc: ViewChangeMessage; proof: VerifiedProof | undefined }> {
+    let m = this.#viewChanges.get(view);
+    if (!m) this.#viewChanges.set(view, (m = new Map()));
+    return m;
+  }
+
+  #onViewChange(from: string, m: ViewChangeMessage, proof: VerifiedProof | undefined): void {
+    if (m.view < this.view || (m.view === this.view && !this.changing)) {
+      // A replica still asking for a view we are already in: show it the new view.
+      if (m.view === this.view && this.#sentNewView) this.#send([from], this.#sentNewView.message, this.#sentNewView.batches);
+      return;
+    }
+    if (!isMember(this.group, from)) return;
+    const problem = checkViewChange(m, from, this.group, this.cfg.windowSize);
+    if (problem) return this.#caught(from, `view change: ${problem}`);
+    const vcs = this.#vcs(m.view);
+    if (vcs.has(from)) return;
+    vcs.set(from, { vc: m, proof });
+    // f+1 replicas want a later view: at least one is correct, so join the lowest of them.
+    if (m.view > this.view || (m.view === this.view && !this.changing)) {
+      const ahead = new Map<string, number>();
+      for (const [v, set] of this.#viewChanges) {
+        if (v <= this.view) continue;
+        for (const id of set.keys()) ahead.set(id, Math.min(ahead.get(id) ?? Infinity, v));
+      }
+      if (ahead.size >= weakQuorum(this.group.members.length)) this.#startViewChange(Math.min(...ahead.values()));
+    }
+    this.#tryNewView();
+  }
+
+  /** The new primary sends its new view once it holds a quorum of signed view changes. */
+  #tryNewView(): void {
+    if (!this.changing || this.primary !== this.id || this.#sentNewView?.view === this.view) return;
+    const vcs = [...this.#vcs(this.view)].filter(([, e]) => e.proof !== undefined);
+    if (vcs.length < quorumSize(this.group.members.length)) return;
+    const chosen = vcs.slice(0, quorumSize(this.group.members.length));
+    const plan = planNewView(chosen.map(([, e]) => e.vc));
+    const batches: Array<{ digest: string; batch: Batch }> = [];
+    for (const p of plan.prePrepares) {
+      if (p.digest === NULL_DIGEST) continue;
+      const batch = this.#pool.get(p.digest);
+      if (!batch) return; // its batch came with the view changes; wait if not yet
+      batches.push({ digest: p.digest, batch });
+    }
+    const message: BftMessage = { type: 'newView', view: this.view, viewChanges: chosen.map(([, e]) => e.proof!), prePrepares: plan.prePrepares };
+    this.#sentNewView = { view: this.view, message, batches };
+    this.#send(this.#others(), message, batches);
+    this.#installNewView(this.view, plan);
+  }
+
+  #onNewView(from: string, m: Extract<BftMessage, { type: 'newView' }>): void {
+    if (m.view < this.view || (m.view === this.view && !this.changing)) return;
+    const plan = checkNewView(m, from, this.group, this.cfg.windowSize);
+    if (typeof plan === 'string') return this.#caught(from, `new view: ${plan}`);
+    this.#installNewView(m.view, plan);
+  }
+
+  #installNewView(view: number, plan: NewViewPlan): void {
+    this.view = view;
+    this.changing = false;
+    this.#vcAttempts = 0;
+    this.#emit({ type: 'persist', hard: this.hardState() });
+    // The checkpoint was checked with the view change that carried it (its signer vouching too).
+    this.#adoptStable(plan.stable);
+    this.#newViewPlan = new Map(plan.prePrepares.map((p) => [p.seq, p.digest]));
+    // Slots not yet committed start over in the new view (their certificates are kept for later view changes).
+    for (const s of this.slots.values()) {
+      if (s.committed) continue;
+      s.view = -1;
+      s.digest = null;
+      s.batch = undefined;
+      s.ppProof = undefined;
+      s.waiting = undefined;
+      s.sentCommit = false;
+      s.relayed.clear();
+      for (const [id, v] of s.prepares) if (v.view < view) s.prepares.delete(id);
+      for (const [id, v] of s.commits) if (v.view < view) s.commits.delete(id);
+    }
+    for (const k of this.#known.values()) {
+      k.since = this.tickCount;
+      k.proposed = false;
+    }
+    this.#evidenceProposed.clear();
+    const maxS = plan.prePrepares.length ? plan.prePrepares[plan.prePrepares.length - 1]!.seq : plan.stable.seq;
+    if (this.primary === this.id) {
+      this.#nextSeq = Math.max(maxS, this.executed, this.stable.seq) + 1;
+      for (const p of plan.prePrepares) {
+        if (p.seq <= this.executed) continue;
+        const slot = this.#slot(p.seq);
+        if (slot.committed) continue;
+        const batch = p.digest === NULL_DIGEST ? NULL_BATCH : this.#pool.get(p.digest)!;
+        this.#acceptPrePrepare(slot, view, p.digest, batch, undefined);
+        this.#persistSlot(slot);
+        this.#broadcast({ type: 'prePrepare', view, seq: p.seq, digest: p.digest }, p.digest === NULL_DIGEST ? undefined : [{ digest: p.digest, batch }]);
+      }
+    }
+    this.#replayDeferred();
+  }
+
+  // ---- repair: status, retransmission, committed entries, state transfer ---------------
+
+  /** Periodically: say where we are, and repeat our votes for unfinished slots (lost messages). */
+  #retransmit(): void {
+    this.#broadcast({ type: 'status', view: this.view, executed: this.executed, stable: this.stable.seq });
+    if (this.changing) {
+      if (this.#ownViewChange && this.#ownViewChange.message.view === this.view) this.#send(this.#others(), this.#ownViewChange.message, this.#ownViewChange.batches);
+      return;
+    }
+    for (const s of this.slots.values()) {
+      if (s.committed || s.digest === null || s.view !== this.view || this.tickCount - s.since < this.cfg.statusTicks) continue;
+      if (this.primary === this.id) {
+        this.#broadcast({ type: 'prePrepare', view: s.view, seq: s.seq, digest: s.digest }, s.digest === NULL_DIGEST ? undefined : [{ digest: s.digest, batch: s.batch! }]);
+      } else if (s.prepares.has(this.id)) {
+        this.#broadcast({ type: 'prepare', view: s.view, seq: s.seq, digest: s.digest });
+      }
+      if (s.sentCommit) this.#broadcast({ type: 'commit', view: s.view, seq: s.seq, digest: s.digest });
+    }
+    const lastBoundary = Math.floor(this.executed / this.cfg.checkpointEvery) * this.cfg.checkpointEvery;
+    const own = this.#ownCheckpoints.get(lastBoundary);
+    if (lastBoundary > this.stable.seq && own !== undefined) this.#broadcast({ type: 'checkpoint', seq: lastBoundary, digest: own });
+    // Accusations not yet acted on are repeated, so a later primary orders them.
+    for (const [accused, e] of this.#accusations) if (isMember(this.group, accused)) this.#send(this.#others(), { type: 'accuse', accused, evidence: e });
+  }
+
+  #onStatus(from: string, m: Extract<BftMessage, { type: 'status' }>): void {
+    // Help only a peer that is stuck (the same position twice): a peer merely a little behind
+    // under load catches up by itself.
+    const prev = this.#peerExecuted.get(from);
+    const repeats = prev && prev.executed === m.executed ? prev.repeats + 1 : 0;
+    this.#peerExecuted.set(from, { executed: m.executed, repeats });
+    if (repeats < 1) return;
+    if (m.executed < this.stable.seq && m.stable < this.stable.seq && this.stable.seq > 0) {
+      this.#send([from], { type: 'stableCert', seq: this.stable.seq, digest: this.stable.digest, cert: this.stable.cert });
+      return;
+    }
+    if (m.executed < this.executed) {
+      // Committed slots it missed, each with its commit certificate.
+      const proofs: VerifiedProof[] = [];
+      const index = new Map<VerifiedProof, number>();
+      const slots: Array<{ seq: number; view: number; digest: string; commits: number[] }> = [];
+      const batches: Array<{ digest: string; batch: Batch }> = [];
+      for (let seq = m.executed + 1; seq <= this.executed && slots.length < 16; seq++) {
+        const s = this.slots.get(seq);
+        if (!s || !s.committed || s.digest === null) break;
+        const refs: number[] = [];
+        for (const v of s.commits.values()) {
+          if (v.view !== s.view || v.digest !== s.digest || !v.proof) continue;
+          let i = index.get(v.proof);
+          if (i === undefined) {
+            i = proofs.length;
+            proofs.push(v.proof);
+            index.set(v.proof, i);
+          }
+          refs.push(i);
+        }
+        if (refs.length < quorumSize(this.#configFor(seq).members.length)) break;
+        slots.push({ seq, view: s.view, digest: s.digest, commits: refs });
+        if (s.digest !== NULL_DIGEST) batches.push({ digest: s.digest, batch: s.batch! });
+      }
+      if (slots.length) this.#send([from], { type: 'entries', slots, proofs }, batches);
+    }
+    if (m.view < this.view && !this.changing && this.#sentNewView) this.#send([from], this.#sentNewView.message, this.#sentNewView.batches);
+  }
+
+  #onEntries(m: Extract<BftMessage, { type: 'entries' }>): void {
+    for (const e of m.slots) {
+      if (e.seq <= this.executed || !this.#inWindow(e.seq)) continue;
+      const config = this.#configFor(e.seq);
+      const signers = new Set<string>();
+      for (const i of e.commits) {
+        const p = m.proofs[i];
+        if (p && isMember(config, p.from) && p.messages.some((x) => x.type === 'commit' && x.view === e.view && x.seq === e.seq && x.digest === e.digest)) signers.add(p.from);
+      }
+      if (signers.size < quorumSize(config.members.length)) continue;
+      const batch = e.digest === NULL_DIGEST ? NULL_BATCH : this.#pool.get(e.digest);
+      if (!batch) continue;
+      const slot = this.#slot(e.seq);
+      if (slot.committed) continue;
+      // A commit certificate decides the slot, whatever this replica had accepted.
+      slot.view = e.view;
+      slot.digest = e.digest;
+      slot.batch = batch;
+      slot.sentCommit = true;
+      slot.committed = true;
+      for (const i of e.commits) {
+        const p = m.proofs[i]!;
+        slot.commits.set(p.from, { view: e.view, digest: e.digest, proof: p });
+      }
+    }
+    this.#executeReady();
+  }
+
+  #onStableCert(m: Extract<BftMessage, { type: 'stableCert' }>): void {
+    if (m.seq <= this.stable.seq || m.seq % this.cfg.checkpointEvery !== 0) return;
+    if (!checkCheckpointCert(m.seq, m.digest, m.cert, this.group)) return;
+    this.#adoptStable({ seq: m.seq, digest: m.digest, cert: m.cert });
+  }
+
+  /** Behind a stable checkpoint with the slots before it gone: fetch its state. */
+  #checkTransfer(): void {
+    if (this.#transfer) {
+      if (this.tickCount - this.#transfer.asked > this.cfg.viewChangeTimeoutTicks) this.#askForState();
+      return;
+    }
+    if (this.executed >= this.stable.seq) return;
+    const next = this.slots.get(this.executed + 1);
+    if (next?.committed && next.batch) return;
+    if (++this.#stuckTicks >= 3) this.#beginTransfer(this.stable);
+  }
+
+  #beginTransfer(stable: StableCheckpoint): void {
+    if (stable.seq === 0) return;
+    this.#transfer = { seq: stable.seq, digest: stable.digest, since: this.tickCount, asked: this.tickCount };
+    this.#askForState();
+  }
+
+  #askForState(): void {
+    const t = this.#transfer!;
+    t.asked = this.tickCount;
+    const from = this.stable.cert.map((p) => p.from).filter((id) => id !== this.id);
+    const candidates = from.length ? from : this.#others();
+    this.#emit({ type: 'fetchState', seq: t.seq, digest: t.digest, from: candidates });
+  }
+
+  // ---- evidence and exclusion ---------------------------------------------------------
+
+  #onRelay(proof: VerifiedProof): void {
+    for (const m of proof.messages) {
+      if (m.type !== 'prePrepare') continue;
+      const slot = this.slots.get(m.seq);
+      if (!slot || slot.view !== m.view || slot.digest === m.digest || !slot.ppProof || slot.ppProof.from !== proof.from) continue;
+      this.#accuse(proof.from, { kind: 'equivocation', a: slot.ppProof, b: proof }, true);
+    }
+  }
+
+  /** Records checkable evidence against a replica, tells the others, and (as primary) orders it. */
+  #accuse(accused: string, evidence: Evidence, detectedHere: boolean): void {
+    if (this.#accusations.has(accused) || accused === this.id) return;
+    if (checkEvidence(accused, evidence, this.group) !== null) return;
+    this.#accusations.set(accused, evidence);
+    this.#caught(accused, evidence.kind === 'equivocation' ? 'equivocation' : 'checkpoint digest contradicts a stable certificate');
+    if (detectedHere) this.#send(this.#others(), { type: 'accuse', accused, evidence });
+  }
+
+  #caught(replica: string, what: string): void {
+    this.misbehaviour.push({ replica, what });
+    if (this.misbehaviour.length > 256) this.misbehaviour.shift();
+    this.#emit({ type: 'misbehaviour', replica, what });
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  hardState(): HardState {
+    return { view: this.view, changing: this.changing };
+  }
+
+  #slot(seq: number): Slot {
+    let s = this.slots.get(seq);
+    if (!s) {
+      s = { seq, view: -1, digest: null, batch: undefined, ppProof: undefined, waiting: undefined, since: this.tickCount, prepares: new Map(), commits: new Map(), sentCommit: false, cert: undefined, committed: false, preparedBy: [], relayed: new Set() };
+      this.slots.set(seq, s);
+    }
+    return s;
+  }
+
+  #retryWaiting(): void {
+    for (const s of this.slots.values()) if (s.waiting) this.#tryAccept(s);
+  }
+
+  #highestSlotInView(): number {
+    let h = this.stable.seq;
+    for (const s of this.slots.values()) if (s.view === this.view && s.seq > h) h = s.seq;
+    return h;
+  }
+
+  #others(): string[] {
+    return memberIds(this.group).filter((id) => id !== this.id);
+  }
+
+  #emit(effect: BftEffect): void {
+    this.effects.push(effect);
+  }
+
+  #broadcast(message: BftMessage, batches?: Array<{ digest: string; batch: Batch }>): void {
+    this.#send(this.#others(), message, batches);
+  }
+
+  #send(to: string[], message: BftMessage, batches?: Array<{ digest: string; batch: Batch }>): void {
+    if (to.length === 0) return;
+    this.effects.push(batches && batches.length ? { type: 'send', to, message, batches } : { type: 'send', to, message });
+  }
+
+  #persistSlot(slot: Slot): void {
+    const record: SlotRecord = { seq: slot.seq, view: slot.view, digest: slot.digest!, batch: slot.batch! };
+    if (slot.cert) record.prepared = { view: slot.cert.view, digest: slot.cert.digest, prePrepare: slot.cert.prePrepare, prepares: slot.cert.prepares };
+    const last = this.effects[this.effects.length - 1];
+    if (last?.type === 'persist' && !last.stable && last.dropSlotsUpTo === undefined) {
+      last.slots = [...(last.slots ?? []).filter((r) => r.seq !== record.seq), record];
+      return;
+    }
+    this.effects.push({ type: 'persist', slots: [record] });
+  }
+}
+
+/** The first checkpoint boundary at or after seq. */
+export function nextBoundary(seq: number, every: number): number {
+  return Math.ceil(seq / every) * every;
+}
+
+/** A client item's identity (two copies of one request are the same item). */
+export function itemKey(item: BatchItem): string | undefined {
+  if (item.k === 'req') return `req:${item.client}:${item.seq}`;
+  if (item.k === 'read') return `read:${item.client}:${item.nonce}`;
+  if (item.k === 'cfg') {
+    const m = item.cmd.messages?.[0];
+    return m && m.type === 'reconfigure' ? `cfg:${m.nonce}` : undefined;
+  }
+  return undefined;
+}
+
+export { GENESIS_DIGEST, type ConfigCommand };

@@ -1,0 +1,49 @@
+import type { Config, ConfigCommand, Member } from './types.ts';
+
+/** Faults tolerated by n replicas: n >= 3f + 1. */
+export function faultsTolerated(n: number): number {
+  return Math.max(0, Math.floor((n - 1) / 3));
+}
+
+/**
+ * Size of a quorum of n replicas: any two quorums share a correct replica, even when n is not
+ * 3f+1 (n = 4: 3; n = 5: 4; n = 3: 2).
+ */
+export function quorumSize(n: number): number {
+  return Math.ceil((n + faultsTolerated(n) + 1) / 2);
+}
+
+/** f+1: at least one of them is correct. */
+export function weakQuorum(n: number): number {
+  return faultsTolerated(n) + 1;
+}
+
+export function memberIds(config: Config): string[] {
+  return config.members.map((m) => m.id);
+}
+
+export function isMember(config: Config, id: string): boolean {
+  return config.members.some((m) => m.id === id);
+}
+
+export function primaryOf(config: Config, view: number): string {
+  return config.members[view % config.members.length]!.id;
+}
+
+/** The configuration after a change; members keep their order, newcomers go last. */
+export function applyConfigCommand(config: Config, change: ConfigCommand): Config {
+  let members: Member[];
+  if ('add' in change) {
+    if (config.members.some((m) => m.id === change.add.id)) return config;
+    members = [...config.members, { id: change.add.id, key: change.add.key }];
+  } else {
+    if (!config.members.some((m) => m.id === change.remove)) return config;
+    members = config.members.filter((m) => m.id !== change.remove);
+    if (members.length === 0) return config;
+  }
+  return { epoch: config.epoch + 1, members, pending: config.pending };
+}
+
+export function cloneConfig(c: Config): Config {
+  return { epoch: c.epoch, members: c.members.map((m) => ({ id: m.id, key: m.key })), pending: c.pending.map((p) => ({ at: p.at, change: p.change })) };
+}

@@ -1,0 +1,712 @@
+import { createActor, type Actor } from 'xstate';
+import {
+  byzantineProtocolMachine,
+  batchProofs,
+  GENESIS_DIGEST,
+  nestedProofs,
+  validateBatch,
+  validateBundle,
+  VOTE_TYPES,
+  type Batch,
+  type BatchItem,
+  type BftCore,
+  type BftEffect,
+  type BftMessage,
+  type Config,
+  type HardState,
+  type Proof,
+  type ProofContent,
+  type SlotRecord,
+  type StableCheckpoint,
+  type VerifiedProof,
+} from '../../actors/byzantine/index.ts';
+import { checkEvent, createAppExecutor, type AppExecutor } from '../app/index.ts';
+import { realClock, type Clock } from '../clock.ts';
+import { decode, encode } from '../codec/index.ts';
+import { bytesEqual, sha256Sync, toHex, verify } from '../crypto/index.ts';
+import { indexKey, memoryStorage, parseIndexKey, prefixEnd, type Storage, type StorageOp } from '../storage/index.ts';
+import { BROADCAST, open, rewrap, seal, sealWithProof, type WireKind, type WireMessage } from '../wire/index.ts';
+import { decodeTrusted, newMetrics, plainResult, validateOptions } from './common.ts';
+import { Misbehaviour, type Behaviour } from './misbehave.ts';
+import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from './types.ts';
+
+const HARD_KEY = 'bft/hard';
+const STABLE_KEY = 'bft/stable';
+const SLOT_PREFIX = 'bft/slot/';
+const SNAPSHOT_PREFIX = 'bft/snapshot/';
+const ADMIN = 'admin';
+const VERIFIED_CACHE = 8192;
+
+/** What a checkpoint's snapshot holds: the app state and the configuration right after `seq`. */
+interface CheckpointRecord {
+  seq: number;
+  app: Uint8Array;
+  config: Config;
+}
+
+interface OutGroup {
+  to: string[];
+  messages: BftMessage[];
+  batches: Map<string, Batch>;
+}
+
+/**
+ * A replica of the Byzantine-fault (PBFT-style) protocol: drives the protocol statechart with
+ * a transport, storage and clock, and runs the application statechart on committed batches.
+ *
+ * Ingress checks everything before the protocol sees it: size, decoding, the sender's
+ * signature over the bundle, the shape of every message, the signature of every proof
+ * nested in it, and each attached batch's digest. Egress signs one bundle per recipient set
+ * and instant (votes travel together), so the crypto is paid per batch, not per request.
+ * Clients send every request to every replica and every replica answers; the client votes.
+ */
+export class ByzantineReplica {
+  readonly id: string;
+  readonly #opts: ReplicaOptions;
+  readonly #tuning: ReplicaTuning;
+  readonly #clock: Clock;
+  readonly #storage: Storage;
+  readonly #memberKeys = new Map<string, Uint8Array>();
+  #actor: Actor<typeof byzantineProtocolMachine> | undefined;
+  #executor: AppExecutor;
+  #running = false;
+  #tickHandle: unknown;
+  #chain: Promise<void> = Promise.resolve();
+  #failure: unknown;
+  #flushScheduled = false;
+  /** Signatures already checked (keyed by payload hash and signature), so a quoted bundle is verified once. */
+  readonly #verified = new Map<string, boolean>();
+  readonly #waitingReads = new Map<string, { client: string; nonce: number }>();
+  #readCounter = 0;
+  /** State transfer in progress: the checkpoint wanted, who to ask, the bytes so far. */
+  #transfer: { seq: number; digest: string; from: string[]; attempt: number; chunks: Uint8Array[]; received: number } | undefined;
+  /** Boundaries executed in this drain whose checkpoint the core still has to sign. */
+  #boundaries: Array<{ seq: number; appDigest: string }> = [];
+  readonly #misbehave: Misbehaviour;
+  readonly metrics: ReplicaMetrics = newMetrics();
+
+  constructor(options: ReplicaOptions) {
+    validateOptions(options);
+    this.#opts = options;
+    this.#tuning = { ...DEFAULT_TUNING, ...options.tuning };
+    this.#clock = options.clock ?? realClock();
+    this.#storage = options.storage ?? memoryStorage();
+    for (const m of options.group.members) this.#memberKeys.set(m.id, m.publicKey);
+    if (options.group.admin) this.#memberKeys.set(ADMIN, options.group.admin);
+    const mine = options.id ?? options.group.members.find((m) => bytesEqual(m.publicKey, options.identity.publicKey))?.id;
+    if (!mine) throw new TypeError('createReplica: the identity is not one of the group members (pass `id` for a replica joining the group)');
+    if (mine === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
+    const key = this.#memberKeys.get(mine);
+    if (key && !bytesEqual(key, options.identity.publicKey)) throw new TypeError(`createReplica: member ${mine}'s public key is not the identity's`);
+    this.#memberKeys.set(mine, options.identity.publicKey);
+    this.id = mine;
+    this.#executor = createAppExecutor(options.machine, options.inspect ? { inspect: options.inspect } : {});
+    this.#misbehave = new Misbehaviour(this.id, options.seed ?? 1);
+  }
+
+  get app(): AppExecutor['actor'] {
+    return this.#executor.actor;
+  }
+
+  get protocol(): Actor<typeof byzantineProtocolMachine> {
+    if (!this.#actor) throw new Error('replica not started');
+    return this.#actor;
+  }
+
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** Simulated Byzantine behaviour (tests and demos): 'correct' ends it. */
+  setBehaviour(behaviour: Behaviour): void {
+    this.#misbehave.set(behaviour, this.#tuning.requestTimeoutMs);
+  }
+
+  get behaviour(): Behaviour {
+    return this.#misbehave.behaviour;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    const init = await this.#load();
+    this.#actor = createActor(byzantineProtocolMachine, { input: init, ...(this.#opts.inspect ? { inspect: this.#opts.inspect } : {}) });
+    this.#actor.start();
+    this.#running = true;
+    this.#opts.transport.onMessage((from, bytes) => this.#receive(from, bytes));
+    await this.#opts.transport.start?.();
+    await this.#enqueue(() => this.#drain());
+    this.#scheduleTick();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#clock.clearTimeout(this.#tickHandle);
+    await this.#chain.catch(() => {});
+    this.#actor?.stop();
+    this.#executor.stop();
+    await this.#opts.transport.close?.();
+  }
+
+  status(): ReplicaStatus {
+    const core = this.#core();
+    return {
+      id: this.id,
+      faultModel: 'byzantine',
+      phase: core ? core.phase : 'stopped',
+      term: core?.view ?? 0,
+      view: core?.view ?? 0,
+      leader: core ? core.primary : null,
+      commitIndex: core?.committedSeq ?? 0,
+      appliedIndex: this.#executor.appliedIndex,
+      executedSeq: core?.executed ?? 0,
+      stableSeq: core?.stable.seq ?? 0,
+      members: core ? core.group.members.map((m) => m.id) : this.#opts.group.members.map((m) => m.id),
+      learners: [],
+      excluded: core ? [...core.excluded] : [],
+      snapshotIndex: core?.stable.seq ?? 0,
+      digest: this.#executor.digest,
+      running: this.#running,
+    };
+  }
+
+  /** Lets this replica accept signed messages from a replica the group is adding. */
+  knowMember(id: string, publicKey: Uint8Array): void {
+    if (id === ADMIN) return;
+    this.#memberKeys.set(id, publicKey);
+  }
+
+  /** An admin-signed reconfiguration (see `signReconfiguration`): ordered like a request. */
+  submitReconfiguration(command: Proof): Promise<string | null> {
+    return this.#enqueue(async () => {
+      const cmd = await this.#verifyProof(command, 'admin');
+      if (!cmd || cmd.from !== ADMIN) return 'the command is not signed by the group admin';
+      const msg = cmd.messages[0]!;
+      if (msg.type !== 'reconfigure') return 'not a reconfiguration';
+      this.#actor!.send({ type: 'request', item: { k: 'cfg', cmd } });
+      this.#scheduleFlush();
+      await this.#drain();
+      return null;
+    });
+  }
+
+  // ---- ingress ------------------------------------------------------------------------
+
+  #receive(from: string, bytes: Uint8Array): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    this.metrics.messagesIn++;
+    const opened = open(bytes, from, { self: this.id, memberKey: (id) => (id === ADMIN ? undefined : this.#memberKeys.get(id)), maxBytes: this.#tuning.maxMessageBytes });
+    return this.#enqueue(async () => {
+      const r = await opened;
+      if (!r.ok) return this.#drop(r.drop);
+      if (this.#misbehave.deaf) return;
+      if (r.signed) this.metrics.verifications++;
+      if (r.message.kind === 'protocol') return this.#onBundle(r.message, r.proof!, r.attachments);
+      switch (r.message.kind) {
+        case 'request':
+          return this.#onRequest(r.message.from, r.message.body);
+        case 'read':
+          return this.#onRead(r.message.from, r.message.body);
+        default:
+          return this.#drop('unexpected-kind');
+      }
+    });
+  }
+
+  #drop(reason: string): void {
+    this.metrics.dropped[reason] = (this.metrics.dropped[reason] ?? 0) + 1;
+  }
+
+  async #onBundle(msg: WireMessage, outer: Proof, attachments: Uint8Array[]): Promise<void> {
+    const messages = validateBundle(msg.body);
+    if (typeof messages === 'string') return this.#drop('malformed');
+    for (const m of messages) {
+      for (const { proof, content } of nestedProofs(m)) {
+        if (!(await this.#verifyProof(proof, content))) return this.#drop('bad-proof');
+      }
+    }
+    const proof = asVerified(outer, msg.from, messages);
+    this.#remember(outer, true);
+    for (const bytes of attachments) {
+      const batch = await this.#openBatch(bytes);
+      if (!batch) return this.#drop('bad-batch');
+      this.#actor!.send({ type: 'batch', digest: toHex(sha256Sync(bytes)), batch });
+    }
+    for (const m of messages) {
+      if (m.type === 'fetchState') await this.#serveState(msg.from, m);
+      else if (m.type === 'stateChunk') await this.#onStateChunk(msg.from, m);
+      else this.#actor!.send({ type: 'message', from: msg.from, message: m, proof });
+    }
+    await this.#drain();
+  }
+
+  async #openBatch(bytes: Uint8Array): Promise<Batch | undefined> {
+    const d = decode(bytes, { maxSize: this.#tuning.maxMessageBytes });
+    if (!d.ok) return undefined;
+    const batch = validateBatch(d.value);
+    if (typeof batch === 'string') return undefined;
+    for (const { proof, content } of batchProofs(batch)) if (!(await this.#verifyProof(proof, content))) return undefined;
+    return batch;
+  }
+
+  /**
+   * Checks a proof quoted inside a message: its signature (cached), and that it decodes to a
+   * signed protocol bundle holding what it may hold. Decorates it in place as a VerifiedProof.
+   */
+  async #verifyProof(proof: Proof, content: ProofContent): Promise<VerifiedProof | undefined> {
+    const d = decode(proof.p, { maxSize: this.#tuning.maxMessageBytes });
+    if (!d.ok) return undefined;
+    const payload = d.value as { f?: unknown; k?: unknown; m?: unknown } | null;
+    if (!payload || typeof payload !== 'object' || typeof payload.f !== 'string' || payload.k !== 'protocol') return undefined;
+    const signer = payload.f;
+    if ((content === 'admin') !== (signer === ADMIN)) return undefined;
+    const messages = validateBundle(payload.m, content);
+    if (typeof messages === 'string') return undefined;
+    const key = this.#memberKeys.get(signer);
+    if (!key) return undefined;
+    const cacheKey = this.#cacheKey(proof);
+    let ok = this.#verified.get(cacheKey);
+    if (ok === undefined) {
+      this.metrics.verifications++;
+      ok = await verify(key, proof.p, proof.s);
+      this.#remember(proof, ok, cacheKey);
+    }
+    if (!ok) return undefined;
+    if (content === 'viewChange') {
+      for (const m of messages) for (const inner of nestedProofs(m)) if (!(await this.#verifyProof(inner.proof, inner.content))) return undefined;
+    }
+    return asVerified(proof, signer, messages);
+  }
+
+  #cacheKey(proof: Proof): string {
+    return toHex(proof.s) + toHex(sha256Sync(proof.p)).slice(0, 16);
+  }
+
+  #remember(proof: Proof, ok: boolean, key = this.#cacheKey(proof)): void {
+    if (this.#verified.size >= VERIFIED_CACHE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(key, ok);
+  }
+
+  async #onRequest(client: string, body: unknown): Promise<void> {
+    const b = body as { seq?: unknown; event?: unknown } | null;
+    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#drop('malformed');
+    const seq = b.seq as number;
+    const problem = checkEvent(b.event);
+    if (problem) {
+      this.#drop('bad-event');
+      return this.#sendToClient(client, 'error', { seq, message: problem });
+    }
+    this.metrics.requests++;
+    const last = this.#executor.lastReply(client);
+    if (last && seq <= last.seq) {
+      // Already applied: answer from the replicated reply table, never apply twice.
+      this.metrics.duplicateRequests++;
+      if (seq === last.seq) return this.#reply(client, seq, plainResult(last.result));
+      return this.#sendToClient(client, 'error', { seq, message: `request ${seq} is older than this client's last applied request ${last.seq}` });
+    }
+    this.#actor!.send({ type: 'request', item: { k: 'req', client, seq, event: b.event as BatchItem & { k: 'req' } extends { event: infer E } ? E : never } });
+    this.#scheduleFlush();
+  }
+
+  async #onRead(client: string, body: unknown): Promise<void> {
+    const b = body as { nonce?: unknown; ordered?: unknown } | null;
+    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.nonce) || (b.nonce as number) < 0) return this.#drop('malformed');
+    this.metrics.reads++;
+    if (b.ordered === true) {
+      this.#actor!.send({ type: 'request', item: { k: 'read', client, nonce: b.nonce as number } });
+      this.#scheduleFlush();
+      return;
+    }
+    const id = `r${++this.#readCounter}`;
+    this.#waitingReads.set(id, { client, nonce: b.nonce as number });
+    this.#actor!.send({ type: 'read', ids: [id] });
+    await this.#drain();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // Everything that arrives in this instant goes into one batch.
+    this.#clock.setTimeout(
+      () =>
+        this.#enqueue(async () => {
+          this.#flushScheduled = false;
+          if (!this.#running) return;
+          this.#actor!.send({ type: 'flush', now: this.#clock.now() });
+          await this.#drain();
+        }),
+      0,
+    );
+  }
+
+  // ---- effects ------------------------------------------------------------------------
+
+  async #drain(): Promise<void> {
+    for (;;) {
+      const effects = this.#core()!.takeEffects();
+      if (effects.length === 0) {
+        const b = this.#boundaries.shift();
+        if (!b) return;
+        this.#actor!.send({ type: 'boundaryExecuted', seq: b.seq, appDigest: b.appDigest });
+        continue;
+      }
+      let writes: StorageOp[] = [];
+      let out: OutGroup[] = [];
+      const flushWrites = async () => {
+        if (writes.length === 0) return;
+        const ops = writes;
+        writes = [];
+        this.metrics.storageWrites++;
+        await this.#storage.batch(ops);
+      };
+      const flushSends = async () => {
+        if (out.length === 0) return;
+        const groups = out;
+        out = [];
+        await this.#transmitGroups(groups);
+      };
+      for (const effect of effects) {
+        if (effect.type === 'persist') {
+          await flushSends();
+          writes.push(...persistOps(effect));
+          continue;
+        }
+        await flushWrites();
+        if (effect.type === 'send') {
+          addToGroups(out, effect);
+          continue;
+        }
+        await flushSends();
+        await this.#carryOut(effect);
+      }
+      await flushWrites();
+      await flushSends();
+    }
+  }
+
+  /** Signs one bundle per group, transmits it in order, and tells the core its own proof. */
+  async #transmitGroups(groups: OutGroup[]): Promise<void> {
+    const sealed = await Promise.all(
+      groups.map((g) => {
+        const to = g.to.length === 1 ? g.to[0]! : BROADCAST;
+        const attachments = [...g.batches.values()].map((b) => encode(b as never));
+        this.metrics.signatures++;
+        return sealWithProof({ from: this.id, to, kind: 'protocol', body: g.messages }, this.#opts.identity, attachments).then((s) => ({ ...s, attachments }));
+      }),
+    );
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i]!;
+      const s = sealed[i]!;
+      this.#remember({ p: s.p, s: s.s! }, true);
+      this.#actor!.send({ type: 'signed', proof: asVerified({ p: s.p, s: s.s! }, this.id, g.messages) });
+      for (const to of g.to) {
+        const variants = await this.#misbehave.outgoing({ to, messages: g.messages, bytes: s.bytes, p: s.p, s: s.s!, attachments: s.attachments, batches: g.batches }, this.#opts.identity, this.#memberIdsForForgery());
+        for (const v of variants) this.#transmit(to, v.bytes, v.delayMs);
+      }
+    }
+  }
+
+  #memberIdsForForgery(): string[] {
+    return this.#core()?.group.members.map((m) => m.id).filter((id) => id !== this.id) ?? [];
+  }
+
+  async #carryOut(effect: Exclude<BftEffect, { type: 'persist' } | { type: 'send' }>): Promise<void> {
+    switch (effect.type) {
+      case 'execute':
+        return this.#execute(effect.seq, effect.batch, effect.boundary);
+      case 'readsReady':
+        for (const id of effect.ids) {
+          const w = this.#waitingReads.get(id);
+          if (!w) continue;
+          this.#waitingReads.delete(id);
+          await this.#answerRead(w.client, w.nonce, false);
+        }
+        return;
+      case 'fetchState':
+        if (this.#transfer?.seq === effect.seq && this.#transfer.digest === effect.digest) {
+          this.#transfer.attempt++;
+        } else {
+          this.#transfer = { seq: effect.seq, digest: effect.digest, from: effect.from, attempt: 0, chunks: [], received: 0 };
+        }
+        this.#transfer.from = effect.from.length ? effect.from : this.#transfer.from;
+        this.#transfer.chunks = [];
+        this.#transfer.received = 0;
+        return this.#askChunk();
+      case 'dropSnapshotsBelow':
+        if (effect.seq > 0) await this.#storage.batch([{ type: 'deleteRange', start: SNAPSHOT_PREFIX, end: indexKey(SNAPSHOT_PREFIX, effect.seq) }]);
+        return;
+      case 'configChanged':
+        for (const m of effect.config.members) if (!this.#memberKeys.has(m.id)) this.#memberKeys.set(m.id, m.key);
+        return;
+      case 'misbehaviour':
+        this.metrics.misbehaviour[effect.what.split(':')[0]!] = (this.metrics.misbehaviour[effect.what.split(':')[0]!] ?? 0) + 1;
+        return;
+    }
+  }
+
+  async #execute(seq: number, batch: Batch, boundary: boolean): Promise<void> {
+    const replies: Array<Promise<void>> = [];
+    for (const item of batch.items) {
+      const index = this.#executor.appliedIndex + 1;
+      if (item.k === 'req') {
+        this.metrics.entriesApplied++;
+        if (this.#misbehave.wrongResults) {
+          // Simulated fault: this replica executes wrongly (skips the event), so its state and replies diverge.
+          this.#executor.applyNoop(index, batch.time);
+          const snap = this.#executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
+          replies.push(this.#reply(item.client, item.seq, { index, digest: this.#executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, duplicate: false }));
+          continue;
+        }
+        const result = this.#executor.applyRequest(index, batch.time, { client: item.client, seq: item.seq, event: item.event });
+        replies.push(this.#reply(item.client, item.seq, plainResult(result)));
+      } else if (item.k === 'noop') {
+        this.metrics.entriesApplied++;
+        this.#executor.applyNoop(index, batch.time);
+      } else if (item.k === 'read') {
+        replies.push(this.#answerRead(item.client, item.nonce, true));
+      }
+    }
+    await Promise.all(replies);
+    if (!boundary) return;
+    const appDigest = this.#executor.digest;
+    const config = this.#core()!.configAfter(seq)!;
+    const record: CheckpointRecord = { seq, app: this.#executor.snapshot(), config };
+    await this.#storage.set(indexKey(SNAPSHOT_PREFIX, seq), encode(record as never));
+    this.metrics.storageWrites++;
+    this.metrics.snapshotsTaken++;
+    this.#boundaries.push({ seq, appDigest });
+  }
+
+  #members(): string[] {
+    return this.#core()!.group.members.map((m) => m.id);
+  }
+
+  #reply(client: string, seq: number, result: unknown): Promise<void> {
+    return this.#sendToClient(client, 'reply', { seq, result: this.#misbehave.tamperResult(result), members: this.#members() });
+  }
+
+  async #answerRead(client: string, nonce: number, ordered: boolean): Promise<void> {
+    const snap = this.#executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
+    const body = { nonce, index: this.#executor.appliedIndex, digest: this.#executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, members: this.#members(), ordered };
+    await this.#sendToClient(client, 'readReply', this.#misbehave.tamperResult(body) as typeof body);
+  }
+
+  async #sendToClient(to: string, kind: WireKind, body: unknown): Promise<void> {
+    const bytes = await seal({ from: this.id, to, kind, body });
+    for (const v of await this.#misbehave.outgoingToClient(to, kind, body, bytes, this.#memberIdsForForgery())) this.#transmit(to, v.bytes, 0);
+  }
+
+  #transmit(to: string, bytes: Uint8Array, delayMs: number): void {
+    if (!this.#running) return;
+    this.metrics.messagesOut++;
+    if (delayMs > 0) this.#clock.setTimeout(() => this.#running && this.#opts.transport.send(to, bytes), delayMs);
+    else this.#opts.transport.send(to, bytes);
+  }
+
+  // ---- state transfer -----------------------------------------------------------------
+
+  async #askChunk(): Promise<void> {
+    const t = this.#transfer;
+    if (!t || t.from.length === 0) return;
+    const to = t.from[t.attempt % t.from.length]!;
+    await this.#sendAlone([to], { type: 'fetchState', seq: t.seq, digest: t.digest, offset: t.received });
+  }
+
+  async #serveState(to: string, m: Extract<BftMessage, { type: 'fetchState' }>): Promise<void> {
+    const bytes = await this.#storage.get(indexKey(SNAPSHOT_PREFIX, m.seq));
+    if (!bytes || m.offset > bytes.length) return this.#drop('state-unavailable');
+    this.metrics.snapshotsSent++;
+    const data = bytes.subarray(m.offset, Math.min(bytes.length, m.offset + this.#tuning.stateChunkBytes));
+    await this.#sendAlone([to], { type: 'stateChunk', seq: m.seq, digest: m.digest, offset: m.offset, total: bytes.length, data: data.slice() });
+  }
+
+  async #onStateChunk(from: string, m: Extract<BftMessage, { type: 'stateChunk' }>): Promise<void> {
+    const t = this.#transfer;
+    if (!t || m.seq !== t.seq || m.digest !== t.digest || m.offset !== t.received || m.total > 1 << 30) return;
+    t.chunks.push(m.data);
+    t.received += m.data.length;
+    if (t.received < m.total) {
+      if (m.data.length === 0) return;
+      return this.#sendAlone([from], { type: 'fetchState', seq: t.seq, digest: t.digest, offset: t.received });
+    }
+    const all = new Uint8Array(t.received);
+    let at = 0;
+    for (const c of t.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    const installed = this.#installCheckpoint(all, t.seq, t.digest);
+    if (typeof installed === 'string') {
+      // A replica sent a state that does not match the certificate: ask another.
+      this.#drop('bad-state');
+      t.attempt++;
+      t.chunks = [];
+      t.received = 0;
+      return this.#askChunk();
+    }
+    await this.#storage.set(indexKey(SNAPSHOT_PREFIX, t.seq), all);
+    this.metrics.snapshotsInstalled++;
+    this.#transfer = undefined;
+    this.#actor!.send({ type: 'stateInstalled', seq: t.seq, digest: t.digest, group: installed });
+  }
+
+  /** Checks a checkpoint's bytes against the certified digest, then installs the app state. */
+  #installCheckpoint(bytes: Uint8Array, seq: number, digest: string): Config | string {
+    const d = decode(bytes, { maxSize: Number.MAX_SAFE_INTEGER });
+    if (!d.ok) return 'undecodable';
+    const record = d.value as unknown as CheckpointRecord;
+    if (!record || typeof record !== 'object' || record.seq !== seq || !(record.app instanceof Uint8Array) || !record.config) return 'malformed';
+    const app = decode(record.app, { maxSize: Number.MAX_SAFE_INTEGER });
+    const claimed = app.ok ? (app.value as { digest?: unknown }).digest : undefined;
+    if (typeof claimed !== 'string') return 'no app digest';
+    if (this.#core()!.cfg.hashCheckpoint({ seq, appDigest: claimed, config: record.config }) !== digest) return 'digest mismatch';
+    try {
+      // restore() recomputes the digest from the state and refuses a snapshot that lies about it.
+      this.#executor.restore(record.app);
+    } catch {
+      return 'restore failed';
+    }
+    return record.config;
+  }
+
+  async #sendAlone(to: string[], message: BftMessage): Promise<void> {
+    await this.#transmitGroups([{ to, messages: [message], batches: new Map() }]);
+  }
+
+  // ---- time ---------------------------------------------------------------------------
+
+  #scheduleTick(): void {
+    if (!this.#running) return;
+    this.#tickHandle = this.#clock.setTimeout(() => {
+      if (!this.#running) return undefined;
+      const done = this.#enqueue(async () => {
+        const now = this.#clock.now();
+        this.#actor!.send({ type: 'tick', now });
+        const due = this.#executor.nextTimerDue();
+        if (due !== undefined && due <= now) {
+          this.#actor!.send({ type: 'timersDue' });
+          this.#actor!.send({ type: 'flush', now });
+        }
+        if (this.#transfer && this.#core()!.phase !== 'stateTransfer' && this.#core()!.executed >= this.#transfer.seq) this.#transfer = undefined;
+        await this.#drain();
+      });
+      this.#scheduleTick();
+      return done;
+    }, this.#tuning.tickMs);
+  }
+
+  #enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.#chain.then(async () => {
+      if (this.#failure) throw this.#failure;
+      return fn();
+    });
+    this.#chain = run.then(
+      () => undefined,
+      (err) => {
+        // A bug, not bad input (that is dropped and counted): stop rather than diverge.
+        this.#failure ??= err;
+        this.#running = false;
+      },
+    );
+    return run;
+  }
+
+  #core(): BftCore | undefined {
+    return this.#actor?.getSnapshot().context.core;
+  }
+
+  // ---- recovery -----------------------------------------------------------------------
+
+  async #load() {
+    const t = this.#tuning;
+    const hardBytes = await this.#storage.get(HARD_KEY);
+    const hard = hardBytes ? (decodeTrusted(hardBytes, 'hard state') as unknown as HardState) : { view: 0, changing: false };
+    const stableBytes = await this.#storage.get(STABLE_KEY);
+    let stable: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, cert: [] };
+    let group: Config = { epoch: 0, members: this.#opts.group.members.map((m) => ({ id: m.id, key: m.publicKey })), pending: [] };
+    if (stableBytes) {
+      const s = decodeTrusted(stableBytes, 'stable checkpoint') as unknown as { seq: number; digest: string; cert: Proof[] };
+      const snap = await this.#storage.get(indexKey(SNAPSHOT_PREFIX, s.seq));
+      if (snap) {
+        const record = decodeTrusted(snap, 'checkpoint') as unknown as CheckpointRecord;
+        this.#executor.restore(record.app);
+        group = record.config;
+        stable = { seq: s.seq, digest: s.digest, cert: s.cert.map((p) => this.#trustedProof(p)) };
+      }
+    }
+    const slots = (await this.#storage.scan({ prefix: SLOT_PREFIX }))
+      .map(([, v]) => decodeTrusted(v, 'slot') as unknown as SlotRecord)
+      .filter((r) => r.seq > stable.seq)
+      .map((r) => (r.prepared ? { ...r, prepared: { ...r.prepared, prePrepare: this.#trustedProof(r.prepared.prePrepare), prepares: r.prepared.prepares.map((p) => this.#trustedProof(p)) } } : r));
+    for (const m of group.members) if (!this.#memberKeys.has(m.id)) this.#memberKeys.set(m.id, m.key);
+    const executor = this.#executor;
+    return {
+      config: {
+        id: this.id,
+        checkpointEvery: t.checkpointEvery,
+        windowSize: t.windowSize,
+        maxBatch: t.maxBatch,
+        requestTimeoutTicks: Math.max(1, Math.ceil(t.requestTimeoutMs / t.tickMs)),
+        viewChangeTimeoutTicks: Math.max(1, Math.ceil(t.viewChangeTimeoutMs / t.tickMs)),
+        statusTicks: Math.max(1, Math.ceil(t.statusMs / t.tickMs)),
+        forgetRequestTicks: Math.max(1, Math.ceil((t.requestTimeoutMs * 10) / t.tickMs)),
+        maxClockSkewMs: 30_000,
+        hashBatch: (b: Batch) => toHex(sha256Sync(encode(b as never))),
+        hashCheckpoint: (c: { seq: number; appDigest: string; config: Config }) => toHex(sha256Sync(encode({ seq: c.seq, app: c.appDigest, config: c.config } as never))),
+      },
+      group,
+      hard,
+      stable,
+      slots,
+      alreadyApplied: (client: string, seq: number) => {
+        const last = executor.lastReply(client);
+        return last !== undefined && seq <= last.seq;
+      },
+    };
+  }
+
+  /** A proof from our own storage: decoded without checking the signature again. */
+  #trustedProof(p: Proof): VerifiedProof {
+    const payload = decodeTrusted(p.p, 'proof') as { f: string; m: BftMessage[] };
+    return asVerified({ p: p.p, s: p.s }, payload.f, payload.m);
+  }
+}
+
+/** Marks a proof as verified: `from` and `messages` are not enumerable, so it still encodes as `{ p, s }`. */
+function asVerified(proof: Proof, from: string, messages: BftMessage[]): VerifiedProof {
+  const v = proof as VerifiedProof;
+  if ((v as Partial<VerifiedProof>).messages === undefined) {
+    Object.defineProperty(v, 'from', { value: from, enumerable: false });
+    Object.defineProperty(v, 'messages', { value: messages, enumerable: false });
+  }
+  return v;
+}
+
+/** Votes to the same recipients share one bundle; a message with nested proofs goes alone. */
+function addToGroups(groups: OutGroup[], effect: Extract<BftEffect, { type: 'send' }>): void {
+  const key = effect.to.join(',');
+  let g = VOTE_TYPES.has(effect.message.type) ? groups.find((x) => x.to.join(',') === key && x.messages.every((m) => VOTE_TYPES.has(m.type))) : undefined;
+  if (!g) {
+    g = { to: effect.to, messages: [], batches: new Map() };
+    groups.push(g);
+  }
+  g.messages.push(effect.message);
+  for (const b of effect.batches ?? []) g.batches.set(b.digest, b.batch);
+}
+
+function persistOps(effect: Extract<BftEffect, { type: 'persist' }>): StorageOp[] {
+  const ops: StorageOp[] = [];
+  if (effect.dropSlotsUpTo !== undefined) ops.push({ type: 'deleteRange', start: SLOT_PREFIX, end: indexKey(SLOT_PREFIX, effect.dropSlotsUpTo + 1) });
+  for (const r of effect.slots ?? []) ops.push({ type: 'set', key: indexKey(SLOT_PREFIX, r.seq), value: encode(r as never) });
+  if (effect.hard) ops.push({ type: 'set', key: HARD_KEY, value: encode(effect.hard as never) });
+  if (effect.stable) ops.push({ type: 'set', key: STABLE_KEY, value: encode(effect.stable as never) });
+  return ops;
+}
+
+/** Signs a reconfiguration with the group's admin identity, for `submitReconfiguration` on every replica. */
+export async function signReconfiguration(admin: { sign(data: Uint8Array): Promise<Uint8Array> }, change: { add: { id: string; key: Uint8Array } } | { remove: string }, nonce: number): Promise<Proof> {
+  const s = await sealWithProof({ from: ADMIN, to: BROADCAST, kind: 'protocol', body: [{ type: 'reconfigure', change, nonce }] }, admin as never);
+  return { p: s.p, s: s.s! };
+}
+
+export { prefixEnd, parseIndexKey, rewrap };

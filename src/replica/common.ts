@@ -1,0 +1,44 @@
+import type { ApplyResult } from '../app/index.ts';
+import { decode } from '../codec/index.ts';
+import type { ReplicaMetrics, ReplicaOptions } from './types.ts';
+
+/** What both replica runtimes (crash and Byzantine) share: options checks, stored-record decoding, metrics. */
+
+export function newMetrics(): ReplicaMetrics {
+  return {
+    messagesIn: 0, messagesOut: 0, dropped: {}, requests: 0, duplicateRequests: 0, redirects: 0, proposals: 0,
+    entriesApplied: 0, reads: 0, snapshotsTaken: 0, snapshotsInstalled: 0, snapshotsSent: 0, signatures: 0,
+    verifications: 0, storageWrites: 0, misbehaviour: {},
+  };
+}
+
+/** Our own storage: a record that does not decode means the disk is corrupt, which we refuse to paper over. */
+export function decodeTrusted(bytes: Uint8Array, what: string): Record<string, unknown> {
+  const r = decode(bytes, { maxSize: Number.MAX_SAFE_INTEGER });
+  if (!r.ok) throw new Error(`stored ${what} is corrupt: ${r.error.message}`);
+  return r.value as Record<string, unknown>;
+}
+
+export function plainResult(r: ApplyResult): unknown {
+  return { index: r.index, digest: r.digest, snapshot: r.snapshot, duplicate: r.duplicate };
+}
+
+export function validateOptions(o: ReplicaOptions): void {
+  if (!o || typeof o !== 'object') throw new TypeError('createReplica needs an options object');
+  if (!o.machine || typeof (o.machine as { transition?: unknown }).transition !== 'function') throw new TypeError('createReplica: `machine` must be an XState machine');
+  if (!o.identity || !(o.identity.publicKey instanceof Uint8Array)) throw new TypeError('createReplica: `identity` must come from generateIdentity()');
+  if (!o.group || !Array.isArray(o.group.members) || o.group.members.length === 0) throw new TypeError('createReplica: `group.members` must list the replicas');
+  if (o.group.faultModel !== 'crash' && o.group.faultModel !== 'byzantine') throw new TypeError(`createReplica: unknown faultModel ${String(o.group.faultModel)}`);
+  const ids = new Set<string>();
+  for (const m of o.group.members) {
+    if (typeof m.id !== 'string' || m.id === '' || !(m.publicKey instanceof Uint8Array) || m.publicKey.length !== 32) {
+      throw new TypeError('createReplica: each member needs a non-empty `id` and a 32-byte `publicKey`');
+    }
+    if (ids.has(m.id)) throw new TypeError(`createReplica: duplicate member id ${m.id}`);
+    ids.add(m.id);
+  }
+  if (!o.transport || typeof o.transport.send !== 'function' || typeof o.transport.onMessage !== 'function') {
+    throw new TypeError('createReplica: `transport` must have send() and onMessage()');
+  }
+}
+

@@ -1,0 +1,128 @@
+/**
+ * Simulated Byzantine behaviours of a replica (DESIGN.md §5), for tests and demos. They act on
+ * what the replica sends (and, for `wrong-result`, on how it executes); the protocol core
+ * stays correct, so a replica switched back to 'correct' behaves again. `twin` is arranged by
+ * the local cluster (a second node with the same keys); here it is just a name.
+ */
+import type { Batch, BftMessage } from '../../actors/byzantine/index.ts';
+import type { Identity } from '../crypto/index.ts';
+import { decode, encode } from '../codec/index.ts';
+import { sha256Sync, toHex } from '../crypto/index.ts';
+import { Prng } from '../sim/prng.ts';
+import { BROADCAST, rewrap, seal, sealWithProof, type WireKind } from '../wire/index.ts';
+
+export const BEHAVIOURS = ['correct', 'silent', 'equivocate', 'forge', 'corrupt-signatures', 'wrong-result', 'replay', 'slow', 'twin'] as const;
+export type Behaviour = (typeof BEHAVIOURS)[number];
+
+export interface Outgoing {
+  to: string;
+  messages: BftMessage[];
+  bytes: Uint8Array;
+  p: Uint8Array;
+  s: Uint8Array;
+  attachments: Uint8Array[];
+  batches: Map<string, Batch>;
+}
+
+export class Misbehaviour {
+  behaviour: Behaviour = 'correct';
+  #slowMs = 0;
+  readonly #random: Prng;
+  /** Recently sent envelopes, for `replay`. */
+  readonly #history: Array<{ to: string; bytes: Uint8Array }> = [];
+
+  constructor(
+    readonly id: string,
+    seed: number,
+  ) {
+    this.#random = new Prng(seed ^ 0x5eed);
+  }
+
+  set(behaviour: Behaviour, requestTimeoutMs: number): void {
+    if (!BEHAVIOURS.includes(behaviour)) throw new RangeError(`unknown behaviour ${String(behaviour)}; one of ${BEHAVIOURS.join(', ')}`);
+    this.behaviour = behaviour;
+    // Just under the backups' patience: requests complete, slowly, without a view change.
+    this.#slowMs = Math.floor(requestTimeoutMs * 0.8);
+  }
+
+  /** Executes wrongly: its state, checkpoints and replies diverge from the correct replicas'. */
+  get wrongResults(): boolean {
+    return this.behaviour === 'wrong-result';
+  }
+
+  get deaf(): boolean {
+    return false;
+  }
+
+  tamperResult<T>(result: T): T {
+    return result;
+  }
+
+  /** What actually goes out for one signed bundle to one recipient. */
+  async outgoing(out: Outgoing, identity: Identity, others: string[]): Promise<Array<{ bytes: Uint8Array; delayMs: number }>> {
+    const plain = [{ bytes: out.bytes, delayMs: 0 }];
+    switch (this.behaviour) {
+      case 'silent':
+        return [];
+      case 'corrupt-signatures': {
+        const s = out.s.slice();
+        s[this.#random.int(64)]! ^= 1 << this.#random.int(8);
+        return [{ bytes: rewrap(out.p, s, out.attachments), delayMs: 0 }];
+      }
+      case 'forge': {
+        // The same votes in another member's name, signed with our own key: receivers must refuse them.
+        const victim = others.length ? others[this.#random.int(others.length)]! : this.id;
+        const forged = await seal({ from: victim, to: out.to, kind: 'protocol', body: out.messages }, identity, out.attachments);
+        return [...plain, { bytes: forged, delayMs: 0 }];
+      }
+      case 'replay': {
+        const old = this.#history.filter((h) => h.to === out.to);
+        this.#remember(out.to, out.bytes);
+        if (old.length === 0) return plain;
+        return [...plain, { bytes: old[this.#random.int(old.length)]!.bytes, delayMs: this.#random.int(50) }];
+      }
+      case 'slow':
+        return out.messages.some((m) => m.type === 'prePrepare') ? [{ bytes: out.bytes, delayMs: this.#slowMs }] : plain;
+      case 'equivocate':
+        return out.messages.some((m) => m.type === 'prePrepare') && this.#secondHalf(out.to, others) ? [{ bytes: await this.#conflicting(out, identity), delayMs: 0 }] : plain;
+      default:
+        return plain;
+    }
+  }
+
+  /** What goes to a client (replies and read replies are link-authenticated, not signed). */
+  async outgoingToClient(to: string, kind: WireKind, body: unknown, bytes: Uint8Array, others: string[]): Promise<Array<{ bytes: Uint8Array }>> {
+    if (this.behaviour === 'silent') return [];
+    if (this.behaviour === 'forge' && others.length) {
+      const victim = others[this.#random.int(others.length)]!;
+      return [{ bytes }, { bytes: await seal({ from: victim, to, kind, body }) }];
+    }
+    return [{ bytes }];
+  }
+
+  #remember(to: string, bytes: Uint8Array): void {
+    this.#history.push({ to, bytes });
+    if (this.#history.length > 64) this.#history.shift();
+  }
+
+  /** Equivocation splits the backups: the later half (by id) gets other batches. */
+  #secondHalf(to: string, others: string[]): boolean {
+    const sorted = [...others].sort();
+    return sorted.indexOf(to) >= Math.floor(sorted.length / 2);
+  }
+
+  /** The same pre-prepares for other batches (a different time stamp), validly signed. */
+  async #conflicting(out: Outgoing, identity: Identity): Promise<Uint8Array> {
+    const attachments: Uint8Array[] = [];
+    const digests = new Map<string, string>();
+    for (const [digest, batch] of out.batches) {
+      const altered = encode({ ...batch, time: batch.time + 1 } as never);
+      digests.set(digest, toHex(sha256Sync(altered)));
+      attachments.push(altered);
+    }
+    const messages = out.messages.map((m) => (m.type === 'prePrepare' && digests.has(m.digest) ? { ...m, digest: digests.get(m.digest)! } : m));
+    const payload = decode(out.p);
+    const to = payload.ok ? String((payload.value as { t: string }).t) : BROADCAST;
+    return (await sealWithProof({ from: this.id, to, kind: 'protocol', body: messages }, identity, attachments)).bytes;
+  }
+}
