@@ -1,5 +1,7 @@
 import { checkEvent } from '../app/index.ts';
 import { realClock, type Clock } from '../clock.ts';
+import { encode } from '../codec/index.ts';
+import { sha256Sync, toHex } from '../crypto/index.ts';
 import type { Transport } from '../transport/index.ts';
 import { open, seal, type WireKind } from '../wire/index.ts';
 
@@ -16,7 +18,7 @@ export interface Outcome {
   /** The application state right after this event. */
   snapshot: AppSnapshot;
   digest: string;
-  /** Replicas whose replies matched (one under the crash model). */
+  /** Replicas whose replies matched (one under the crash model), sorted. */
   agreed: string[];
   /** Replicas whose replies differed, with their digests. */
   dissent: Array<{ replica: string; digest: string }>;
@@ -36,12 +38,31 @@ export interface ClientOptions {
   transport: Transport;
   /** Replica ids of the group. */
   replicas: string[];
-  faultModel?: 'crash';
+  /**
+   * `crash`: one reply from the leader decides. `byzantine`: every message goes to all
+   * replicas and the client votes on their replies (see Client).
+   */
+  faultModel?: 'crash' | 'byzantine';
   clock?: Clock;
-  /** Resend to another replica after this long without an answer (ms). */
+  /** Resend after this long without an answer (ms): to another replica (crash), to all (byzantine). */
   retryAfterMs?: number;
   /** Give up after this long (ms); the request may or may not have been applied. */
   giveUpAfterMs?: number;
+  /**
+   * Byzantine only: an unordered read that has not gathered 2f+1 matching replies after this
+   * long (ms) falls back to an ordered read. Default: 2 * retryAfterMs.
+   */
+  readFallbackMs?: number;
+}
+
+/** A replica whose reply differed from the accepted one (byzantine model). */
+export interface DissentRecord {
+  /** The request's sequence number, for a dissenting `reply`. */
+  seq?: number;
+  /** The read's nonce, for a dissenting `readReply`. */
+  nonce?: number;
+  replica: string;
+  digest: string;
 }
 
 /** The client gave up; the request may or may not have taken effect. */
@@ -69,11 +90,131 @@ interface Pending {
 
 type Observer = { next?: (s: AppSnapshot) => void } | ((s: AppSnapshot) => void);
 
+/** What a replica claims a request or read produced (byzantine model), once checked for shape. */
+interface Claim {
+  index: number;
+  digest: string;
+  snapshot: AppSnapshot;
+  members: string[];
+}
+
+type Vote = { claim: Claim } | { error: string };
+
+/**
+ * The votes of one request or read: the latest vote of each replica, grouped by match key.
+ * A replica that answers again (the client retransmitted) replaces its earlier vote, so no
+ * replica counts twice.
+ */
+class VoteTally {
+  readonly #votes = new Map<string, { key: string; vote: Vote }>();
+
+  record(replica: string, key: string, vote: Vote): void {
+    this.#votes.set(replica, { key, vote });
+  }
+
+  /** Distinct replicas heard from. */
+  get size(): number {
+    return this.#votes.size;
+  }
+
+  /** Replicas whose latest vote has this key, sorted. */
+  voters(key: string): string[] {
+    const out: string[] = [];
+    for (const [replica, v] of this.#votes) if (v.key === key) out.push(replica);
+    return out.sort();
+  }
+
+  /** Each key with its vote count and one of its votes (all votes of a key say the same). */
+  keys(): Array<{ key: string; count: number; vote: Vote }> {
+    const byKey = new Map<string, { key: string; count: number; vote: Vote }>();
+    for (const v of this.#votes.values()) {
+      const entry = byKey.get(v.key);
+      if (entry) entry.count++;
+      else byKey.set(v.key, { key: v.key, count: 1, vote: v.vote });
+    }
+    return [...byKey.values()];
+  }
+
+  /** The first error received (in order of each replica's first vote) among current error votes. */
+  firstError(): { replica: string; message: string } | undefined {
+    for (const [replica, v] of this.#votes) if ('error' in v.vote) return { replica, message: v.vote.error };
+    return undefined;
+  }
+
+  /** Replicas whose latest vote is a result with another key, sorted, with the digest they claimed. */
+  dissent(key: string): Array<{ replica: string; digest: string }> {
+    const out: Array<{ replica: string; digest: string }> = [];
+    for (const [replica, v] of this.#votes) if (v.key !== key && 'claim' in v.vote) out.push({ replica, digest: v.vote.claim.digest });
+    return out.sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
+  }
+}
+
+/** Votes of an error: every error matches every other (the text may differ between replicas). */
+const ERROR_KEY = 'error';
+
+/**
+ * What replies must agree on. The snapshot's hash is part of it although the state digest
+ * already covers the state: the digest cannot be checked against the snapshot here, so
+ * without it a faulty replica could pair the right digest with a made-up snapshot and be
+ * counted as agreeing. Correct replicas send the same snapshot for the same index.
+ */
+function matchKey(c: Claim): string {
+  // JSON of the parts, not a concatenation: ids containing ',' must not make two lists look alike.
+  return JSON.stringify([c.index, c.digest, c.members, toHex(sha256Sync(encode(c.snapshot as never)))]);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The most replicas that may be faulty in a byzantine group of this many (n = 3f+1). */
+function faultsTolerated(n: number): number {
+  return Math.floor((n - 1) / 3);
+}
+
+/** A claim from untrusted bytes, or undefined when it is not shaped like one. */
+function toClaim(x: unknown, members: unknown): Claim | undefined {
+  const c = x as Partial<Record<keyof Claim, unknown>> | null;
+  if (!c || typeof c !== 'object' || !Number.isSafeInteger(c.index) || typeof c.digest !== 'string') return undefined;
+  const snapshot = c.snapshot as Partial<AppSnapshot> | null;
+  if (!snapshot || typeof snapshot !== 'object' || Array.isArray(snapshot) || typeof snapshot.status !== 'string') return undefined;
+  if (!Array.isArray(members) || members.length === 0 || !members.every((m) => typeof m === 'string' && m !== '')) return undefined;
+  if (new Set(members).size !== members.length) return undefined;
+  return { index: c.index as number, digest: c.digest, snapshot: snapshot as AppSnapshot, members: members as string[] };
+}
+
+/** A request or read under way in the byzantine model. */
+interface Ballot {
+  /** `read` is the unordered read; `orderedRead` its fallback through the total order. */
+  kind: 'request' | 'read' | 'orderedRead';
+  /** seq for requests, nonce for reads. */
+  number: number;
+  body: unknown;
+  /** When the caller's operation began (a fallback read keeps its read's start). */
+  startedAt: number;
+  attempt: number;
+  timer: unknown;
+  fallbackTimer: unknown;
+  tally: VoteTally;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+const DISSENT_LOG_LIMIT = 100;
+
 /**
  * A client of a replica group. Requests are sent one at a time per client (exactly-once
  * rests on a per-client sequence number, so a later request must not overtake an earlier
- * one); a retry keeps the sequence number. The client follows redirects to the leader and
- * rotates through replicas on timeouts.
+ * one); a retry keeps the sequence number.
+ *
+ * Crash model: the client follows redirects to the leader and rotates through replicas on
+ * timeouts; one reply decides.
+ *
+ * Byzantine model (n replicas, f = floor((n-1)/3)): every request and read goes to all
+ * replicas, and the client votes on their replies, keyed by (index, digest, members,
+ * snapshot). A result needs max(f, f of the claimed members)+1 matching replies, a rejection
+ * f+1 errors, an unordered read 2f+1 matching replies (else it falls back to an ordered read,
+ * decided like a request). After a result, the client adopts the member list it agreed on.
  */
 export class Client {
   readonly id: string;
@@ -87,27 +228,62 @@ export class Client {
   #closed = false;
   #latest: AppSnapshot | undefined;
   readonly #observers = new Set<Observer>();
+  // Byzantine model only.
+  #members: string[];
+  #ballot: Ballot | undefined;
+  /** The last decided request or read, to notice replies that dissent after the decision. */
+  #decided: { kind: 'reply' | 'readReply'; number: number; key: string; logged: Set<string> } | undefined;
+  readonly #dissentLog: DissentRecord[] = [];
 
   constructor(options: ClientOptions) {
     if (!options || typeof options.id !== 'string' || options.id === '') throw new TypeError('createClient: `id` must be a non-empty string');
     if (!Array.isArray(options.replicas) || options.replicas.length === 0) throw new TypeError('createClient: `replicas` must list the group');
     if (!options.transport || typeof options.transport.send !== 'function') throw new TypeError('createClient: `transport` is required');
+    if (options.faultModel !== undefined && options.faultModel !== 'crash' && options.faultModel !== 'byzantine') {
+      throw new TypeError(`createClient: unknown faultModel ${String(options.faultModel)}`);
+    }
     this.id = options.id;
     this.#opts = {
       faultModel: 'crash',
       retryAfterMs: 300,
       giveUpAfterMs: 30_000,
       ...options,
+      readFallbackMs: options.readFallbackMs ?? 2 * (options.retryAfterMs ?? 300),
       clock: options.clock ?? realClock(),
     };
+    // A copy: under the byzantine model only agreed replies change the group.
+    this.#members = [...options.replicas];
     options.transport.onMessage((from, bytes) => this.#receive(from, bytes));
+  }
+
+  get #byzantine(): boolean {
+    return this.#opts.faultModel === 'byzantine';
+  }
+
+  /** The replicas this client talks to (byzantine: as last agreed by the group's replies). */
+  get replicas(): readonly string[] {
+    return this.#byzantine ? this.#members : this.#opts.replicas;
+  }
+
+  /**
+   * Byzantine model: replicas whose reply differed from the accepted one, newest last, at most
+   * the last 100. It holds the dissent of each decision, and also dissenting replies to the
+   * last decided request or read that arrive after the decision (a slow faulty replica is
+   * not in the Outcome's `dissent` but shows up here). Each (replica, digest) once per decision.
+   */
+  get dissentLog(): readonly DissentRecord[] {
+    return this.#dissentLog;
   }
 
   /** Orders an event; resolves with the agreed outcome once a replica applied it. */
   send(event: unknown): Promise<Outcome> {
     const problem = checkEvent(event);
     if (problem) return Promise.reject(new TypeError(`client.send: ${problem}`));
-    return this.#serialised(() => this.#start('request', ++this.#seq, { event }) as Promise<Outcome>);
+    return this.#serialised(() => {
+      const seq = ++this.#seq;
+      if (this.#byzantine) return this.#startBallot('request', seq, { seq, event }, this.#opts.clock.now()) as Promise<Outcome>;
+      return this.#start('request', seq, { event }) as Promise<Outcome>;
+    });
   }
 
   /** A linearizable read of the application state. */
@@ -117,7 +293,11 @@ export class Client {
 
   /** A linearizable read with its log position and agreement. */
   readOutcome(): Promise<ReadOutcome> {
-    return this.#serialised(() => this.#start('read', ++this.#nonce, {}) as Promise<ReadOutcome>);
+    return this.#serialised(() => {
+      const nonce = ++this.#nonce;
+      if (this.#byzantine) return this.#startBallot('read', nonce, { nonce }, this.#opts.clock.now()) as Promise<ReadOutcome>;
+      return this.#start('read', nonce, {}) as Promise<ReadOutcome>;
+    });
   }
 
   /** An XState-compatible actor ref over the voted state (send, getSnapshot, subscribe). */
@@ -140,6 +320,11 @@ export class Client {
       this.#opts.clock.clearTimeout(p.timer);
       this.#current = undefined;
       p.reject(new ClientTimeoutError('client closed'));
+    }
+    const b = this.#ballot;
+    if (b) {
+      this.#endBallot(b);
+      b.reject(new ClientTimeoutError('client closed'));
     }
   }
 
@@ -192,6 +377,7 @@ export class Client {
   }
 
   async #receive(from: string, bytes: Uint8Array): Promise<void> {
+    if (this.#byzantine) return this.#receiveVote(from, bytes);
     if (!this.#opts.replicas.includes(from)) return;
     const r = await open(bytes, from, { self: this.id, memberKey: () => undefined, maxBytes: 64 * 1024 * 1024 });
     if (!r.ok) return;
@@ -235,6 +421,162 @@ export class Client {
   #finish(p: Pending): void {
     this.#opts.clock.clearTimeout(p.timer);
     this.#current = undefined;
+  }
+
+  // ---- byzantine model: output voting ------------------------------------------------
+
+  #startBallot(kind: Ballot['kind'], number: number, body: unknown, startedAt: number): Promise<unknown> {
+    return new Promise((resolve, reject) => this.#openBallot({ kind, number, body, startedAt, resolve, reject }));
+  }
+
+  #openBallot(b: Pick<Ballot, 'kind' | 'number' | 'body' | 'startedAt' | 'resolve' | 'reject'>): void {
+    const ballot: Ballot = { ...b, attempt: 0, timer: undefined, fallbackTimer: undefined, tally: new VoteTally() };
+    this.#ballot = ballot;
+    if (ballot.kind === 'read') {
+      ballot.fallbackTimer = this.#opts.clock.setTimeout(() => this.#fallBackToOrderedRead(ballot), this.#opts.readFallbackMs);
+    }
+    this.#broadcast(ballot);
+  }
+
+  /** Sends (again) to every replica: each replies to each copy, and any may be faulty. */
+  #broadcast(b: Ballot): void {
+    b.attempt++;
+    this.#opts.clock.clearTimeout(b.timer);
+    b.timer = this.#opts.clock.setTimeout(() => this.#onBallotTimeout(b), this.#opts.retryAfterMs);
+    const kind: WireKind = b.kind === 'request' ? 'request' : 'read';
+    for (const replica of this.#members) void this.#send(replica, kind, b.body);
+  }
+
+  #onBallotTimeout(b: Ballot): void {
+    if (this.#ballot !== b) return;
+    if (this.#opts.clock.now() - b.startedAt >= this.#opts.giveUpAfterMs) {
+      this.#endBallot(b);
+      const what = b.kind === 'request' ? 'the request may or may not have been applied' : 'no read result';
+      b.reject(new ClientTimeoutError(`no agreement after ${this.#opts.giveUpAfterMs} ms (${b.attempt} rounds); ${what}`));
+      return;
+    }
+    this.#broadcast(b);
+  }
+
+  /** The unordered read cannot or did not agree in time: read through the total order instead. */
+  #fallBackToOrderedRead(b: Ballot): void {
+    if (this.#ballot !== b || b.kind !== 'read') return;
+    this.#endBallot(b);
+    // A fresh nonce, so that late replies to the unordered read do not count as ordered ones.
+    const nonce = ++this.#nonce;
+    this.#openBallot({ kind: 'orderedRead', number: nonce, body: { nonce, ordered: true }, startedAt: b.startedAt, resolve: b.resolve, reject: b.reject });
+  }
+
+  #endBallot(b: Ballot): void {
+    this.#opts.clock.clearTimeout(b.timer);
+    this.#opts.clock.clearTimeout(b.fallbackTimer);
+    if (this.#ballot === b) this.#ballot = undefined;
+  }
+
+  /** Matching replies a claim needs: a reply claiming a bigger group must convince that group's f+1. */
+  #resultQuorum(claim: Claim): number {
+    return Math.max(faultsTolerated(this.#members.length), faultsTolerated(claim.members.length)) + 1;
+  }
+
+  /**
+   * Matching replies an unordered read needs: 2f+1, so that at least f+1 correct replicas
+   * vouch for a state no older than any completed write (their quorums intersect).
+   */
+  #readQuorum(claim: Claim): number {
+    return 2 * Math.max(faultsTolerated(this.#members.length), faultsTolerated(claim.members.length)) + 1;
+  }
+
+  async #receiveVote(from: string, bytes: Uint8Array): Promise<void> {
+    if (!this.#members.includes(from)) return;
+    const r = await open(bytes, from, { self: this.id, memberKey: () => undefined, maxBytes: 64 * 1024 * 1024 });
+    // The group may have changed while the envelope was opened.
+    if (!r.ok || !this.#members.includes(from)) return;
+    const kind = r.message.kind;
+    const body = r.message.body as Record<string, unknown> | null;
+    if (!body || typeof body !== 'object') return;
+    // Replicas never redirect in this model; anything but these three is ignored.
+    if (kind !== 'reply' && kind !== 'readReply' && kind !== 'error') return;
+    const number = kind === 'readReply' ? body.nonce : body.seq;
+
+    let vote: Vote;
+    let key: string;
+    if (kind === 'error') {
+      vote = { error: String(body.message) };
+      key = ERROR_KEY;
+    } else {
+      const claim = kind === 'reply' ? toClaim(body.result, body.members) : toClaim(body, body.members);
+      if (!claim) return;
+      try {
+        key = matchKey(claim);
+      } catch {
+        return; // a snapshot that is not plain data
+      }
+      vote = { claim };
+    }
+
+    const b = this.#ballot;
+    const forBallot = b !== undefined && b.number === number && (kind === 'readReply' ? b.kind !== 'request' : b.kind === 'request');
+    if (!forBallot) {
+      // An answer to an earlier request or read: too late to count, not too late to show a liar.
+      if ('claim' in vote) this.#logDissent(kind, number, from, key, vote.claim.digest);
+      return;
+    }
+    b.tally.record(from, key, vote);
+    this.#tallyChanged(b, key, vote);
+  }
+
+  #tallyChanged(b: Ballot, key: string, vote: Vote): void {
+    const f = faultsTolerated(this.#members.length);
+    if ('error' in vote) {
+      // Up to f replicas may refuse a good request; f+1 include a correct one.
+      if (b.tally.voters(ERROR_KEY).length < f + 1) return;
+      const first = b.tally.firstError()!;
+      this.#endBallot(b);
+      b.reject(new RequestRejectedError(`${first.replica}: ${first.message}`));
+      return;
+    }
+    const quorum = b.kind === 'read' ? this.#readQuorum(vote.claim) : this.#resultQuorum(vote.claim);
+    if (b.tally.voters(key).length >= quorum) return this.#accept(b, key, vote.claim);
+    if (b.kind === 'read' && !this.#readCanStillAgree(b)) this.#fallBackToOrderedRead(b);
+  }
+
+  /**
+   * Whether some key can still gather its read quorum: every replica not heard from yet could
+   * still join it, while those heard from are taken at their word (a correct replica does
+   * not change its answer to the same read).
+   */
+  #readCanStillAgree(b: Ballot): boolean {
+    const n = this.#members.length;
+    const silent = n - b.tally.size;
+    if (silent >= 2 * faultsTolerated(n) + 1) return true; // a key not seen yet could still win
+    return b.tally.keys().some((k) => 'claim' in k.vote && silent + k.count >= this.#readQuorum(k.vote.claim));
+  }
+
+  #accept(b: Ballot, key: string, claim: Claim): void {
+    this.#endBallot(b);
+    const dissent = b.tally.dissent(key);
+    const replyKind = b.kind === 'request' ? 'reply' : 'readReply';
+    this.#decided = { kind: replyKind, number: b.number, key, logged: new Set() };
+    for (const d of dissent) this.#logDissent(replyKind, b.number, d.replica, undefined, d.digest);
+    // Enough replicas vouch for this member list: the group was reconfigured, follow it.
+    if (!sameList(claim.members, this.#members)) this.#members = [...claim.members];
+    this.#latest = claim.snapshot;
+    for (const o of this.#observers) (typeof o === 'function' ? o : o.next)?.(claim.snapshot);
+    b.resolve({ index: claim.index, snapshot: claim.snapshot, digest: claim.digest, agreed: b.tally.voters(key), dissent });
+  }
+
+  /**
+   * Logs a reply to the last decided request or read that disagrees with the decision, at the
+   * decision or later. `key` undefined: the caller already knows it dissents.
+   */
+  #logDissent(kind: WireKind, number: unknown, replica: string, key: string | undefined, digest: string): void {
+    const d = this.#decided;
+    if (!d || d.kind !== kind || d.number !== number || key === d.key) return;
+    const id = JSON.stringify([replica, digest]);
+    if (d.logged.has(id)) return; // the same reply again (a retransmission's answer)
+    d.logged.add(id);
+    this.#dissentLog.push(kind === 'reply' ? { seq: d.number, replica, digest } : { nonce: d.number, replica, digest });
+    if (this.#dissentLog.length > DISSENT_LOG_LIMIT) this.#dissentLog.splice(0, this.#dissentLog.length - DISSENT_LOG_LIMIT);
   }
 }
 
