@@ -311,6 +311,11 @@ export class BftCore {
       } else if (m.type === 'checkpoint') {
         const v = this.#checkpoints.get(m.seq)?.get(this.id);
         if (v && v.digest === m.digest) v.proof ??= proof;
+        // Our own vote completes the stable certificate we may already hold (it must prove itself to others).
+        if (this.stable.seq === m.seq && this.stable.digest === m.digest && !this.stable.cert.some((p) => p.from === this.id)) {
+          this.stable = { ...this.stable, cert: [...this.stable.cert, proof] };
+          this.#emit({ type: 'persist', stable: this.stable });
+        }
       } else if (m.type === 'viewChange') {
         const entry = this.#viewChanges.get(m.view)?.get(this.id);
         if (entry) entry.proof ??= proof;
@@ -383,7 +388,9 @@ export class BftCore {
     if (!w || w.view !== this.view || this.changing) return;
     const batch = w.digest === NULL_DIGEST ? NULL_BATCH : this.#pool.get(w.digest);
     if (!batch) return;
-    const verdict = this.#judgeBatch(batch, slot.seq);
+    // A batch the new view re-proposes was checked by a quorum when it prepared in an earlier view:
+    // its requests need not be here again (their clients may have stopped retrying).
+    const verdict = this.#newViewPlan.get(slot.seq) === w.digest ? 'ok' : this.#judgeBatch(batch, slot.seq);
     if (verdict === 'wait') return;
     slot.waiting = undefined;
     if (verdict !== 'ok') return this.#caught(this.primary, `batch for seq ${slot.seq}: ${verdict}`);
@@ -771,7 +778,7 @@ export class BftCore {
       return;
     }
     if (!isMember(this.group, from)) return;
-    const problem = checkViewChange(m, from, this.group, this.cfg.windowSize);
+    const problem = checkViewChange(m, from, this.group, this.cfg.windowSize, (seq) => this.#configFor(seq));
     if (problem) return this.#caught(from, `view change: ${problem}`);
     const vcs = this.#vcs(m.view);
     if (vcs.has(from)) return;
@@ -810,7 +817,7 @@ export class BftCore {
 
   #onNewView(from: string, m: Extract<BftMessage, { type: 'newView' }>): void {
     if (m.view < this.view || (m.view === this.view && !this.changing)) return;
-    const plan = checkNewView(m, from, this.group, this.cfg.windowSize);
+    const plan = checkNewView(m, from, this.group, this.cfg.windowSize, (seq) => this.#configFor(seq));
     if (typeof plan === 'string') return this.#caught(from, `new view: ${plan}`);
     this.#installNewView(m.view, plan);
   }
@@ -952,14 +959,17 @@ export class BftCore {
 
   #onStableCert(m: Extract<BftMessage, { type: 'stableCert' }>): void {
     if (m.seq <= this.stable.seq || m.seq % this.cfg.checkpointEvery !== 0) return;
-    if (!checkCheckpointCert(m.seq, m.digest, m.cert, this.group)) return;
+    // f+1 of the members we know vouch for it: enough to fetch the state, even across reconfigurations we missed.
+    if (!checkCheckpointCert(m.seq, m.digest, m.cert, this.group, weakQuorum(this.group.members.length))) return;
     this.#adoptStable({ seq: m.seq, digest: m.digest, cert: m.cert });
   }
 
   /** Behind a stable checkpoint with the slots before it gone: fetch its state. */
   #checkTransfer(): void {
     if (this.#transfer) {
-      if (this.tickCount - this.#transfer.asked > this.cfg.viewChangeTimeoutTicks) this.#askForState();
+      // A newer stable checkpoint replaces the target (replicas keep only their latest snapshots).
+      if (this.#transfer.seq < this.stable.seq) this.#beginTransfer(this.stable);
+      else if (this.tickCount - this.#transfer.asked > this.cfg.viewChangeTimeoutTicks) this.#askForState();
       return;
     }
     if (this.executed >= this.stable.seq) return;

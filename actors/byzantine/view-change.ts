@@ -13,16 +13,19 @@ export type NewViewMessage = Extract<BftMessage, { type: 'newView' }>;
 /** The genesis checkpoint every replica starts from (seq 0, no certificate needed). */
 export const GENESIS_DIGEST = 'genesis';
 
-/** Whether a set of proofs holds `quorum` distinct members' checkpoint(seq, digest), counting `alsoSigner` (who vouches by signing the enclosing message). */
-export function checkCheckpointCert(seq: number, digest: string, cert: VerifiedProof[], config: Config, alsoSigner?: string): boolean {
+/**
+ * Whether a set of proofs holds `need` distinct members' checkpoint(seq, digest): a quorum by
+ * default. A replica that fell behind a reconfiguration accepts f+1 of the members it knows
+ * (one of them is correct, and correct replicas sign only correct states) to fetch the state.
+ */
+export function checkCheckpointCert(seq: number, digest: string, cert: VerifiedProof[], config: Config, need = quorumSize(config.members.length)): boolean {
   if (seq === 0) return digest === GENESIS_DIGEST;
   const signers = new Set<string>();
-  if (alsoSigner !== undefined && isMember(config, alsoSigner)) signers.add(alsoSigner);
   for (const p of cert) {
     if (!isMember(config, p.from)) continue;
     if (p.messages.some((m) => m.type === 'checkpoint' && m.seq === seq && m.digest === digest)) signers.add(p.from);
   }
-  return signers.size >= quorumSize(config.members.length);
+  return signers.size >= need;
 }
 
 /**
@@ -30,7 +33,7 @@ export function checkCheckpointCert(seq: number, digest: string, cert: VerifiedP
  * signature on the view change, so a prepared certificate needs the primary's pre-prepare and
  * prepares from 2f other backups, the sender counting as one of them.
  */
-export function checkViewChange(vc: ViewChangeMessage, sender: string, config: Config, windowSize: number): string | null {
+export function checkViewChange(vc: ViewChangeMessage, sender: string, config: Config, windowSize: number, configFor: (seq: number) => Config = () => config): string | null {
   const proofs = vc.proofs;
   const at = (i: number) => proofs[i];
   const certProofs: VerifiedProof[] = [];
@@ -39,28 +42,31 @@ export function checkViewChange(vc: ViewChangeMessage, sender: string, config: C
     if (!p) return 'checkpoint proof index out of range';
     certProofs.push(p);
   }
-  if (!checkCheckpointCert(vc.stable.seq, vc.stable.digest, certProofs, config, sender)) return 'stable checkpoint certificate does not hold';
-  const q = quorumSize(config.members.length);
+  // A full certificate, so whoever adopts this checkpoint from the new view can prove it in turn.
+  if (!checkCheckpointCert(vc.stable.seq, vc.stable.digest, certProofs, config)) return 'stable checkpoint certificate does not hold';
   const seen = new Set<number>();
   for (const c of vc.prepared) {
     if (c.seq <= vc.stable.seq || c.seq > vc.stable.seq + windowSize) return `prepared seq ${c.seq} outside the window`;
     if (seen.has(c.seq)) return `seq ${c.seq} claimed twice`;
     seen.add(c.seq);
     if (c.view >= vc.view) return `prepared in view ${c.view}, not before ${vc.view}`;
-    const primary = primaryOf(config, c.view);
+    // The configuration in force for that seq decides its primary and quorum.
+    const slotConfig = configFor(c.seq);
+    const primary = primaryOf(slotConfig, c.view);
     const pp = at(c.prePrepare);
     if (!pp || pp.from !== primary || !pp.messages.some((m) => m.type === 'prePrepare' && m.view === c.view && m.seq === c.seq && m.digest === c.digest)) {
       return `seq ${c.seq}: no pre-prepare from the primary of view ${c.view}`;
     }
     const backups = new Set<string>();
-    if (sender !== primary && isMember(config, sender)) backups.add(sender);
+    if (sender !== primary && isMember(slotConfig, sender)) backups.add(sender);
     for (const i of c.prepares) {
       const p = at(i);
       if (!p) return 'prepare proof index out of range';
-      if (p.from === primary || !isMember(config, p.from)) continue;
+      if (p.from === primary || !isMember(slotConfig, p.from)) continue;
       if (p.messages.some((m) => m.type === 'prepare' && m.view === c.view && m.seq === c.seq && m.digest === c.digest)) backups.add(p.from);
     }
-    if (backups.size < q - 1) return `seq ${c.seq}: ${backups.size} prepares, ${q - 1} needed`;
+    const needed = quorumSize(slotConfig.members.length) - 1;
+    if (backups.size < needed) return `seq ${c.seq}: ${backups.size} prepares, ${needed} needed`;
   }
   return null;
 }
@@ -102,7 +108,7 @@ export function planNewView(viewChanges: ViewChangeMessage[]): NewViewPlan {
  * valid view changes for this view from distinct members, and re-propose exactly what they
  * imply. Returns the plan, or why the new view is refused.
  */
-export function checkNewView(nv: NewViewMessage, sender: string, config: Config, windowSize: number): NewViewPlan | string {
+export function checkNewView(nv: NewViewMessage, sender: string, config: Config, windowSize: number, configFor: (seq: number) => Config = () => config): NewViewPlan | string {
   if (primaryOf(config, nv.view) !== sender) return `${sender} is not the primary of view ${nv.view}`;
   const vcs: ViewChangeMessage[] = [];
   const from = new Set<string>();
@@ -110,7 +116,7 @@ export function checkNewView(nv: NewViewMessage, sender: string, config: Config,
     if (!isMember(config, proof.from) || from.has(proof.from)) continue;
     const vc = proof.messages.find((m): m is ViewChangeMessage => m.type === 'viewChange' && m.view === nv.view);
     if (!vc) continue;
-    const problem = checkViewChange(vc, proof.from, config, windowSize);
+    const problem = checkViewChange(vc, proof.from, config, windowSize, configFor);
     if (problem) return `view change from ${proof.from}: ${problem}`;
     from.add(proof.from);
     vcs.push(vc);

@@ -479,11 +479,14 @@ export class Client {
   }
 
   /**
-   * Matching replies an unordered read needs: 2f+1, so that at least f+1 correct replicas
-   * vouch for a state no older than any completed write (their quorums intersect).
+   * Matching replies an unordered read needs: a quorum of the group (2f+1 when n = 3f+1;
+   * 2 of 3 after an exclusion), so it meets every commit quorum in a correct replica, which
+   * answers only once it executed everything it saw prepared: no older than a completed write.
    */
   #readQuorum(claim: Claim): number {
-    return 2 * Math.max(faultsTolerated(this.#members.length), faultsTolerated(claim.members.length)) + 1;
+    const n = Math.max(this.#members.length, claim.members.length);
+    const f = Math.max(faultsTolerated(this.#members.length), faultsTolerated(claim.members.length));
+    return Math.ceil((n + f + 1) / 2);
   }
 
   async #receiveVote(from: string, bytes: Uint8Array): Promise<void> {

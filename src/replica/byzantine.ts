@@ -423,14 +423,10 @@ export class ByzantineReplica {
         }
         return;
       case 'fetchState':
-        if (this.#transfer?.seq === effect.seq && this.#transfer.digest === effect.digest) {
-          this.#transfer.attempt++;
-        } else {
-          this.#transfer = { seq: effect.seq, digest: effect.digest, from: effect.from, attempt: 0, chunks: [], received: 0 };
-        }
-        this.#transfer.from = effect.from.length ? effect.from : this.#transfer.from;
-        this.#transfer.chunks = [];
-        this.#transfer.received = 0;
+        // Asked again (a chunk or its answer was lost): go on from where we are, from the next replica.
+        if (this.#transfer?.seq === effect.seq && this.#transfer.digest === effect.digest) this.#transfer.attempt++;
+        else this.#transfer = { seq: effect.seq, digest: effect.digest, from: effect.from, attempt: 0, chunks: [], received: 0 };
+        if (effect.from.length) this.#transfer.from = effect.from;
         return this.#askChunk();
       case 'dropSnapshotsBelow':
         if (effect.seq > 0) await this.#storage.batch([{ type: 'deleteRange', start: SNAPSHOT_PREFIX, end: indexKey(SNAPSHOT_PREFIX, effect.seq) }]);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { seedsToRun, withSeed } from '../../src/sim/index.ts';
-import { runCrashScenario, type ScenarioReport } from './scenario.ts';
+import { runScenario, type ScenarioReport } from '../fixtures/scenario.ts';
+
+const runCrashScenario = (seed: number) => runScenario(seed, { faultModel: 'crash' });
 
 /** CI runs 200 seeds; `npm run sim -- --seeds 10000` (SIM_SEEDS) runs more; SEED=n replays one. */
 const count = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.SIM_SEEDS ?? 200);
