@@ -40,6 +40,8 @@ export interface ClusterClient {
   read(): Promise<AppSnapshot>;
   readOutcome(): Promise<ReadOutcome>;
   readonly actor: Client['actor'];
+  /** Byzantine: replies that disagreed with the accepted result, also those arriving after it. */
+  readonly dissentLog: Client['dissentLog'];
   close(): void;
 }
 
@@ -179,6 +181,9 @@ export class LocalCluster {
       read: () => call(() => client.read()),
       readOutcome: () => call(() => client.readOutcome()),
       actor: client.actor,
+      get dissentLog() {
+        return client.dissentLog;
+      },
       close: () => client.close(),
     };
   }
