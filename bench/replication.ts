@@ -1,24 +1,32 @@
 /**
- * `npm run bench`: committed ops/s and latency of a replicated group in one process over the
- * simulated network with zero delay, next to the same machine run as one unreplicated XState
- * actor in the same invocation. The ratio is the figure (these machines are shared and noisy).
+ * `npm run bench`: committed ops/s and latency of the crash group (3 replicas, f = 1) and the
+ * byzantine group (4 replicas, f = 1), each in one process over the simulated network with
+ * zero delay, next to the same machine run as one unreplicated XState actor in the same
+ * invocation. The ratios are the figure (these machines are shared and noisy).
  *
- *   node dist/bench/replication.js [--requests N] [--clients N] [--long]
- *   --long: 1,000,000 requests, sampling RSS as it goes (log compaction keeps memory flat).
+ *   node dist/bench/replication.js [--requests N] [--clients N] [--only crash|byzantine] [--long] [--rss] [--progress]
+ *   --long: 1,000,000 requests, sampling RSS at each tenth (log compaction and stable
+ *           checkpoints keep memory flat); combine with --only to run one group.
  *   --rss: sample RSS in a run of any length.
+ *   --progress: print each replica's state every second (to stderr), to diagnose stalls.
  */
 import { assign, createActor, setup } from 'xstate';
-import { createLocalCluster } from '../src/index.ts';
+import { createLocalCluster, type FaultModel, type ReplicaMetrics, type ReplicaTuning } from '../src/index.ts';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
+const option = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
+  return i >= 0 ? args[i + 1] : undefined;
 };
+const flag = (name: string, fallback: number) => Number(option(name) ?? fallback);
 const long = args.includes('--long');
 const progress = args.includes('--progress');
+const sampleRss = long || args.includes('--rss');
 const requests = long ? 1_000_000 : flag('requests', 20_000);
 const clients = flag('clients', 64);
+const only = option('only');
+if (only !== undefined && only !== 'crash' && only !== 'byzantine') throw new TypeError(`--only takes crash or byzantine, not ${only}`);
+const groups: FaultModel[] = only ? [only] : ['crash', 'byzantine'];
 
 /** A small store: events of ~100 bytes set one of 8 keys (a context of ~1 kB, typical of a statechart). */
 const store = setup({
@@ -31,6 +39,16 @@ const store = setup({
 });
 
 const event = (i: number) => ({ type: 'SET', key: `k${i % 8}`, value: 'v'.repeat(70) + String(i).padStart(8, '0') });
+
+/**
+ * One process carries every replica and every client, so its event loop lags under load:
+ * generous timeouts keep that lag from looking like a dead leader (crash) or a faulty
+ * primary (byzantine), which would measure view changes instead of the normal case.
+ */
+const TUNING: Record<FaultModel, Partial<ReplicaTuning>> = {
+  crash: { snapshotEvery: 10_000, keepEntries: 1_000, electionTicks: 50 },
+  byzantine: { requestTimeoutMs: 10_000, viewChangeTimeoutMs: 10_000, statusMs: 500, checkpointEvery: 64, windowSize: 256 },
+};
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -45,20 +63,22 @@ function unreplicated(n: number): { opsPerSec: number } {
   return { opsPerSec };
 }
 
-async function replicated(n: number, concurrency: number, sampleRss = false) {
+const sum = (ms: ReplicaMetrics[], key: 'signatures' | 'verifications') => ms.reduce((s, m) => s + m[key], 0);
+
+/** n requests from `concurrency` clients, each sending one request at a time, to a group of the given fault model. */
+async function runGroup(faultModel: FaultModel, n: number, concurrency: number, rssSamples = false) {
   const cluster = await createLocalCluster({
     machine: store,
-    faultModel: 'crash',
+    faultModel,
     f: 1,
     seed: 1,
     // Wall-clock scheduling lets replicas overlap their crypto, as separate machines would.
     clock: 'real',
     network: { latency: 0 },
-    // One process carries all three replicas and every client, so its event loop lags under
-    // load: a longer election timeout keeps that lag from looking like a dead leader.
-    tuning: { snapshotEvery: 10_000, keepEntries: 1_000, electionTicks: 50 },
+    tuning: TUNING[faultModel],
     client: { retryAfterMs: 1_000, giveUpAfterMs: 600_000 },
   });
+  const label = `[${faultModel}, ${concurrency} clients]`;
   let ticker: ReturnType<typeof setInterval> | undefined;
   try {
     const latencies: number[] = [];
@@ -69,12 +89,17 @@ async function replicated(n: number, concurrency: number, sampleRss = false) {
       ? setInterval(() => {
           const s = cluster.replicaIds.map((id) => {
             const r = cluster.replica(id).status();
-            return `${id} ${r.phase}/${r.term} commit ${r.commitIndex} applied ${r.appliedIndex}`;
+            const seqs = r.faultModel === 'byzantine' ? ` exec ${r.executedSeq} stable ${r.stableSeq}` : '';
+            return `${id} ${r.phase}/${r.term} commit ${r.commitIndex} applied ${r.appliedIndex}${seqs}`;
           });
-          console.error(`[${concurrency} clients] ${done}/${n} done; ${s.join('; ')}`);
+          console.error(`${label} ${done}/${n} done; ${s.join('; ')}`);
         }, 1000)
       : undefined;
-    await cluster.createClient().send(event(0)); // elect a leader before timing
+    await cluster.createClient().send(event(0)); // elect a leader / settle view 0 before timing
+    // Count crypto only over the timed requests, not the start-up and the warm-up request.
+    const metrics = () => cluster.replicaIds.map((id) => cluster.replica(id).metrics);
+    const before = { signatures: sum(metrics(), 'signatures'), verifications: sum(metrics(), 'verifications') };
+    const tenth = Math.max(1, Math.floor(n / 10));
     const t = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -85,22 +110,28 @@ async function replicated(n: number, concurrency: number, sampleRss = false) {
           await client.send(event(i));
           latencies.push(performance.now() - started);
           done++;
-          if (sampleRss && i % Math.max(1, Math.floor(n / 10)) === 0) rss.push(process.memoryUsage().rss);
+          if (rssSamples && done % tenth === 0) rss.push(process.memoryUsage().rss);
         }
       }),
     );
     const seconds = (performance.now() - t) / 1000;
     latencies.sort((a, b) => a - b);
-    const leader = cluster.leader()!;
-    const m = cluster.replicaIds.map((id) => cluster.replica(id).metrics);
-    const verifications = m.reduce((s, x) => s + x.verifications, 0) / m.length;
+    const replicas = cluster.replicaIds.length;
+    const statuses = cluster.replicaIds.map((id) => cluster.replica(id).status());
+    const perRequestPerReplica = (key: 'signatures' | 'verifications') => (sum(metrics(), key) - before[key]) / n / replicas;
     return {
-      term: cluster.replica(leader).status().term,
+      faultModel,
+      replicas,
+      concurrency,
       opsPerSec: n / seconds,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
-      verificationsPerRequestPerReplica: verifications / n,
-      snapshots: cluster.replica(leader).metrics.snapshotsTaken,
+      signaturesPerRequestPerReplica: perRequestPerReplica('signatures'),
+      verificationsPerRequestPerReplica: perRequestPerReplica('verifications'),
+      // Crash: Raft term (1 = no re-election). Byzantine: the view (0 = no view change).
+      term: Math.max(...statuses.map((s) => s.term)),
+      stableSeq: statuses.map((s) => s.stableSeq ?? 0),
+      snapshots: Math.max(...metrics().map((m) => m.snapshotsTaken)),
       rss,
     };
   } finally {
@@ -110,21 +141,38 @@ async function replicated(n: number, concurrency: number, sampleRss = false) {
 }
 
 const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 
-console.log(`statechorus benchmark: ${requests.toLocaleString('en-US')} requests of ~100 bytes, node ${process.version}`);
+console.log(`statechorus benchmark: ${requests.toLocaleString('en-US')} requests of ~100 bytes, ${clients} clients, node ${process.version}`);
 unreplicated(20_000); // warm-up
 const base = unreplicated(Math.max(requests, 100_000));
-const one = await replicated(Math.min(2_000, requests), 1);
-const many = await replicated(requests, clients, long || args.includes('--rss'));
+const results: Array<Awaited<ReturnType<typeof runGroup>>> = [];
+for (const faultModel of groups) {
+  results.push(await runGroup(faultModel, Math.min(2_000, requests), 1));
+  results.push(await runGroup(faultModel, requests, clients, sampleRss));
+}
 const peakRss = process.memoryUsage().rss;
 
 console.log('');
 console.log('| run | ops/s | p50 ms | p99 ms | vs unreplicated |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 console.log(`| unreplicated XState actor | ${fmt(base.opsPerSec)} | | | 1.00 |`);
-console.log(`| crash group, 3 replicas, 1 client | ${fmt(one.opsPerSec)} | ${fmt(one.p50, 3)} | ${fmt(one.p99, 3)} | ${(one.opsPerSec / base.opsPerSec).toFixed(3)} |`);
-console.log(`| crash group, 3 replicas, ${clients} clients | ${fmt(many.opsPerSec)} | ${fmt(many.p50, 3)} | ${fmt(many.p99, 3)} | ${(many.opsPerSec / base.opsPerSec).toFixed(3)} |`);
+for (const r of results) {
+  const name = `${r.faultModel} group, ${r.replicas} replicas, ${r.concurrency} client${r.concurrency === 1 ? '' : 's'}`;
+  console.log(`| ${name} | ${fmt(r.opsPerSec)} | ${fmt(r.p50, 3)} | ${fmt(r.p99, 3)} | ${(r.opsPerSec / base.opsPerSec).toFixed(4)} |`);
+}
 console.log('');
-console.log(`signature verifications per request per replica: ${many.verificationsPerRequestPerReplica.toFixed(4)}; leader snapshots: ${many.snapshots}; final term: ${many.term} (1 = no re-election)`);
-if (many.rss.length) console.log(`RSS at each tenth of the run (MiB): ${many.rss.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')}`);
-console.log(`peak RSS: ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+const loaded = (faultModel: FaultModel) => results.find((r) => r.faultModel === faultModel && r.concurrency === clients);
+const crash = loaded('crash');
+const byzantine = loaded('byzantine');
+if (crash && byzantine) console.log(`byzantine/crash throughput at ${clients} clients: ${(byzantine.opsPerSec / crash.opsPerSec).toFixed(2)} (target >= 0.5)`);
+for (const r of results.filter((x) => x.concurrency === clients)) {
+  const crypto = `signatures ${r.signaturesPerRequestPerReplica.toFixed(4)}, verifications ${r.verificationsPerRequestPerReplica.toFixed(4)} per request per replica`;
+  const state =
+    r.faultModel === 'crash'
+      ? `leader snapshots: ${r.snapshots}; final term: ${r.term} (1 = no re-election)`
+      : `final view: ${r.term} (0 = no view change); stable checkpoint seq: ${r.stableSeq.join(', ')} (per replica)`;
+  console.log(`${r.faultModel}, ${clients} clients: ${crypto}${r.faultModel === 'byzantine' ? ' (target <= 0.05)' : ''}; ${state}`);
+  if (r.rss.length) console.log(`${r.faultModel}: RSS at each tenth of the run (MiB): ${r.rss.map(mib).join(', ')}`);
+}
+console.log(`peak RSS: ${mib(peakRss)} MiB`);

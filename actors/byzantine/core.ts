@@ -58,6 +58,8 @@ interface Slot {
   /** The highest-view prepared certificate this replica holds for this seq. */
   cert: { view: number; digest: string; prePrepare: VerifiedProof; prepares: VerifiedProof[]; batch: Batch } | undefined;
   committed: boolean;
+  /** Loaded from storage after a restart (this replica voted in it, maybe executed it, before). */
+  recovered: boolean;
   /** Other backups' prepare proofs that made it prepared (for its certificate). */
   preparedBy: VerifiedProof[];
   /** Replicas we told about the pre-prepare their prepare disagreed with. */
@@ -157,6 +159,7 @@ export class BftCore {
     for (const r of init.slots) {
       if (r.seq <= this.stable.seq) continue;
       const slot = this.#slot(r.seq);
+      slot.recovered = true;
       slot.view = r.view;
       slot.digest = r.digest;
       slot.batch = r.batch;
@@ -259,7 +262,8 @@ export class BftCore {
   /** Unordered reads: answerable once this replica executed everything it saw prepared. */
   read(ids: string[]): void {
     let bound = this.executed;
-    for (const s of this.slots.values()) if ((s.sentCommit || s.committed) && s.seq > bound) bound = s.seq;
+    // Slots from storage count too: after a restart this replica may have executed them before.
+    for (const s of this.slots.values()) if ((s.sentCommit || s.committed || s.cert || s.recovered) && s.seq > bound) bound = s.seq;
     if (bound <= this.executed) this.#emit({ type: 'readsReady', ids });
     else this.#reads.push({ ids, bound, since: this.tickCount });
   }
@@ -953,6 +957,8 @@ export class BftCore {
         const p = m.proofs[i]!;
         slot.commits.set(p.from, { view: e.view, digest: e.digest, proof: p });
       }
+      // Remembered across a crash, so reads after a restart wait until it is executed again.
+      this.#persistSlot(slot);
     }
     this.#executeReady();
   }
@@ -1027,7 +1033,7 @@ export class BftCore {
   #slot(seq: number): Slot {
     let s = this.slots.get(seq);
     if (!s) {
-      s = { seq, view: -1, digest: null, batch: undefined, ppProof: undefined, waiting: undefined, since: this.tickCount, prepares: new Map(), commits: new Map(), sentCommit: false, cert: undefined, committed: false, preparedBy: [], relayed: new Set() };
+      s = { seq, view: -1, digest: null, batch: undefined, ppProof: undefined, waiting: undefined, since: this.tickCount, prepares: new Map(), commits: new Map(), sentCommit: false, cert: undefined, committed: false, recovered: false, preparedBy: [], relayed: new Set() };
       this.slots.set(seq, s);
     }
     return s;
