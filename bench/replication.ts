@@ -98,7 +98,10 @@ async function runGroup(faultModel: FaultModel, n: number, concurrency: number, 
     await cluster.createClient().send(event(0)); // elect a leader / settle view 0 before timing
     // Count crypto only over the timed requests, not the start-up and the warm-up request.
     const metrics = () => cluster.replicaIds.map((id) => cluster.replica(id).metrics);
-    const before = { signatures: sum(metrics(), 'signatures'), verifications: sum(metrics(), 'verifications') };
+    // Ordered batches (crash: the leader's proposals; byzantine: sequence numbers executed), to show batching.
+    const batches = () =>
+      faultModel === 'byzantine' ? Math.max(...cluster.replicaIds.map((id) => cluster.replica(id).status().executedSeq ?? 0)) : metrics().reduce((s, m) => s + m.proposals, 0);
+    const before = { signatures: sum(metrics(), 'signatures'), verifications: sum(metrics(), 'verifications'), batches: batches() };
     const tenth = Math.max(1, Math.floor(n / 10));
     const t = performance.now();
     await Promise.all(
@@ -128,6 +131,7 @@ async function runGroup(faultModel: FaultModel, n: number, concurrency: number, 
       p99: percentile(latencies, 99),
       signaturesPerRequestPerReplica: perRequestPerReplica('signatures'),
       verificationsPerRequestPerReplica: perRequestPerReplica('verifications'),
+      requestsPerBatch: n / (batches() - before.batches),
       // Crash: Raft term (1 = no re-election). Byzantine: the view (0 = no view change).
       term: Math.max(...statuses.map((s) => s.term)),
       stableSeq: statuses.map((s) => s.stableSeq ?? 0),
@@ -167,7 +171,7 @@ const crash = loaded('crash');
 const byzantine = loaded('byzantine');
 if (crash && byzantine) console.log(`byzantine/crash throughput at ${clients} clients: ${(byzantine.opsPerSec / crash.opsPerSec).toFixed(2)} (target >= 0.5)`);
 for (const r of results.filter((x) => x.concurrency === clients)) {
-  const crypto = `signatures ${r.signaturesPerRequestPerReplica.toFixed(4)}, verifications ${r.verificationsPerRequestPerReplica.toFixed(4)} per request per replica`;
+  const crypto = `${fmt(r.requestsPerBatch, 1)} requests per batch; signatures ${r.signaturesPerRequestPerReplica.toFixed(4)}, verifications ${r.verificationsPerRequestPerReplica.toFixed(4)} per request per replica`;
   const state =
     r.faultModel === 'crash'
       ? `leader snapshots: ${r.snapshots}; final term: ${r.term} (1 = no re-election)`

@@ -142,6 +142,8 @@ export class BftCore {
   #deferred: Deferred[] = [];
   #transfer: { seq: number; digest: string; since: number; asked: number } | undefined;
   #stuckTicks = 0;
+  /** Ticks from knowing a request to the primary's pre-prepare of it, recent ones: a primary slow on purpose shows here. */
+  #orderingDelays: number[] = [];
   readonly #alreadyApplied: BftInit['alreadyApplied'];
 
   constructor(init: BftInit) {
@@ -413,9 +415,11 @@ export class BftCore {
     slot.ppProof = proof;
     slot.sentCommit = false;
     slot.since = this.tickCount;
+    const primary = view === this.view && this.primary === this.id;
     for (const item of batch.items) {
       const key = itemKey(item);
       const k = key === undefined ? undefined : this.#known.get(key);
+      if (k && !k.proposed && !primary) this.#noteOrderingDelay(this.tickCount - k.since);
       if (k) k.proposed = true;
       if (item.k === 'evidence') this.#evidenceProposed.add(item.accused);
     }
@@ -732,7 +736,24 @@ export class BftCore {
       if (age > this.cfg.forgetRequestTicks) this.#known.delete(key);
       else if (age > this.cfg.requestTimeoutTicks) expired = true;
     }
-    if (expired && this.primary !== this.id) this.#startViewChange(this.view + 1);
+    if ((expired || this.#primaryTooSlow()) && this.primary !== this.id) this.#startViewChange(this.view + 1);
+  }
+
+  #noteOrderingDelay(ticks: number): void {
+    this.#orderingDelays.push(ticks);
+    if (this.#orderingDelays.length > 32) this.#orderingDelays.shift();
+  }
+
+  /**
+   * A primary that orders requests just under the request timeout never trips it, yet crawls.
+   * Backups watch how long the requests they hold wait for a pre-prepare (after Aardvark): when
+   * the median of the recent ones passes half the timeout, they vote the primary out.
+   */
+  #primaryTooSlow(): boolean {
+    const d = this.#orderingDelays;
+    if (d.length < 8) return false;
+    const median = [...d].sort((a, b) => a - b)[d.length >> 1]!;
+    return median > this.cfg.requestTimeoutTicks / 2;
   }
 
   #startViewChange(view: number): void {
@@ -741,6 +762,7 @@ export class BftCore {
     this.view = view;
     this.changing = true;
     this.#vcElapsed = 0;
+    this.#orderingDelays = [];
     this.#newViewPlan.clear();
     this.#emit({ type: 'persist', hard: this.hardState() });
     const proofs: VerifiedProof[] = [];
