@@ -4,7 +4,9 @@
  * zero delay, next to the same machine run as one unreplicated XState actor in the same
  * invocation. The ratios are the figure (these machines are shared and noisy).
  *
- *   node dist/bench/replication.js [--requests N] [--clients N] [--only crash|byzantine] [--long] [--rss] [--progress]
+ *   node dist/bench/replication.js [--requests N] [--clients N] [--single N] [--only crash|byzantine] [--long] [--rss] [--progress]
+ *   --single: requests of the one-client run (default min(2,000, --requests); 0 skips it, e.g.
+ *             to profile the loaded run alone: one request per batch makes it crypto-bound).
  *   --long: 1,000,000 requests, sampling RSS at each tenth (log compaction and stable
  *           checkpoints keep memory flat); combine with --only to run one group.
  *   --rss: sample RSS in a run of any length.
@@ -24,6 +26,7 @@ const progress = args.includes('--progress');
 const sampleRss = long || args.includes('--rss');
 const requests = long ? 1_000_000 : flag('requests', 20_000);
 const clients = flag('clients', 64);
+const single = flag('single', Math.min(2_000, requests));
 const only = option('only');
 if (only !== undefined && only !== 'crash' && only !== 'byzantine') throw new TypeError(`--only takes crash or byzantine, not ${only}`);
 const groups: FaultModel[] = only ? [only] : ['crash', 'byzantine'];
@@ -152,7 +155,7 @@ unreplicated(20_000); // warm-up
 const base = unreplicated(Math.max(requests, 100_000));
 const results: Array<Awaited<ReturnType<typeof runGroup>>> = [];
 for (const faultModel of groups) {
-  results.push(await runGroup(faultModel, Math.min(2_000, requests), 1));
+  if (single > 0) results.push(await runGroup(faultModel, single, 1));
   results.push(await runGroup(faultModel, requests, clients, sampleRss));
 }
 const peakRss = process.memoryUsage().rss;

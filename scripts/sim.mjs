@@ -1,5 +1,6 @@
-// Long randomized runs: `npm run sim -- --seeds 10000 [--base 1]`. Runs the seeded fault
-// scenarios (test/crash/randomized.test.ts) over that many seeds; a failure names its seed.
+// Long randomized runs: `npm run sim -- --seeds 10000 [--base 1] [--model crash|byzantine]`. Runs
+// the seeded fault scenarios (test/crash/randomized.test.ts, test/byzantine/randomized.test.ts)
+// over that many seeds; a failure names its seed.
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
@@ -9,7 +10,9 @@ const opt = (name, fallback) => {
 };
 const seeds = opt('seeds', '1000');
 const base = opt('base', '1');
-const r = spawnSync('npx', ['vitest', 'run', 'test/crash/randomized.test.ts'], {
+const model = opt('model', 'both');
+const files = model === 'both' ? ['test/crash/randomized.test.ts', 'test/byzantine/randomized.test.ts'] : [`test/${model}/randomized.test.ts`];
+const r = spawnSync('npx', ['vitest', 'run', ...files, '-t', 'on every seed'], {
   stdio: 'inherit',
   env: { ...process.env, SIM_SEEDS: seeds, SIM_BASE: base },
 });
