@@ -173,6 +173,8 @@ export class BftCore {
     }
     this.#nextSeq = this.#highestSlotInView() + 1;
     this.#everMember = isMember(this.group, this.id);
+    // Restarted in the middle of a view change: say so again (the others may be waiting for us).
+    if (this.changing) this.#sendViewChange();
   }
 
   // ---- queries ------------------------------------------------------------------------
@@ -216,12 +218,15 @@ export class BftCore {
     this.now = Math.max(this.now, now);
     this.tickCount++;
     if (!isMember(this.group, this.id)) {
-      if (this.tickCount % this.cfg.statusTicks === 0) this.#broadcast({ type: 'status', view: this.view, executed: this.executed, stable: this.stable.seq });
+      if (this.tickCount % this.cfg.statusTicks === 0) this.#broadcast({ type: 'status', view: this.view, executed: this.executed, stable: this.stable.seq, changing: this.changing });
       this.#checkTransfer();
       return;
     }
     if (this.changing) {
-      if (++this.#vcElapsed > this.cfg.viewChangeTimeoutTicks * 2 ** Math.min(this.#vcAttempts, 6)) this.#startViewChange(this.view + 1);
+      // The timer runs only once a quorum is changing to this view too (PBFT's rule): a replica
+      // alone does not race ahead through views the others never reach.
+      const changingWithUs = this.#vcs(this.view).size >= quorumSize(this.group.members.length);
+      if (changingWithUs && ++this.#vcElapsed > this.cfg.viewChangeTimeoutTicks * 2 ** Math.min(this.#vcAttempts, 4)) this.#startViewChange(this.view + 1);
     } else {
       this.#checkRequestTimers();
     }
@@ -765,6 +770,13 @@ export class BftCore {
     this.#orderingDelays = [];
     this.#newViewPlan.clear();
     this.#emit({ type: 'persist', hard: this.hardState() });
+    this.#sendViewChange();
+    for (const v of [...this.#viewChanges.keys()]) if (v < view) this.#viewChanges.delete(v);
+  }
+
+  /** Our view change for `this.view`: stable checkpoint and prepared certificates, to all. */
+  #sendViewChange(): void {
+    const view = this.view;
     const proofs: VerifiedProof[] = [];
     const index = new Map<VerifiedProof, number>();
     const ref = (p: VerifiedProof) => {
@@ -788,7 +800,6 @@ export class BftCore {
     this.#ownViewChange = { message, batches };
     this.#vcs(view).set(this.id, { vc: message, proof: undefined });
     this.#send(this.#others(), message, batches);
-    for (const v of [...this.#viewChanges.keys()]) if (v < view) this.#viewChanges.delete(v);
   }
 
   #vcs(view: number): Map<string, { vc: ViewChangeMessage; proof: VerifiedProof | undefined }> {
@@ -894,7 +905,7 @@ export class BftCore {
 
   /** Periodically: say where we are, and repeat our votes for unfinished slots (lost messages). */
   #retransmit(): void {
-    this.#broadcast({ type: 'status', view: this.view, executed: this.executed, stable: this.stable.seq });
+    this.#broadcast({ type: 'status', view: this.view, executed: this.executed, stable: this.stable.seq, changing: this.changing });
     if (this.changing) {
       if (this.#ownViewChange && this.#ownViewChange.message.view === this.view) this.#send(this.#others(), this.#ownViewChange.message, this.#ownViewChange.batches);
       return;
@@ -952,7 +963,8 @@ export class BftCore {
       }
       if (slots.length) this.#send([from], { type: 'entries', slots, proofs }, batches);
     }
-    if (m.view < this.view && !this.changing && this.#sentNewView) this.#send([from], this.#sentNewView.message, this.#sentNewView.batches);
+    // A replica behind our view, or still changing to it, missed our new view.
+    if ((m.view < this.view || (m.view === this.view && m.changing)) && !this.changing && this.#sentNewView) this.#send([from], this.#sentNewView.message, this.#sentNewView.batches);
   }
 
   #onEntries(m: Extract<BftMessage, { type: 'entries' }>): void {

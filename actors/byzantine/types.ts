@@ -92,7 +92,7 @@ export type BftMessage =
   /** The new primary's proof of its view: 2f+1 signed view changes and the pre-prepares they imply. */
   | { type: 'newView'; view: number; viewChanges: VerifiedProof[]; prePrepares: Array<{ seq: number; digest: string }> }
   /** Periodic: where the sender is, so peers can help it catch up. */
-  | { type: 'status'; view: number; executed: number; stable: number }
+  | { type: 'status'; view: number; executed: number; stable: number; changing: boolean }
   /** Committed slots with their commit certificates (for a replica that missed them). */
   | { type: 'entries'; slots: Array<{ seq: number; view: number; digest: string; commits: number[] }>; proofs: VerifiedProof[] }
   /** A stable checkpoint's certificate, so a lagging replica can start a state transfer. */

@@ -37,7 +37,7 @@ export function validateMessage(m: unknown): BftMessage | string {
     case 'checkpoint':
       return isSeq(m.seq) && isDigest(m.digest) ? (m as BftMessage) : 'bad checkpoint';
     case 'status':
-      return isCount(m.view) && isCount(m.executed) && isCount(m.stable) ? (m as BftMessage) : 'bad status';
+      return isCount(m.view) && isCount(m.executed) && isCount(m.stable) && typeof m.changing === 'boolean' ? (m as BftMessage) : 'bad status';
     case 'viewChange': {
       if (!isCount(m.view) || !isList(m.proofs) || !m.proofs.every(isProof)) return 'bad viewChange';
       const st = m.stable;
