@@ -26,7 +26,7 @@ import { decode, encode } from '../codec/index.ts';
 import { bytesEqual, sha256Sync, toHex, verify } from '../crypto/index.ts';
 import { indexKey, memoryStorage, parseIndexKey, prefixEnd, type Storage, type StorageOp } from '../storage/index.ts';
 import { BROADCAST, open, rewrap, seal, sealWithProof, type WireKind, type WireMessage } from '../wire/index.ts';
-import { decodeTrusted, newMetrics, plainResult, validateOptions } from './common.ts';
+import { decodeTrusted, newMetrics, plainResult, resolveMemberId, SerialQueue, validateOptions } from './common.ts';
 import { Misbehaviour, type Behaviour } from './misbehave.ts';
 import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from './types.ts';
 
@@ -71,8 +71,9 @@ export class ByzantineReplica {
   #executor: AppExecutor;
   #running = false;
   #tickHandle: unknown;
-  #chain: Promise<void> = Promise.resolve();
-  #failure: unknown;
+  readonly #queue = new SerialQueue(() => {
+    this.#running = false;
+  });
   #flushScheduled = false;
   /** Messages waiting to be signed: sent together once the work queued before them is done. */
   #outbox: Array<Extract<BftEffect, { type: 'send' }>> = [];
@@ -96,11 +97,8 @@ export class ByzantineReplica {
     this.#storage = options.storage ?? memoryStorage();
     for (const m of options.group.members) this.#memberKeys.set(m.id, m.publicKey);
     if (options.group.admin) this.#memberKeys.set(ADMIN, options.group.admin);
-    const mine = options.id ?? options.group.members.find((m) => bytesEqual(m.publicKey, options.identity.publicKey))?.id;
-    if (!mine) throw new TypeError('createReplica: the identity is not one of the group members (pass `id` for a replica joining the group)');
+    const mine = resolveMemberId(options, this.#memberKeys);
     if (mine === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
-    const key = this.#memberKeys.get(mine);
-    if (key && !bytesEqual(key, options.identity.publicKey)) throw new TypeError(`createReplica: member ${mine}'s public key is not the identity's`);
     this.#memberKeys.set(mine, options.identity.publicKey);
     this.id = mine;
     this.#executor = createAppExecutor(options.machine, options.inspect ? { inspect: options.inspect } : {});
@@ -117,7 +115,7 @@ export class ByzantineReplica {
   }
 
   get failure(): unknown {
-    return this.#failure;
+    return this.#queue.failure;
   }
 
   /** Simulated Byzantine behaviour (tests and demos): 'correct' ends it. */
@@ -145,7 +143,7 @@ export class ByzantineReplica {
     if (!this.#running) return;
     this.#running = false;
     this.#clock.clearTimeout(this.#tickHandle);
-    await this.#chain.catch(() => {});
+    await this.#queue.idle();
     this.#actor?.stop();
     this.#executor.stop();
     await this.#opts.transport.close?.();
@@ -619,19 +617,7 @@ export class ByzantineReplica {
   }
 
   #enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
-    const run = this.#chain.then(async () => {
-      if (this.#failure) throw this.#failure;
-      return fn();
-    });
-    this.#chain = run.then(
-      () => undefined,
-      (err) => {
-        // A bug, not bad input (that is dropped and counted): stop rather than diverge.
-        this.#failure ??= err;
-        this.#running = false;
-      },
-    );
-    return run;
+    return this.#queue.run(fn);
   }
 
   #core(): BftCore | undefined {

@@ -1,5 +1,6 @@
 import type { ApplyResult } from '../app/index.ts';
 import { decode } from '../codec/index.ts';
+import { bytesEqual } from '../crypto/index.ts';
 import type { ReplicaMetrics, ReplicaOptions } from './types.ts';
 
 /** What both replica runtimes (crash and Byzantine) share: options checks, stored-record decoding, metrics. */
@@ -42,3 +43,51 @@ export function validateOptions(o: ReplicaOptions): void {
   }
 }
 
+
+/**
+ * Runs a replica's work one piece at a time, in order: the protocol and the executor see one
+ * event at a time. A piece that throws is a bug, not bad input (that is dropped and counted):
+ * the queue remembers it and refuses further work, so the replica stops rather than diverge.
+ */
+export class SerialQueue {
+  #chain: Promise<void> = Promise.resolve();
+  #failure: unknown;
+
+  constructor(private readonly onFailure: (err: unknown) => void) {}
+
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.#chain.then(async () => {
+      if (this.#failure) throw this.#failure;
+      return fn();
+    });
+    this.#chain = run.then(
+      () => undefined,
+      (err) => {
+        this.#failure ??= err;
+        this.onFailure(err);
+      },
+    );
+    return run;
+  }
+
+  /** Resolves once the work queued so far is done (failed or not). */
+  idle(): Promise<void> {
+    return this.#chain.catch(() => {});
+  }
+}
+
+/**
+ * This replica's member id, checked against the group: the member whose key is the identity's,
+ * or `options.id` for a replica joining a running group (it learns the membership later).
+ */
+export function resolveMemberId(options: ReplicaOptions, memberKeys: Map<string, Uint8Array>): string {
+  const mine = options.id ?? options.group.members.find((m) => bytesEqual(m.publicKey, options.identity.publicKey))?.id;
+  if (!mine) throw new TypeError('createReplica: the identity is not one of the group members (pass `id` for a replica joining the group)');
+  const key = memberKeys.get(mine);
+  if (key && !bytesEqual(key, options.identity.publicKey)) throw new TypeError(`createReplica: member ${mine}'s public key is not the identity's`);
+  return mine;
+}

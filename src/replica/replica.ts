@@ -8,7 +8,7 @@ import { bytesEqual } from '../crypto/index.ts';
 import { indexKey, memoryStorage, prefixEnd, type Storage, type StorageOp } from '../storage/index.ts';
 import { open, seal, type WireKind, type WireMessage } from '../wire/index.ts';
 import { ByzantineReplica } from './byzantine.ts';
-import { decodeTrusted, newMetrics, plainResult, validateOptions } from './common.ts';
+import { decodeTrusted, newMetrics, plainResult, resolveMemberId, SerialQueue, validateOptions } from './common.ts';
 import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from './types.ts';
 
 const HARD_KEY = 'raft/hard';
@@ -39,9 +39,9 @@ export class Replica {
   #executor: AppExecutor;
   #running = false;
   #tickHandle: unknown;
-  /** Serialises all processing: the protocol and the executor see one event at a time. */
-  #chain: Promise<void> = Promise.resolve();
-  #failure: unknown;
+  readonly #queue = new SerialQueue(() => {
+    this.#running = false;
+  });
   /** Client requests waiting to be proposed as one batch at the end of this instant. */
   #proposalBuffer: Array<{ id: string; data: unknown }> = [];
   #flushScheduled = false;
@@ -60,10 +60,7 @@ export class Replica {
     this.#clock = options.clock ?? realClock();
     this.#storage = options.storage ?? memoryStorage();
     for (const m of options.group.members) this.#memberKeys.set(m.id, m.publicKey);
-    const mine = options.id ?? options.group.members.find((m) => bytesEqual(m.publicKey, options.identity.publicKey))?.id;
-    if (!mine) throw new TypeError('createReplica: the identity is not one of the group members (pass `id` for a replica joining the group)');
-    const key = this.#memberKeys.get(mine);
-    if (key && !bytesEqual(key, options.identity.publicKey)) throw new TypeError(`createReplica: member ${mine}'s public key is not the identity's`);
+    const mine = resolveMemberId(options, this.#memberKeys);
     // A replica joining a running group is not among the initial members: it learns the
     // membership from the log (or a snapshot) once the group adds it.
     this.#memberKeys.set(mine, options.identity.publicKey);
@@ -99,7 +96,7 @@ export class Replica {
     if (!this.#running) return;
     this.#running = false;
     this.#clock.clearTimeout(this.#tickHandle);
-    await this.#chain.catch(() => {});
+    await this.#queue.idle();
     this.#actor?.stop();
     this.#executor.stop();
     await this.#opts.transport.close?.();
@@ -126,7 +123,7 @@ export class Replica {
 
   /** The error that stopped processing, if any (a bug, never bad input). */
   get failure(): unknown {
-    return this.#failure;
+    return this.#queue.failure;
   }
 
   /** Asks the leader to hand leadership to another voter. Resolves with an error text or null. */
@@ -451,19 +448,7 @@ export class Replica {
   }
 
   #enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
-    const run = this.#chain.then(async () => {
-      if (this.#failure) throw this.#failure;
-      return fn();
-    });
-    this.#chain = run.then(
-      () => undefined,
-      (err) => {
-        // A bug, not bad input (that is dropped and counted): stop rather than diverge.
-        this.#failure ??= err;
-        this.#running = false;
-      },
-    );
-    return run;
+    return this.#queue.run(fn);
   }
 
   #core(): RaftCore | undefined {
