@@ -14,6 +14,7 @@ import {
   type Evidence,
   type HardState,
   type PreparedClaim,
+  type SentNewView,
   type SlotRecord,
   type StableCheckpoint,
   type VerifiedProof,
@@ -29,6 +30,8 @@ export interface BftInit {
   stable: StableCheckpoint;
   /** Slots this replica voted in, from storage. */
   slots: SlotRecord[];
+  /** The last new view this replica sent as primary, from storage. */
+  newView?: SentNewView;
   /** Whether the app already applied this client's request (a replay of it is harmless). */
   alreadyApplied(client: string, seq: number): boolean;
 }
@@ -80,6 +83,8 @@ interface Deferred {
 
 const MAX_DEFERRED = 4096;
 const MAX_POOL_UNREFERENCED = 512;
+/** View changes further ahead than this are ignored (a liar could otherwise make us store views without end). */
+const MAX_VIEWS_AHEAD = 1024;
 
 /**
  * The PBFT-style protocol as plain state and step functions, like the crash core: no I/O, no
@@ -125,11 +130,13 @@ export class BftCore {
   /** Configuration right after each executed boundary (what its checkpoint digest covers). */
   readonly #configAfter = new Map<number, Config>();
   readonly #viewChanges = new Map<number, Map<string, { vc: ViewChangeMessage; proof: VerifiedProof | undefined }>>();
+  /** The latest view each replica asked for. */
+  readonly #latestViewChange = new Map<string, number>();
   #ownViewChange: { message: ViewChangeMessage; batches: Array<{ digest: string; batch: Batch }> } | undefined;
   #vcElapsed = 0;
   #vcAttempts = 0;
   /** The new view this replica sent as primary (resent to replicas that missed it). */
-  #sentNewView: { view: number; message: BftMessage; batches: Array<{ digest: string; batch: Batch }> } | undefined;
+  #sentNewView: SentNewView | undefined;
   /** Peers' last reported execution, to send committed slots only to a peer that is stuck. */
   readonly #peerExecuted = new Map<string, { executed: number; repeats: number }>();
   #everMember = false;
@@ -152,6 +159,7 @@ export class BftCore {
     this.#alreadyApplied = init.alreadyApplied;
     this.view = init.hard.view;
     this.changing = init.hard.changing;
+    if (!this.changing) for (const p of init.hard.plan ?? []) this.#newViewPlan.set(p.seq, p.digest);
     this.group = cloneConfig(init.group);
     this.stable = init.stable;
     this.executed = init.stable.seq;
@@ -165,6 +173,7 @@ export class BftCore {
       slot.view = r.view;
       slot.digest = r.digest;
       slot.batch = r.batch;
+      slot.ppProof = r.prePrepare as VerifiedProof | undefined;
       this.#pool.set(r.digest, r.batch);
       if (r.prepared) {
         slot.cert = { view: r.prepared.view, digest: r.prepared.digest, prePrepare: r.prepared.prePrepare as VerifiedProof, prepares: r.prepared.prepares as VerifiedProof[], batch: r.batch };
@@ -173,6 +182,7 @@ export class BftCore {
     }
     this.#nextSeq = this.#highestSlotInView() + 1;
     this.#everMember = isMember(this.group, this.id);
+    this.#sentNewView = init.newView;
     // Restarted in the middle of a view change: say so again (the others may be waiting for us).
     if (this.changing) this.#sendViewChange();
   }
@@ -225,8 +235,10 @@ export class BftCore {
     if (this.changing) {
       // The timer runs only once a quorum is changing to this view too (PBFT's rule): a replica
       // alone does not race ahead through views the others never reach.
-      const changingWithUs = this.#vcs(this.view).size >= quorumSize(this.group.members.length);
-      if (changingWithUs && ++this.#vcElapsed > this.cfg.viewChangeTimeoutTicks * 2 ** Math.min(this.#vcAttempts, 4)) this.#startViewChange(this.view + 1);
+      // A replica asking for a later view has given up on this one too.
+      let changingWithUs = 0;
+      for (const [id, v] of this.#latestViewChange) if (v >= this.view && isMember(this.group, id)) changingWithUs++;
+      if (changingWithUs >= quorumSize(this.group.members.length) && ++this.#vcElapsed > this.cfg.viewChangeTimeoutTicks * 2 ** Math.min(this.#vcAttempts, 2)) this.#startViewChange(this.view + 1);
     } else {
       this.#checkRequestTimers();
     }
@@ -312,9 +324,10 @@ export class BftCore {
     for (const m of proof.messages) {
       if (m.type === 'prePrepare') {
         const s = this.slots.get(m.seq);
-        if (s && s.view === m.view && s.digest === m.digest) {
-          s.ppProof ??= proof;
+        if (s && s.view === m.view && s.digest === m.digest && !s.ppProof) {
+          s.ppProof = proof;
           if (this.#refreshCert(s)) this.#persistSlot(s);
+          this.#checkPrepared(s);
         }
       } else if (m.type === 'prepare' || m.type === 'commit') {
         const v = this.slots.get(m.seq)?.[m.type === 'prepare' ? 'prepares' : 'commits'].get(this.id);
@@ -381,8 +394,16 @@ export class BftCore {
     const planned = this.#newViewPlan.get(m.seq);
     if (planned !== undefined && planned !== m.digest) return this.#caught(from, `pre-prepare for seq ${m.seq} contradicts its new view`);
     const slot = this.#slot(m.seq);
+    // A committed slot is decided: nothing may change its batch.
+    if (slot.committed) return;
     if (slot.view === m.view && slot.digest !== null) {
       if (slot.digest !== m.digest && slot.ppProof && proof) this.#accuse(from, { kind: 'equivocation', a: slot.ppProof, b: proof }, true);
+      else if (slot.digest === m.digest && !slot.ppProof && proof) {
+        // A retransmission brings the proof we lacked (after a restart): the certificate can form.
+        slot.ppProof = proof;
+        this.#persistSlot(slot);
+        this.#checkPrepared(slot);
+      }
       return;
     }
     if (slot.waiting && slot.waiting.view === m.view && slot.waiting.digest !== m.digest && slot.waiting.proof && proof) {
@@ -397,6 +418,10 @@ export class BftCore {
   #tryAccept(slot: Slot): void {
     const w = slot.waiting;
     if (!w || w.view !== this.view || this.changing) return;
+    if (slot.committed) {
+      slot.waiting = undefined;
+      return;
+    }
     const batch = w.digest === NULL_DIGEST ? NULL_BATCH : this.#pool.get(w.digest);
     if (!batch) return;
     // A batch the new view re-proposes was checked by a quorum when it prepared in an earlier view:
@@ -451,7 +476,7 @@ export class BftCore {
         case 'noop':
           break;
         case 'cfg':
-          if (item.cmd.from !== 'admin' || !item.cmd.messages.some((m) => m.type === 'reconfigure')) return 'reconfiguration not signed by the admin';
+          if (item.cmd.from !== 'admin' || !item.cmd.messages?.some((m) => m.type === 'reconfigure')) return 'reconfiguration not signed by the admin';
           break;
         case 'evidence': {
           const problem = checkEvidence(item.accused, item.proof, config);
@@ -498,6 +523,9 @@ export class BftCore {
       if (id !== this.id && v.proof) backups.push(v.proof);
     }
     if (count < quorumSize(config.members.length) - 1) return;
+    // No commit without a prepared certificate we can show in a view change (the primary's own
+    // pre-prepare proof comes back once its bundle is signed).
+    if (!slot.ppProof) return;
     slot.sentCommit = true;
     slot.preparedBy = backups;
     this.#refreshCert(slot);
@@ -537,7 +565,7 @@ export class BftCore {
         const key = itemKey(item);
         if (key !== undefined) this.#known.delete(key);
         if (item.k === 'cfg') {
-          const msg = item.cmd.messages.find((m) => m.type === 'reconfigure');
+          const msg = item.cmd.messages?.find((m) => m.type === 'reconfigure');
           if (msg && msg.type === 'reconfigure') this.group.pending.push({ at: nextBoundary(seq, this.cfg.checkpointEvery), change: msg.change });
         } else if (item.k === 'evidence' && isMember(this.group, item.accused) && !this.group.pending.some((p) => 'remove' in p.change && p.change.remove === item.accused)) {
           this.group.pending.push({ at: nextBoundary(seq, this.cfg.checkpointEvery), change: { remove: item.accused } });
@@ -617,6 +645,8 @@ export class BftCore {
     if (m.seq === this.stable.seq) {
       if (m.digest !== this.stable.digest && proof && isMember(this.#configFor(m.seq), from)) {
         this.#accuse(from, { kind: 'checkpoint', bad: proof, cert: this.stable.cert }, true);
+      } else if (m.digest === this.stable.digest && proof && !this.stable.cert.some((p) => p.from === from)) {
+        this.stable = { ...this.stable, cert: [...this.stable.cert, proof] };
       }
       return;
     }
@@ -672,7 +702,8 @@ export class BftCore {
     }
     for (const s of [...this.#ownCheckpoints.keys()]) if (s < upTo) this.#ownCheckpoints.delete(s);
     for (const s of [...this.#configAfter.keys()]) if (s < upTo) this.#configAfter.delete(s);
-    while (this.#configHistory.length > 1 && this.#configHistory[1]!.from <= upTo + 1) this.#configHistory.shift();
+    // Keep the configuration in force at the stable checkpoint itself: its certificate is counted in it.
+    while (this.#configHistory.length > 1 && this.#configHistory[1]!.from <= upTo) this.#configHistory.shift();
     if (dropped) this.#emit({ type: 'persist', dropSlotsUpTo: upTo });
     this.#emit({ type: 'dropSnapshotsBelow', seq: upTo });
     this.#prunePool();
@@ -799,6 +830,7 @@ export class BftCore {
     const message: ViewChangeMessage = { type: 'viewChange', view, stable: stableRef, prepared, proofs };
     this.#ownViewChange = { message, batches };
     this.#vcs(view).set(this.id, { vc: message, proof: undefined });
+    this.#latestViewChange.set(this.id, view);
     this.#send(this.#others(), message, batches);
   }
 
@@ -814,20 +846,20 @@ export class BftCore {
       if (m.view === this.view && this.#sentNewView) this.#send([from], this.#sentNewView.message, this.#sentNewView.batches);
       return;
     }
-    if (!isMember(this.group, from)) return;
+    if (!isMember(this.group, from) || m.view > this.view + MAX_VIEWS_AHEAD) return;
+    // One view change per sender: its latest (a sender that moved on no longer backs older views).
+    const latest = this.#latestViewChange.get(from);
+    if (latest !== undefined && latest >= m.view) return;
     const problem = checkViewChange(m, from, this.group, this.cfg.windowSize, (seq) => this.#configFor(seq));
     if (problem) return this.#caught(from, `view change: ${problem}`);
-    const vcs = this.#vcs(m.view);
-    if (vcs.has(from)) return;
-    vcs.set(from, { vc: m, proof });
+    if (latest !== undefined) this.#viewChanges.get(latest)?.delete(from);
+    this.#latestViewChange.set(from, m.view);
+    this.#vcs(m.view).set(from, { vc: m, proof });
     // f+1 replicas want a later view: at least one is correct, so join the lowest of them.
     if (m.view > this.view || (m.view === this.view && !this.changing)) {
-      const ahead = new Map<string, number>();
-      for (const [v, set] of this.#viewChanges) {
-        if (v <= this.view) continue;
-        for (const id of set.keys()) ahead.set(id, Math.min(ahead.get(id) ?? Infinity, v));
-      }
-      if (ahead.size >= weakQuorum(this.group.members.length)) this.#startViewChange(Math.min(...ahead.values()));
+      const ahead: number[] = [];
+      for (const v of this.#latestViewChange.values()) if (v > this.view || (v === this.view && !this.changing)) ahead.push(v);
+      if (ahead.length >= weakQuorum(this.group.members.length)) this.#startViewChange(Math.min(...ahead));
     }
     this.#tryNewView();
   }
@@ -848,6 +880,7 @@ export class BftCore {
     }
     const message: BftMessage = { type: 'newView', view: this.view, viewChanges: chosen.map(([, e]) => e.proof!), prePrepares: plan.prePrepares };
     this.#sentNewView = { view: this.view, message, batches };
+    this.#emit({ type: 'persist', newView: this.#sentNewView });
     this.#send(this.#others(), message, batches);
     this.#installNewView(this.view, plan);
   }
@@ -867,6 +900,7 @@ export class BftCore {
     // The checkpoint was checked with the view change that carried it (its signer vouching too).
     this.#adoptStable(plan.stable);
     this.#newViewPlan = new Map(plan.prePrepares.map((p) => [p.seq, p.digest]));
+    this.#emit({ type: 'persist', hard: this.hardState() });
     // Slots not yet committed start over in the new view (their certificates are kept for later view changes).
     for (const s of this.slots.values()) {
       if (s.committed) continue;
@@ -933,9 +967,9 @@ export class BftCore {
     const repeats = prev && prev.executed === m.executed ? prev.repeats + 1 : 0;
     this.#peerExecuted.set(from, { executed: m.executed, repeats });
     if (repeats < 1) return;
-    if (m.executed < this.stable.seq && m.stable < this.stable.seq && this.stable.seq > 0) {
+    if (m.stable < this.stable.seq && this.stable.seq > 0) {
       this.#send([from], { type: 'stableCert', seq: this.stable.seq, digest: this.stable.digest, cert: this.stable.cert });
-      return;
+      if (m.executed < this.stable.seq) return;
     }
     if (m.executed < this.executed) {
       // Committed slots it missed, each with its commit certificate.
@@ -999,9 +1033,11 @@ export class BftCore {
 
   #onStableCert(m: Extract<BftMessage, { type: 'stableCert' }>): void {
     if (m.seq <= this.stable.seq || m.seq % this.cfg.checkpointEvery !== 0) return;
-    // f+1 of the members we know vouch for it: enough to fetch the state, even across reconfigurations we missed.
-    if (!checkCheckpointCert(m.seq, m.digest, m.cert, this.group, weakQuorum(this.group.members.length))) return;
-    this.#adoptStable({ seq: m.seq, digest: m.digest, cert: m.cert });
+    const cert = { seq: m.seq, digest: m.digest, cert: m.cert };
+    if (checkCheckpointCert(m.seq, m.digest, m.cert, this.#configFor(m.seq))) return this.#adoptStable(cert);
+    // f+1 of the members we know vouch for it: enough to fetch the state (even across
+    // reconfigurations we missed), not to become our stable checkpoint.
+    if (this.executed < m.seq && !this.#transfer && checkCheckpointCert(m.seq, m.digest, m.cert, this.group, weakQuorum(this.group.members.length))) this.#beginTransfer(cert);
   }
 
   /** Behind a stable checkpoint with the slots before it gone: fetch its state. */
@@ -1061,7 +1097,9 @@ export class BftCore {
   // ---- helpers ------------------------------------------------------------------------
 
   hardState(): HardState {
-    return { view: this.view, changing: this.changing };
+    const h: HardState = { view: this.view, changing: this.changing };
+    if (this.#newViewPlan.size) h.plan = [...this.#newViewPlan].map(([seq, digest]) => ({ seq, digest }));
+    return h;
   }
 
   #slot(seq: number): Slot {
@@ -1102,9 +1140,10 @@ export class BftCore {
 
   #persistSlot(slot: Slot): void {
     const record: SlotRecord = { seq: slot.seq, view: slot.view, digest: slot.digest!, batch: slot.batch! };
+    if (slot.ppProof) record.prePrepare = slot.ppProof;
     if (slot.cert) record.prepared = { view: slot.cert.view, digest: slot.cert.digest, prePrepare: slot.cert.prePrepare, prepares: slot.cert.prepares };
     const last = this.effects[this.effects.length - 1];
-    if (last?.type === 'persist' && !last.stable && last.dropSlotsUpTo === undefined) {
+    if (last?.type === 'persist' && !last.stable && last.dropSlotsUpTo === undefined && !last.newView) {
       last.slots = [...(last.slots ?? []).filter((r) => r.seq !== record.seq), record];
       return;
     }

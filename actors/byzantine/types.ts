@@ -119,6 +119,8 @@ export interface SlotRecord {
   view: number;
   digest: string;
   batch: Batch;
+  /** The primary's signed pre-prepare, once known. */
+  prePrepare?: Proof;
   /** Set once it prepared (before it sends its commit): the certificate a view change must carry. */
   prepared?: { view: number; digest: string; prePrepare: Proof; prepares: Proof[] };
 }
@@ -127,6 +129,15 @@ export interface HardState {
   view: number;
   /** True once it sent a view change for `view` and has not yet seen its new view. */
   changing: boolean;
+  /** What the installed new view decided for the seqs it re-proposed (a pre-prepare must match). */
+  plan?: Array<{ seq: number; digest: string }>;
+}
+
+/** The new view a primary sent: kept durable, so after a restart it can still show it to a replica that missed it. */
+export interface SentNewView {
+  view: number;
+  message: BftMessage;
+  batches: Array<{ digest: string; batch: Batch }>;
 }
 
 export interface StableCheckpoint {
@@ -138,7 +149,7 @@ export interface StableCheckpoint {
 
 export type BftEffect =
   /** Make durable before any later effect. */
-  | { type: 'persist'; hard?: HardState; slots?: SlotRecord[]; dropSlotsUpTo?: number; stable?: StableCheckpoint }
+  | { type: 'persist'; hard?: HardState; slots?: SlotRecord[]; dropSlotsUpTo?: number; stable?: StableCheckpoint; newView?: SentNewView }
   /** A message to the listed replicas, with the batches it refers to (sent beside it, unsigned, bound by digest). */
   | { type: 'send'; to: string[]; message: BftMessage; batches?: Array<{ digest: string; batch: Batch }> }
   /** Execute a committed batch (slots in order). `config` is in force for it. */

@@ -43,7 +43,7 @@ export function checkViewChange(vc: ViewChangeMessage, sender: string, config: C
     certProofs.push(p);
   }
   // A full certificate, so whoever adopts this checkpoint from the new view can prove it in turn.
-  if (!checkCheckpointCert(vc.stable.seq, vc.stable.digest, certProofs, config)) return 'stable checkpoint certificate does not hold';
+  if (!checkCheckpointCert(vc.stable.seq, vc.stable.digest, certProofs, configFor(vc.stable.seq))) return 'stable checkpoint certificate does not hold';
   const seen = new Set<number>();
   for (const c of vc.prepared) {
     if (c.seq <= vc.stable.seq || c.seq > vc.stable.seq + windowSize) return `prepared seq ${c.seq} outside the window`;

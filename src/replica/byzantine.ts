@@ -16,6 +16,7 @@ import {
   type HardState,
   type Proof,
   type ProofContent,
+  type SentNewView,
   type SlotRecord,
   type StableCheckpoint,
   type VerifiedProof,
@@ -34,6 +35,7 @@ const HARD_KEY = 'bft/hard';
 const STABLE_KEY = 'bft/stable';
 const SLOT_PREFIX = 'bft/slot/';
 const SNAPSHOT_PREFIX = 'bft/snapshot/';
+const NEW_VIEW_KEY = 'bft/newview';
 const ADMIN = 'admin';
 const VERIFIED_CACHE = 8192;
 
@@ -83,7 +85,7 @@ export class ByzantineReplica {
   readonly #waitingReads = new Map<string, { client: string; nonce: number }>();
   #readCounter = 0;
   /** State transfer in progress: the checkpoint wanted, who to ask, the bytes so far. */
-  #transfer: { seq: number; digest: string; from: string[]; attempt: number; chunks: Uint8Array[]; received: number } | undefined;
+  #transfer: { seq: number; digest: string; from: string[]; attempt: number; chunks: Uint8Array[]; received: number; asked: string; total: number } | undefined;
   /** Boundaries executed in this drain whose checkpoint the core still has to sign. */
   #boundaries: Array<{ seq: number; appDigest: string }> = [];
   readonly #misbehave: Misbehaviour;
@@ -131,6 +133,9 @@ export class ByzantineReplica {
     if (this.#running) return;
     const init = await this.#load();
     this.#actor = createActor(byzantineProtocolMachine, { input: init, ...(this.#opts.inspect ? { inspect: this.#opts.inspect } : {}) });
+    // XState keeps an error thrown inside the protocol step in the actor; stop the replica with it
+    // (a bug, never bad input) instead of letting it escape as an uncaught exception.
+    this.#actor.subscribe({ error: (err) => this.#queue.fail(err) });
     this.#actor.start();
     this.#running = true;
     this.#opts.transport.onMessage((from, bytes) => this.#receive(from, bytes));
@@ -228,10 +233,17 @@ export class ByzantineReplica {
     }
     const proof = asVerified(outer, msg.from, messages);
     this.#remember(outer, true);
+    // Only batches the messages refer to are kept (others would be memory for nothing).
+    const wanted = referencedDigests(messages);
     for (const bytes of attachments) {
+      const digest = toHex(sha256Sync(bytes));
+      if (!wanted.has(digest)) {
+        this.#drop('unreferenced-batch');
+        continue;
+      }
       const batch = await this.#openBatch(bytes);
       if (!batch) return this.#drop('bad-batch');
-      this.#actor!.send({ type: 'batch', digest: toHex(sha256Sync(bytes)), batch });
+      this.#actor!.send({ type: 'batch', digest, batch });
     }
     for (const m of messages) {
       if (m.type === 'fetchState') await this.#serveState(msg.from, m);
@@ -450,7 +462,7 @@ export class ByzantineReplica {
       case 'fetchState':
         // Asked again (a chunk or its answer was lost): go on from where we are, from the next replica.
         if (this.#transfer?.seq === effect.seq && this.#transfer.digest === effect.digest) this.#transfer.attempt++;
-        else this.#transfer = { seq: effect.seq, digest: effect.digest, from: effect.from, attempt: 0, chunks: [], received: 0 };
+        else this.#transfer = { seq: effect.seq, digest: effect.digest, from: effect.from, attempt: 0, chunks: [], received: 0, asked: '', total: -1 };
         if (effect.from.length) this.#transfer.from = effect.from;
         return this.#askChunk();
       case 'dropSnapshotsBelow':
@@ -530,6 +542,13 @@ export class ByzantineReplica {
     const t = this.#transfer;
     if (!t || t.from.length === 0) return;
     const to = t.from[t.attempt % t.from.length]!;
+    // Another replica may cut the snapshot differently: start over with it.
+    if (to !== t.asked) {
+      t.asked = to;
+      t.chunks = [];
+      t.received = 0;
+      t.total = -1;
+    }
     await this.#sendAlone([to], { type: 'fetchState', seq: t.seq, digest: t.digest, offset: t.received });
   }
 
@@ -543,7 +562,10 @@ export class ByzantineReplica {
 
   async #onStateChunk(from: string, m: Extract<BftMessage, { type: 'stateChunk' }>): Promise<void> {
     const t = this.#transfer;
-    if (!t || m.seq !== t.seq || m.digest !== t.digest || m.offset !== t.received || m.total > 1 << 30) return;
+    // Only the replica we asked, one consistent total, and no more than we are willing to hold.
+    if (!t || from !== t.asked || m.seq !== t.seq || m.digest !== t.digest || m.offset !== t.received) return;
+    if (m.total > this.#tuning.maxMessageBytes * 64 || (t.total >= 0 && m.total !== t.total)) return this.#drop('bad-state');
+    t.total = m.total;
     t.chunks.push(m.data);
     t.received += m.data.length;
     if (t.received < m.total) {
@@ -561,8 +583,6 @@ export class ByzantineReplica {
       // A replica sent a state that does not match the certificate: ask another.
       this.#drop('bad-state');
       t.attempt++;
-      t.chunks = [];
-      t.received = 0;
       return this.#askChunk();
     }
     await this.#storage.set(indexKey(SNAPSHOT_PREFIX, t.seq), all);
@@ -576,11 +596,18 @@ export class ByzantineReplica {
     const d = decode(bytes, { maxSize: Number.MAX_SAFE_INTEGER });
     if (!d.ok) return 'undecodable';
     const record = d.value as unknown as CheckpointRecord;
-    if (!record || typeof record !== 'object' || record.seq !== seq || !(record.app instanceof Uint8Array) || !record.config) return 'malformed';
+    if (!record || typeof record !== 'object' || record.seq !== seq || !(record.app instanceof Uint8Array) || !isConfig(record.config)) return 'malformed';
     const app = decode(record.app, { maxSize: Number.MAX_SAFE_INTEGER });
-    const claimed = app.ok ? (app.value as { digest?: unknown }).digest : undefined;
+    const value = app.ok ? app.value : undefined;
+    const claimed = value && typeof value === 'object' && !Array.isArray(value) ? (value as { digest?: unknown }).digest : undefined;
     if (typeof claimed !== 'string') return 'no app digest';
-    if (this.#core()!.cfg.hashCheckpoint({ seq, appDigest: claimed, config: record.config }) !== digest) return 'digest mismatch';
+    let expected: string;
+    try {
+      expected = this.#core()!.cfg.hashCheckpoint({ seq, appDigest: claimed, config: record.config });
+    } catch {
+      return 'unencodable configuration';
+    }
+    if (expected !== digest) return 'digest mismatch';
     try {
       // restore() recomputes the digest from the state and refuses a snapshot that lies about it.
       this.#executor.restore(record.app);
@@ -646,8 +673,15 @@ export class ByzantineReplica {
     const slots = (await this.#storage.scan({ prefix: SLOT_PREFIX }))
       .map(([, v]) => decodeTrusted(v, 'slot') as unknown as SlotRecord)
       .filter((r) => r.seq > stable.seq)
-      .map((r) => (r.prepared ? { ...r, prepared: { ...r.prepared, prePrepare: this.#trustedProof(r.prepared.prePrepare), prepares: r.prepared.prepares.map((p) => this.#trustedProof(p)) } } : r));
+      .map((r) => {
+        for (const { proof } of batchProofs(r.batch)) this.#trustedProof(proof);
+        if (r.prePrepare) r.prePrepare = this.#trustedProof(r.prePrepare);
+        if (r.prepared) r.prepared = { ...r.prepared, prePrepare: this.#trustedProof(r.prepared.prePrepare), prepares: r.prepared.prepares.map((p) => this.#trustedProof(p)) };
+        return r;
+      });
     for (const m of group.members) if (!this.#memberKeys.has(m.id)) this.#memberKeys.set(m.id, m.key);
+    const newViewBytes = await this.#storage.get(NEW_VIEW_KEY);
+    const newView = newViewBytes ? (decodeTrusted(newViewBytes, 'new view') as unknown as SentNewView) : undefined;
     const executor = this.#executor;
     return {
       config: {
@@ -667,6 +701,7 @@ export class ByzantineReplica {
       hard,
       stable,
       slots,
+      ...(newView ? { newView } : {}),
       alreadyApplied: (client: string, seq: number) => {
         const last = executor.lastReply(client);
         return last !== undefined && seq <= last.seq;
@@ -677,8 +712,16 @@ export class ByzantineReplica {
   /** A proof from our own storage: decoded without checking the signature again. */
   #trustedProof(p: Proof): VerifiedProof {
     const payload = decodeTrusted(p.p, 'proof') as { f: string; m: BftMessage[] };
-    return asVerified({ p: p.p, s: p.s }, payload.f, payload.m);
+    return asVerified(p, payload.f, payload.m);
   }
+}
+
+function isConfig(c: unknown): c is Config {
+  const x = c as Config | null;
+  return (
+    !!x && typeof x === 'object' && Number.isSafeInteger(x.epoch) && Array.isArray(x.members) && Array.isArray(x.pending) &&
+    x.members.every((m) => !!m && typeof m.id === 'string' && m.key instanceof Uint8Array && m.key.length === 32)
+  );
 }
 
 /** Marks a proof as verified: `from` and `messages` are not enumerable, so it still encodes as `{ p, s }`. */
@@ -689,6 +732,18 @@ function asVerified(proof: Proof, from: string, messages: BftMessage[]): Verifie
     Object.defineProperty(v, 'messages', { value: messages, enumerable: false });
   }
   return v;
+}
+
+/** Digests of the batches a bundle's messages refer to. */
+function referencedDigests(messages: BftMessage[]): Set<string> {
+  const out = new Set<string>();
+  for (const m of messages) {
+    if (m.type === 'prePrepare') out.add(m.digest);
+    else if (m.type === 'viewChange') for (const c of m.prepared) out.add(c.digest);
+    else if (m.type === 'newView') for (const p of m.prePrepares) out.add(p.digest);
+    else if (m.type === 'entries') for (const e of m.slots) out.add(e.digest);
+  }
+  return out;
 }
 
 /** Votes to the same recipients share one bundle; a message with nested proofs goes alone. */
@@ -709,6 +764,7 @@ function persistOps(effect: Extract<BftEffect, { type: 'persist' }>): StorageOp[
   for (const r of effect.slots ?? []) ops.push({ type: 'set', key: indexKey(SLOT_PREFIX, r.seq), value: encode(r as never) });
   if (effect.hard) ops.push({ type: 'set', key: HARD_KEY, value: encode(effect.hard as never) });
   if (effect.stable) ops.push({ type: 'set', key: STABLE_KEY, value: encode(effect.stable as never) });
+  if (effect.newView) ops.push({ type: 'set', key: NEW_VIEW_KEY, value: encode(effect.newView as never) });
   return ops;
 }
 

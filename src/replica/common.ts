@@ -74,6 +74,13 @@ export class SerialQueue {
     return run;
   }
 
+  /** A failure found outside the queued work (the protocol actor errored): stop taking work. */
+  fail(err: unknown): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    this.onFailure(err);
+  }
+
   /** Resolves once the work queued so far is done (failed or not). */
   idle(): Promise<void> {
     return this.#chain.catch(() => {});

@@ -84,6 +84,9 @@ export class Replica {
     if (this.#running) return;
     const init = await this.#load();
     this.#actor = createActor(crashProtocolMachine, { input: init, ...(this.#opts.inspect ? { inspect: this.#opts.inspect } : {}) });
+    // XState keeps an error thrown inside the protocol step in the actor; stop the replica with it
+    // (a bug, never bad input) instead of letting it escape as an uncaught exception.
+    this.#actor.subscribe({ error: (err) => this.#queue.fail(err) });
     this.#actor.start();
     this.#running = true;
     this.#opts.transport.onMessage((from, bytes) => this.#receive(from, bytes));

@@ -4,7 +4,8 @@
  * proofs with bad signatures, attached bytes that are not batches. The group keeps serving.
  */
 import { describe, expect, it } from 'vitest';
-import { createLocalCluster, encode, generateIdentity } from '../../src/index.ts';
+import { createLocalCluster, encode, generateIdentity, sha256Sync } from '../../src/index.ts';
+import { toHex } from '../../src/crypto/index.ts';
 import type { NodeEnv } from '../../src/sim/index.ts';
 import { seal } from '../../src/wire/index.ts';
 import { counter } from '../fixtures/machines.ts';
@@ -31,7 +32,9 @@ describe('Byzantine replica ingress', () => {
       await send(await seal({ from: 'r3', to: 'r2', kind: 'protocol', body: { not: 'a bundle' } }, r3));
       await send(await seal({ from: 'r3', to: 'r2', kind: 'protocol', body: [{ type: 'prepare', view: -1, seq: 0, digest: '' }] }, r3));
       await send(await seal({ from: 'r3', to: 'r2', kind: 'protocol', body: [{ type: 'relay', proof: { p: encode({ f: 'r1' }), s: new Uint8Array(64) } }] }, r3));
-      await send(await seal({ from: 'r3', to: 'r2', kind: 'protocol', body: [vote] }, r3, [encode({ not: 'a batch' })]));
+      const notABatch = encode({ not: 'a batch' });
+      await send(await seal({ from: 'r3', to: 'r2', kind: 'protocol', body: [{ type: 'prePrepare', view: 0, seq: 1, digest: toHex(sha256Sync(notABatch)) }] }, r3, [notABatch]));
+      await send(await seal({ from: 'r3', to: 'r2', kind: 'protocol', body: [vote] }, r3, [encode({ time: 0, items: [] })]));
       await send(await seal({ from: 'r1', to: 'r2', kind: 'request', body: { seq: 1, event: { type: 'INC' } } }));
       await send(await seal({ from: 'evil', to: 'r2', kind: 'request', body: { seq: 'one' } }));
       await cluster.sim.clock.sleep(50);
@@ -45,6 +48,7 @@ describe('Byzantine replica ingress', () => {
         malformed: 3,
         'bad-proof': 1,
         'bad-batch': 1,
+        'unreferenced-batch': 1,
         'spoofed-sender': 1,
       });
       expect(cluster.replica('r2').current?.failure).toBeUndefined();
