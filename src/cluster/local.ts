@@ -402,7 +402,9 @@ export class LocalCluster {
           onMessage: (h) =>
             env.onMessage((from, bytes) => {
               const twin = this.#twins.get(id);
-              if (twin?.deliver && this.sim.isUp(twin.node)) void twin.deliver(from, bytes);
+              // The simulation awaits both, one after the other, so the run replays exactly.
+              const deliver = twin?.deliver;
+              if (deliver && this.sim.isUp(twin.node)) return Promise.resolve(h(from, bytes)).then(() => deliver(from, bytes));
               return h(from, bytes);
             }),
         },
