@@ -25,8 +25,8 @@ import { checkEvent, createAppExecutor, type AppExecutor } from '../app/index.ts
 import { realClock, type Clock } from '../clock.ts';
 import { decode, encode } from '../codec/index.ts';
 import { bytesEqual, sha256Sync, toHex, verify } from '../crypto/index.ts';
-import { indexKey, memoryStorage, parseIndexKey, prefixEnd, type Storage, type StorageOp } from '../storage/index.ts';
-import { BROADCAST, open, rewrap, seal, sealWithProof, type WireKind, type WireMessage } from '../wire/index.ts';
+import { indexKey, memoryStorage, type Storage, type StorageOp } from '../storage/index.ts';
+import { BROADCAST, open, seal, sealWithProof, type WireKind, type WireMessage } from '../wire/index.ts';
 import { decodeTrusted, newMetrics, plainResult, resolveMemberId, SerialQueue, validateOptions } from './common.ts';
 import { Misbehaviour, type Behaviour } from './misbehave.ts';
 import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from './types.ts';
@@ -205,7 +205,6 @@ export class ByzantineReplica {
     return this.#enqueue(async () => {
       const r = await opened;
       if (!r.ok) return this.#drop(r.drop);
-      if (this.#misbehave.deaf) return;
       if (r.signed) this.metrics.verifications++;
       if (r.message.kind === 'protocol') return this.#onBundle(r.message, r.proof!, r.attachments);
       switch (r.message.kind) {
@@ -317,7 +316,7 @@ export class ByzantineReplica {
       if (seq === last.seq) return this.#reply(client, seq, plainResult(last.result));
       return this.#sendToClient(client, 'error', { seq, message: `request ${seq} is older than this client's last applied request ${last.seq}` });
     }
-    this.#actor!.send({ type: 'request', item: { k: 'req', client, seq, event: b.event as BatchItem & { k: 'req' } extends { event: infer E } ? E : never } });
+    this.#actor!.send({ type: 'request', item: { k: 'req', client, seq, event: b.event as Extract<BatchItem, { k: 'req' }>['event'] } });
     this.#scheduleFlush();
   }
 
@@ -515,13 +514,13 @@ export class ByzantineReplica {
   }
 
   #reply(client: string, seq: number, result: unknown): Promise<void> {
-    return this.#sendToClient(client, 'reply', { seq, result: this.#misbehave.tamperResult(result), members: this.#members() });
+    return this.#sendToClient(client, 'reply', { seq, result, members: this.#members() });
   }
 
   async #answerRead(client: string, nonce: number, ordered: boolean): Promise<void> {
     const snap = this.#executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
     const body = { nonce, index: this.#executor.appliedIndex, digest: this.#executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, members: this.#members(), ordered };
-    await this.#sendToClient(client, 'readReply', this.#misbehave.tamperResult(body) as typeof body);
+    await this.#sendToClient(client, 'readReply', body);
   }
 
   async #sendToClient(to: string, kind: WireKind, body: unknown): Promise<void> {
@@ -774,4 +773,3 @@ export async function signReconfiguration(admin: { sign(data: Uint8Array): Promi
   return { p: s.p, s: s.s! };
 }
 
-export { prefixEnd, parseIndexKey, rewrap };

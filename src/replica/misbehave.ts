@@ -50,14 +50,6 @@ export class Misbehaviour {
     return this.behaviour === 'wrong-result';
   }
 
-  get deaf(): boolean {
-    return false;
-  }
-
-  tamperResult<T>(result: T): T {
-    return result;
-  }
-
   /** What actually goes out for one signed bundle to one recipient. */
   async outgoing(out: Outgoing, identity: Identity, others: string[]): Promise<Array<{ bytes: Uint8Array; delayMs: number }>> {
     const plain = [{ bytes: out.bytes, delayMs: 0 }];
