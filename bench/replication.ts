@@ -7,9 +7,9 @@
  *   node dist/bench/replication.js [--requests N] [--clients N] [--single N] [--only crash|byzantine] [--long] [--rss] [--progress]
  *   --single: requests of the one-client run (default min(2,000, --requests); 0 skips it, e.g.
  *             to profile the loaded run alone: one request per batch makes it crypto-bound).
- *   --long: 1,000,000 requests, sampling RSS at each tenth (log compaction and stable
+ *   --long: 1,000,000 requests, sampling RSS and heap at each tenth (log compaction and stable
  *           checkpoints keep memory flat); combine with --only to run one group.
- *   --rss: sample RSS in a run of any length.
+ *   --rss: sample RSS and heap in a run of any length.
  *   --progress: print each replica's state every second (to stderr), to diagnose stalls.
  */
 import { assign, createActor, setup } from 'xstate';
@@ -23,7 +23,7 @@ const option = (name: string): string | undefined => {
 const flag = (name: string, fallback: number) => Number(option(name) ?? fallback);
 const long = args.includes('--long');
 const progress = args.includes('--progress');
-const sampleRss = long || args.includes('--rss');
+const sampleMemory = long || args.includes('--rss');
 const requests = long ? 1_000_000 : flag('requests', 20_000);
 const clients = flag('clients', 64);
 const single = flag('single', Math.min(2_000, requests));
@@ -57,19 +57,27 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-function unreplicated(n: number): { opsPerSec: number } {
+/** Process CPU time (user + system, every thread: WebCrypto runs on libuv's pool) in µs. */
+const cpuMicros = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+function unreplicated(n: number): { opsPerSec: number; cpuPerOp: number } {
   const actor = createActor(store).start();
   const t = performance.now();
+  const cpu = cpuMicros();
   for (let i = 0; i < n; i++) actor.send(event(i) as never);
   const opsPerSec = n / ((performance.now() - t) / 1000);
+  const cpuPerOp = (cpuMicros() - cpu) / n;
   actor.stop();
-  return { opsPerSec };
+  return { opsPerSec, cpuPerOp };
 }
 
 const sum = (ms: ReplicaMetrics[], key: 'signatures' | 'verifications') => ms.reduce((s, m) => s + m[key], 0);
 
 /** n requests from `concurrency` clients, each sending one request at a time, to a group of the given fault model. */
-async function runGroup(faultModel: FaultModel, n: number, concurrency: number, rssSamples = false) {
+async function runGroup(faultModel: FaultModel, n: number, concurrency: number, memorySamples = false) {
   const cluster = await createLocalCluster({
     machine: store,
     faultModel,
@@ -85,7 +93,8 @@ async function runGroup(faultModel: FaultModel, n: number, concurrency: number, 
   let ticker: ReturnType<typeof setInterval> | undefined;
   try {
     const latencies: number[] = [];
-    const rss: number[] = [];
+    // RSS and the JS heap in use: RSS alone cannot tell a leak from a heap V8 has not shrunk yet.
+    const memory: NodeJS.MemoryUsage[] = [];
     let next = 0;
     let done = 0;
     ticker = progress
@@ -107,6 +116,7 @@ async function runGroup(faultModel: FaultModel, n: number, concurrency: number, 
     const before = { signatures: sum(metrics(), 'signatures'), verifications: sum(metrics(), 'verifications'), batches: batches() };
     const tenth = Math.max(1, Math.floor(n / 10));
     const t = performance.now();
+    const cpu = cpuMicros();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         const client = cluster.createClient();
@@ -116,11 +126,12 @@ async function runGroup(faultModel: FaultModel, n: number, concurrency: number, 
           await client.send(event(i));
           latencies.push(performance.now() - started);
           done++;
-          if (rssSamples && done % tenth === 0) rss.push(process.memoryUsage().rss);
+          if (memorySamples && done % tenth === 0) memory.push(process.memoryUsage());
         }
       }),
     );
     const seconds = (performance.now() - t) / 1000;
+    const cpuPerOp = (cpuMicros() - cpu) / n;
     latencies.sort((a, b) => a - b);
     const replicas = cluster.replicaIds.length;
     const statuses = cluster.replicaIds.map((id) => cluster.replica(id).status());
@@ -130,6 +141,7 @@ async function runGroup(faultModel: FaultModel, n: number, concurrency: number, 
       replicas,
       concurrency,
       opsPerSec: n / seconds,
+      cpuPerOp,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       signaturesPerRequestPerReplica: perRequestPerReplica('signatures'),
@@ -139,7 +151,7 @@ async function runGroup(faultModel: FaultModel, n: number, concurrency: number, 
       term: Math.max(...statuses.map((s) => s.term)),
       stableSeq: statuses.map((s) => s.stableSeq ?? 0),
       snapshots: Math.max(...metrics().map((m) => m.snapshotsTaken)),
-      rss,
+      memory,
     };
   } finally {
     clearInterval(ticker);
@@ -156,30 +168,36 @@ const base = unreplicated(Math.max(requests, 100_000));
 const results: Array<Awaited<ReturnType<typeof runGroup>>> = [];
 for (const faultModel of groups) {
   if (single > 0) results.push(await runGroup(faultModel, single, 1));
-  results.push(await runGroup(faultModel, requests, clients, sampleRss));
+  results.push(await runGroup(faultModel, requests, clients, sampleMemory));
 }
-const peakRss = process.memoryUsage().rss;
+const peakRss = process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
 
 console.log('');
-console.log('| run | ops/s | p50 ms | p99 ms | vs unreplicated |');
-console.log('| --- | ---: | ---: | ---: | ---: |');
-console.log(`| unreplicated XState actor | ${fmt(base.opsPerSec)} | | | 1.00 |`);
+// CPU µs/op counts the whole process (every replica and client): less sensitive than ops/s to other load on a shared machine.
+console.log('| run | ops/s | p50 ms | p99 ms | CPU µs/op | vs unreplicated |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+console.log(`| unreplicated XState actor | ${fmt(base.opsPerSec)} | | | ${fmt(base.cpuPerOp, 1)} | 1.00 |`);
 for (const r of results) {
   const name = `${r.faultModel} group, ${r.replicas} replicas, ${r.concurrency} client${r.concurrency === 1 ? '' : 's'}`;
-  console.log(`| ${name} | ${fmt(r.opsPerSec)} | ${fmt(r.p50, 3)} | ${fmt(r.p99, 3)} | ${(r.opsPerSec / base.opsPerSec).toFixed(4)} |`);
+  console.log(`| ${name} | ${fmt(r.opsPerSec)} | ${fmt(r.p50, 3)} | ${fmt(r.p99, 3)} | ${fmt(r.cpuPerOp)} | ${(r.opsPerSec / base.opsPerSec).toFixed(4)} |`);
 }
 console.log('');
 const loaded = (faultModel: FaultModel) => results.find((r) => r.faultModel === faultModel && r.concurrency === clients);
 const crash = loaded('crash');
 const byzantine = loaded('byzantine');
-if (crash && byzantine) console.log(`byzantine/crash throughput at ${clients} clients: ${(byzantine.opsPerSec / crash.opsPerSec).toFixed(2)} (target >= 0.5)`);
-for (const r of results.filter((x) => x.concurrency === clients)) {
-  const crypto = `${fmt(r.requestsPerBatch, 1)} requests per batch; signatures ${r.signaturesPerRequestPerReplica.toFixed(4)}, verifications ${r.verificationsPerRequestPerReplica.toFixed(4)} per request per replica`;
+if (crash && byzantine) {
+  const ratio = (byzantine.opsPerSec / crash.opsPerSec).toFixed(2);
+  console.log(`byzantine/crash throughput at ${clients} clients: ${ratio} (target >= 0.5); by CPU per request: ${(crash.cpuPerOp / byzantine.cpuPerOp).toFixed(2)}`);
+}
+// Every run, the one-client runs too: one request per batch shows the crypto cost of a batch undivided.
+for (const r of results) {
+  const target = r.faultModel === 'byzantine' && r.concurrency === clients ? ' (target <= 0.05)' : '';
+  const crypto = `${fmt(r.requestsPerBatch, 1)} requests per batch; signatures ${r.signaturesPerRequestPerReplica.toFixed(4)}, verifications ${r.verificationsPerRequestPerReplica.toFixed(4)}${target} per request per replica`;
   const state =
     r.faultModel === 'crash'
-      ? `leader snapshots: ${r.snapshots}; final term: ${r.term} (1 = no re-election)`
+      ? `snapshots: ${r.snapshots} (most by one replica); final term: ${r.term} (1 = no re-election)`
       : `final view: ${r.term} (0 = no view change); stable checkpoint seq: ${r.stableSeq.join(', ')} (per replica)`;
-  console.log(`${r.faultModel}, ${clients} clients: ${crypto}${r.faultModel === 'byzantine' ? ' (target <= 0.05)' : ''}; ${state}`);
-  if (r.rss.length) console.log(`${r.faultModel}: RSS at each tenth of the run (MiB): ${r.rss.map(mib).join(', ')}`);
+  console.log(`${r.faultModel}, ${r.concurrency} client${r.concurrency === 1 ? '' : 's'}: ${crypto}; ${state}`);
+  if (r.memory.length) console.log(`${r.faultModel}: RSS / heap used at each tenth of the run (MiB): ${r.memory.map((m) => `${mib(m.rss)}/${mib(m.heapUsed)}`).join(', ')}`);
 }
 console.log(`peak RSS: ${mib(peakRss)} MiB`);
