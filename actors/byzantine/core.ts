@@ -179,6 +179,11 @@ export class BftCore {
         slot.cert = { view: r.prepared.view, digest: r.prepared.digest, prePrepare: r.prepared.prePrepare as VerifiedProof, prepares: r.prepared.prepares as VerifiedProof[], batch: r.batch };
         if (r.prepared.view === this.view) slot.sentCommit = true;
       }
+      // Our own votes in this view count again (the retransmission repeats them to the others).
+      if (r.view === this.view && !this.changing) {
+        if (primaryOf(this.#configFor(r.seq), r.view) !== this.id) slot.prepares.set(this.id, { view: r.view, digest: r.digest, proof: undefined });
+        if (slot.sentCommit) slot.commits.set(this.id, { view: r.view, digest: r.digest, proof: undefined });
+      }
     }
     this.#nextSeq = this.#highestSlotInView() + 1;
     this.#everMember = isMember(this.group, this.id);
@@ -234,8 +239,8 @@ export class BftCore {
     }
     if (this.changing) {
       // The timer runs only once a quorum is changing to this view too (PBFT's rule): a replica
-      // alone does not race ahead through views the others never reach.
-      // A replica asking for a later view has given up on this one too.
+      // alone does not race ahead through views the others never reach. A replica asking for a
+      // later view has given up on this one too.
       let changingWithUs = 0;
       for (const [id, v] of this.#latestViewChange) if (v >= this.view && isMember(this.group, id)) changingWithUs++;
       if (changingWithUs >= quorumSize(this.group.members.length) && ++this.#vcElapsed > this.cfg.viewChangeTimeoutTicks * 2 ** Math.min(this.#vcAttempts, 2)) this.#startViewChange(this.view + 1);
