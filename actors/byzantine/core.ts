@@ -26,6 +26,8 @@ export interface BftInit {
   config: BftConfig;
   /** The group's configuration at `stable` (or the initial one). */
   group: Config;
+  /** The configuration in force for the stable checkpoint's own slot, when it differs (its certificate is counted in it). */
+  groupBefore?: Config;
   hard: HardState;
   stable: StableCheckpoint;
   /** Slots this replica voted in, from storage. */
@@ -163,7 +165,7 @@ export class BftCore {
     this.group = cloneConfig(init.group);
     this.stable = init.stable;
     this.executed = init.stable.seq;
-    this.#configHistory = [{ from: init.stable.seq + 1, config: this.group }];
+    this.#configHistory = historyAt(init.stable.seq, init.groupBefore ? cloneConfig(init.groupBefore) : this.group, this.group);
     this.#configAfter.set(init.stable.seq, this.group);
     this.#ownCheckpoints.set(init.stable.seq, init.stable.digest);
     for (const r of init.slots) {
@@ -219,6 +221,11 @@ export class BftCore {
   /** The configuration right after executing boundary `seq` (what its checkpoint covers). */
   configAfter(seq: number): Config | undefined {
     return this.#configAfter.get(seq);
+  }
+
+  /** The configuration in force for slot `seq` (as far as this replica knows). */
+  configFor(seq: number): Config {
+    return this.#configFor(seq);
   }
 
   takeEffects(): BftEffect[] {
@@ -298,7 +305,7 @@ export class BftCore {
   boundaryExecuted(seq: number, appDigest: string): void {
     const config = this.#configAfter.get(seq);
     if (!config) return;
-    const digest = this.cfg.hashCheckpoint({ seq, appDigest, config });
+    const digest = this.cfg.hashCheckpoint({ seq, appDigest, config, before: this.#configFor(seq) });
     this.#ownCheckpoints.set(seq, digest);
     this.#recordCheckpoint(this.id, seq, digest, undefined);
     this.#broadcast({ type: 'checkpoint', seq, digest });
@@ -307,13 +314,14 @@ export class BftCore {
   }
 
   /** The runtime installed the snapshot of stable checkpoint `seq` (state transfer). */
-  stateInstalled(seq: number, digest: string, group: Config): void {
+  stateInstalled(seq: number, digest: string, group: Config, before: Config): void {
     if (!this.#transfer || this.#transfer.seq !== seq || this.#transfer.digest !== digest) return;
     this.#transfer = undefined;
     this.executed = seq;
     this.group = cloneConfig(group);
     this.#everMember ||= isMember(this.group, this.id);
-    this.#configHistory = [{ from: seq + 1, config: this.group }];
+    // Certificates for this checkpoint are counted in the configuration its signers were in.
+    this.#configHistory = historyAt(seq, cloneConfig(before), this.group);
     this.#configAfter.set(seq, this.group);
     this.#ownCheckpoints.set(seq, digest);
     this.#emit({ type: 'configChanged', config: cloneConfig(this.group) });
@@ -431,7 +439,11 @@ export class BftCore {
     if (!batch) return;
     // A batch the new view re-proposes was checked by a quorum when it prepared in an earlier view:
     // its requests need not be here again (their clients may have stopped retrying).
-    const verdict = this.#newViewPlan.get(slot.seq) === w.digest ? 'ok' : this.#judgeBatch(batch, slot.seq);
+    let verdict = this.#newViewPlan.get(slot.seq) === w.digest ? 'ok' : this.#judgeBatch(batch, slot.seq);
+    // Requests we never received (lost, or sent by a client that does not know us yet, like a
+    // newly added replica) are vouched for by f+1 other backups' prepares: one of them is correct,
+    // and a correct backup prepares only requests it received from their clients.
+    if (verdict === 'wait' && this.#preparesFor(slot, w.view, w.digest) >= weakQuorum(this.#configFor(slot.seq).members.length)) verdict = 'ok';
     if (verdict === 'wait') return;
     slot.waiting = undefined;
     if (verdict !== 'ok') return this.#caught(this.primary, `batch for seq ${slot.seq}: ${verdict}`);
@@ -441,6 +453,15 @@ export class BftCore {
     slot.prepares.set(this.id, { view: w.view, digest: w.digest, proof: undefined });
     this.#broadcast(vote);
     this.#checkPrepared(slot);
+  }
+
+  /** Prepares from other backups (not the primary, not us) for this view and digest. */
+  #preparesFor(slot: Slot, view: number, digest: string): number {
+    const config = this.#configFor(slot.seq);
+    const primary = primaryOf(config, view);
+    let n = 0;
+    for (const [id, v] of slot.prepares) if (id !== primary && id !== this.id && v.view === view && v.digest === digest && isMember(config, id)) n++;
+    return n;
   }
 
   #acceptPrePrepare(slot: Slot, view: number, digest: string, batch: Batch, proof: VerifiedProof | undefined): void {
@@ -512,8 +533,10 @@ export class BftCore {
       slot.relayed.add(from);
       this.#send([from], { type: 'relay', proof: slot.ppProof });
     }
-    if (m.type === 'prepare') this.#checkPrepared(slot);
-    else this.#checkCommitted(slot);
+    if (m.type === 'prepare') {
+      if (slot.waiting) this.#tryAccept(slot);
+      this.#checkPrepared(slot);
+    } else this.#checkCommitted(slot);
   }
 
   #checkPrepared(slot: Slot): void {
@@ -1154,6 +1177,11 @@ export class BftCore {
     }
     this.effects.push({ type: 'persist', slots: [record] });
   }
+}
+
+/** Configuration history starting at checkpoint `seq`: `before` for that slot, `after` from the next one. */
+function historyAt(seq: number, before: Config, after: Config): Array<{ from: number; config: Config }> {
+  return before === after ? [{ from: seq + 1, config: after }] : [{ from: seq, config: before }, { from: seq + 1, config: after }];
 }
 
 /** The first checkpoint boundary at or after seq. */

@@ -12,7 +12,7 @@ export type BftEvent =
   | { type: 'timersDue' }
   | { type: 'read'; ids: string[] }
   | { type: 'boundaryExecuted'; seq: number; appDigest: string }
-  | { type: 'stateInstalled'; seq: number; digest: string; group: Config };
+  | { type: 'stateInstalled'; seq: number; digest: string; group: Config; before: Config };
 
 const phases: Phase[] = ['normal', 'viewChange', 'stateTransfer', 'joining', 'excluded'];
 
@@ -57,7 +57,7 @@ export const byzantineProtocolMachine = setup({
         case 'boundaryExecuted':
           return core.boundaryExecuted(event.seq, event.appDigest);
         case 'stateInstalled':
-          return core.stateInstalled(event.seq, event.digest, event.group);
+          return core.stateInstalled(event.seq, event.digest, event.group, event.before);
       }
     },
   },

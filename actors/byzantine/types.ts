@@ -185,6 +185,9 @@ export interface BftConfig {
   maxClockSkewMs: number;
   /** Digest of a batch (the runtime passes SHA-256 of its canonical encoding). */
   hashBatch(batch: Batch): string;
-  /** Digest of a checkpoint: app state digest, app index, time and configuration at `seq`. */
-  hashCheckpoint(c: { seq: number; appDigest: string; config: Config }): string;
+  /**
+   * Digest of a checkpoint: the app state digest, the configuration in force for slot `seq`
+   * (`before`, whose members signed this checkpoint) and the one right after it (`config`).
+   */
+  hashCheckpoint(c: { seq: number; appDigest: string; config: Config; before: Config }): string;
 }

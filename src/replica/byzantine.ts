@@ -39,11 +39,12 @@ const NEW_VIEW_KEY = 'bft/newview';
 const ADMIN = 'admin';
 const VERIFIED_CACHE = 8192;
 
-/** What a checkpoint's snapshot holds: the app state and the configuration right after `seq`. */
+/** What a checkpoint's snapshot holds: the app state and the configurations in force for `seq` and right after it. */
 interface CheckpointRecord {
   seq: number;
   app: Uint8Array;
   config: Config;
+  before: Config;
 }
 
 interface OutGroup {
@@ -501,8 +502,8 @@ export class ByzantineReplica {
     await Promise.all(replies);
     if (!boundary) return;
     const appDigest = this.#executor.digest;
-    const config = this.#core()!.configAfter(seq)!;
-    const record: CheckpointRecord = { seq, app: this.#executor.snapshot(), config };
+    const core = this.#core()!;
+    const record: CheckpointRecord = { seq, app: this.#executor.snapshot(), config: core.configAfter(seq)!, before: core.configFor(seq) };
     await this.#storage.set(indexKey(SNAPSHOT_PREFIX, seq), encode(record as never));
     this.metrics.storageWrites++;
     this.metrics.snapshotsTaken++;
@@ -587,22 +588,22 @@ export class ByzantineReplica {
     await this.#storage.set(indexKey(SNAPSHOT_PREFIX, t.seq), all);
     this.metrics.snapshotsInstalled++;
     this.#transfer = undefined;
-    this.#actor!.send({ type: 'stateInstalled', seq: t.seq, digest: t.digest, group: installed });
+    this.#actor!.send({ type: 'stateInstalled', seq: t.seq, digest: t.digest, group: installed.config, before: installed.before });
   }
 
   /** Checks a checkpoint's bytes against the certified digest, then installs the app state. */
-  #installCheckpoint(bytes: Uint8Array, seq: number, digest: string): Config | string {
+  #installCheckpoint(bytes: Uint8Array, seq: number, digest: string): CheckpointRecord | string {
     const d = decode(bytes, { maxSize: Number.MAX_SAFE_INTEGER });
     if (!d.ok) return 'undecodable';
     const record = d.value as unknown as CheckpointRecord;
-    if (!record || typeof record !== 'object' || record.seq !== seq || !(record.app instanceof Uint8Array) || !isConfig(record.config)) return 'malformed';
+    if (!record || typeof record !== 'object' || record.seq !== seq || !(record.app instanceof Uint8Array) || !isConfig(record.config) || !isConfig(record.before)) return 'malformed';
     const app = decode(record.app, { maxSize: Number.MAX_SAFE_INTEGER });
     const value = app.ok ? app.value : undefined;
     const claimed = value && typeof value === 'object' && !Array.isArray(value) ? (value as { digest?: unknown }).digest : undefined;
     if (typeof claimed !== 'string') return 'no app digest';
     let expected: string;
     try {
-      expected = this.#core()!.cfg.hashCheckpoint({ seq, appDigest: claimed, config: record.config });
+      expected = this.#core()!.cfg.hashCheckpoint({ seq, appDigest: claimed, config: record.config, before: record.before });
     } catch {
       return 'unencodable configuration';
     }
@@ -613,7 +614,7 @@ export class ByzantineReplica {
     } catch {
       return 'restore failed';
     }
-    return record.config;
+    return record;
   }
 
   async #sendAlone(to: string[], message: BftMessage): Promise<void> {
@@ -659,6 +660,7 @@ export class ByzantineReplica {
     const stableBytes = await this.#storage.get(STABLE_KEY);
     let stable: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, cert: [] };
     let group: Config = { epoch: 0, members: this.#opts.group.members.map((m) => ({ id: m.id, key: m.publicKey })), pending: [] };
+    let groupBefore: Config | undefined;
     if (stableBytes) {
       const s = decodeTrusted(stableBytes, 'stable checkpoint') as unknown as { seq: number; digest: string; cert: Proof[] };
       const snap = await this.#storage.get(indexKey(SNAPSHOT_PREFIX, s.seq));
@@ -666,6 +668,7 @@ export class ByzantineReplica {
         const record = decodeTrusted(snap, 'checkpoint') as unknown as CheckpointRecord;
         this.#executor.restore(record.app);
         group = record.config;
+        groupBefore = record.before;
         stable = { seq: s.seq, digest: s.digest, cert: s.cert.map((p) => this.#trustedProof(p)) };
       }
     }
@@ -694,9 +697,11 @@ export class ByzantineReplica {
         forgetRequestTicks: Math.max(1, Math.ceil((t.requestTimeoutMs * 10) / t.tickMs)),
         maxClockSkewMs: 30_000,
         hashBatch: (b: Batch) => toHex(sha256Sync(encode(b as never))),
-        hashCheckpoint: (c: { seq: number; appDigest: string; config: Config }) => toHex(sha256Sync(encode({ seq: c.seq, app: c.appDigest, config: c.config } as never))),
+        hashCheckpoint: (c: { seq: number; appDigest: string; config: Config; before: Config }) =>
+          toHex(sha256Sync(encode({ seq: c.seq, app: c.appDigest, config: c.config, before: c.before } as never))),
       },
       group,
+      ...(groupBefore ? { groupBefore } : {}),
       hard,
       stable,
       slots,

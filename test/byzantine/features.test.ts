@@ -191,6 +191,26 @@ describe('Byzantine group: reconfiguration and state transfer', () => {
     });
   });
 
+  it('a replica cut off while another was added catches up across the change and the group of five commits', async () => {
+    await withCluster({}, async (cluster) => {
+      await load(cluster, 3);
+      cluster.isolate('r4');
+      await cluster.addReplica();
+      // The add takes effect at a checkpoint signed by r1–r3 only; r5 prepares requests its
+      // clients never sent it (they do not know it yet) on the word of f+1 other backups.
+      await load(cluster, 30);
+      await cluster.waitFor(() => cluster.replica('r1').status().members.includes('r5'), { timeoutMs: 30_000 });
+      cluster.heal();
+      // With n = 5 a quorum is 4: every commit now needs r4 or r5 back in step.
+      const out = await cluster.createClient().send({ type: 'ADD', amount: 1 });
+      expect(count(out)).toBe(34);
+      await cluster.waitFor(() => ['r4', 'r5'].every((id) => cluster.replica(id).status().appliedIndex === cluster.replica('r1').status().appliedIndex), { timeoutMs: 30_000 });
+      expect(cluster.replica('r4').status().digest).toBe(cluster.replica('r1').status().digest);
+      cluster.crash('r2');
+      expect(count(await cluster.createClient().send({ type: 'ADD', amount: 1 }))).toBe(35);
+    });
+  });
+
   it('removes a replica by an admin-signed command', async () => {
     await withCluster({}, async (cluster) => {
       await load(cluster, 8);

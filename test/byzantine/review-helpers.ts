@@ -65,7 +65,7 @@ export function makeCore(id: string, opts: { slots?: SlotRecord[]; hard?: HardSt
   return new BftCore({
     config: {
       id, checkpointEvery: 8, windowSize: 32, maxBatch: 64, requestTimeoutTicks: 50, viewChangeTimeoutTicks: 50, statusTicks: 5, forgetRequestTicks: 500, maxClockSkewMs: 30_000,
-      hashBatch, hashCheckpoint: (c) => toHex(sha256Sync(encode({ seq: c.seq, app: c.appDigest, config: c.config } as never))),
+      hashBatch, hashCheckpoint: (c) => toHex(sha256Sync(encode({ seq: c.seq, app: c.appDigest, config: c.config, before: c.before } as never))),
     },
     group, hard: opts.hard ?? { view: 0, changing: false }, stable: opts.stable ?? GENESIS, slots: opts.slots ?? [],
     ...(opts.newView ? { newView: opts.newView } : {}),

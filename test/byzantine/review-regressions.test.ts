@@ -198,7 +198,7 @@ describe('core: stable checkpoints and view changes', () => {
     expect(eff.some((e) => e.type === 'fetchState' && e.seq === 8 && e.digest === 'X')).toBe(true);
     expect(core.stable.seq).toBe(0);
     expect(eff.some((e) => e.type === 'persist' && e.stable)).toBe(false);
-    core.stateInstalled(8, 'X', core.group);
+    core.stateInstalled(8, 'X', core.group, core.group);
     settle(core);
     expect(core.executed).toBe(8);
     // Its status shows a stable checkpoint behind: a correct replica holding checkpoint 8 sends the full certificate.
