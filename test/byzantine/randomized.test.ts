@@ -23,7 +23,7 @@ describe('Byzantine group under a misbehaving replica and random faults (seeded 
     }
     console.log(
       `${reports.length} seeds: ${sum((r) => r.completed)} operations completed, ${sum((r) => r.pending)} gave up, ` +
-        `${sum((r) => r.faults.length)} faults injected, ${sum((r) => r.snapshotsInstalled)} state transfers, ` +
+        `${sum((r) => r.faults.length)} faults injected, ${sum((r) => r.faults.filter((f) => f.startsWith('add')).length)} replicas added, ${sum((r) => r.snapshotsInstalled)} state transfers, ` +
         `${sum((r) => r.byzantine!.dissent)} dissenting replies seen by clients, ${(sum((r) => r.virtualMs) / 1000).toFixed(0)} s of virtual time; ` +
         `excluded per behaviour: ${[...byBehaviour].map(([b, x]) => `${b} ${x.excluded}/${x.runs}`).join(', ')}`,
     );
@@ -35,6 +35,7 @@ describe('Byzantine group under a misbehaving replica and random faults (seeded 
       expect(byBehaviour.get('equivocate')!.excluded).toBeGreaterThan(0);
       expect(byBehaviour.get('wrong-result')!.excluded).toBeGreaterThan(0);
       expect(sum((r) => r.snapshotsInstalled)).toBeGreaterThan(0);
+      expect(sum((r) => r.faults.filter((f) => f.startsWith('add')).length)).toBeGreaterThan(0);
     }
   }, 600_000);
 
