@@ -21,15 +21,15 @@ import {
   type StableCheckpoint,
   type VerifiedProof,
 } from '../../actors/byzantine/index.ts';
-import { checkEvent, createAppExecutor, type AppExecutor } from '../app/index.ts';
-import { realClock, type Clock } from '../clock.ts';
+import { checkEvent, type AppExecutor } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
-import { bytesEqual, sha256Sync, toHex, verify } from '../crypto/index.ts';
-import { indexKey, memoryStorage, type Storage, type StorageOp } from '../storage/index.ts';
+import { sha256Sync, toHex, verify } from '../crypto/index.ts';
+import { indexKey, type StorageOp } from '../storage/index.ts';
 import { BROADCAST, open, seal, sealWithProof, type WireKind, type WireMessage } from '../wire/index.ts';
-import { decodeTrusted, newMetrics, plainResult, resolveMemberId, SerialQueue, validateOptions } from './common.ts';
+import { decodeTrusted, plainResult } from './common.ts';
+import { ReplicaHost } from './host.ts';
 import { Misbehaviour, type Behaviour } from './misbehave.ts';
-import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from './types.ts';
+import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
 const STABLE_KEY = 'bft/stable';
@@ -65,18 +65,8 @@ interface OutGroup {
  */
 export class ByzantineReplica {
   readonly id: string;
-  readonly #opts: ReplicaOptions;
-  readonly #tuning: ReplicaTuning;
-  readonly #clock: Clock;
-  readonly #storage: Storage;
-  readonly #memberKeys = new Map<string, Uint8Array>();
-  #actor: Actor<typeof byzantineProtocolMachine> | undefined;
-  #executor: AppExecutor;
-  #running = false;
-  #tickHandle: unknown;
-  readonly #queue = new SerialQueue(() => {
-    this.#running = false;
-  });
+  /** Options, keys, clock, storage, the app executor, the work queue, the tick: shared with the crash runtime. */
+  readonly #host: ReplicaHost<typeof byzantineProtocolMachine>;
   #flushScheduled = false;
   /** Messages waiting to be signed: sent together once the work queued before them is done. */
   #outbox: Array<Extract<BftEffect, { type: 'send' }>> = [];
@@ -90,40 +80,34 @@ export class ByzantineReplica {
   /** Boundaries executed in this drain whose checkpoint the core still has to sign. */
   #boundaries: Array<{ seq: number; appDigest: string }> = [];
   readonly #misbehave: Misbehaviour;
-  readonly metrics: ReplicaMetrics = newMetrics();
 
   constructor(options: ReplicaOptions) {
-    validateOptions(options);
-    this.#opts = options;
-    this.#tuning = { ...DEFAULT_TUNING, ...options.tuning };
-    this.#clock = options.clock ?? realClock();
-    this.#storage = options.storage ?? memoryStorage();
-    for (const m of options.group.members) this.#memberKeys.set(m.id, m.publicKey);
-    if (options.group.admin) this.#memberKeys.set(ADMIN, options.group.admin);
-    const mine = resolveMemberId(options, this.#memberKeys);
-    if (mine === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
-    this.#memberKeys.set(mine, options.identity.publicKey);
-    this.id = mine;
-    this.#executor = createAppExecutor(options.machine, options.inspect ? { inspect: options.inspect } : {});
+    this.#host = new ReplicaHost(options, options?.group?.admin ? [[ADMIN, options.group.admin]] : []);
+    if (this.#host.id === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
+    this.id = this.#host.id;
     this.#misbehave = new Misbehaviour(this.id, options.seed ?? 1);
   }
 
+  get metrics(): ReplicaMetrics {
+    return this.#host.metrics;
+  }
+
   get app(): AppExecutor['actor'] {
-    return this.#executor.actor;
+    return this.#host.executor.actor;
   }
 
   get protocol(): Actor<typeof byzantineProtocolMachine> {
-    if (!this.#actor) throw new Error('replica not started');
-    return this.#actor;
+    if (!this.#host.actor) throw new Error('replica not started');
+    return this.#host.actor;
   }
 
   get failure(): unknown {
-    return this.#queue.failure;
+    return this.#host.queue.failure;
   }
 
   /** Simulated Byzantine behaviour (tests and demos): 'correct' ends it. */
   setBehaviour(behaviour: Behaviour): void {
-    this.#misbehave.set(behaviour, this.#tuning.requestTimeoutMs);
+    this.#misbehave.set(behaviour, this.#host.tuning.requestTimeoutMs);
   }
 
   get behaviour(): Behaviour {
@@ -131,28 +115,16 @@ export class ByzantineReplica {
   }
 
   async start(): Promise<void> {
-    if (this.#running) return;
-    const init = await this.#load();
-    this.#actor = createActor(byzantineProtocolMachine, { input: init, ...(this.#opts.inspect ? { inspect: this.#opts.inspect } : {}) });
-    // XState keeps an error thrown inside the protocol step in the actor; stop the replica with it
-    // (a bug, never bad input) instead of letting it escape as an uncaught exception.
-    this.#actor.subscribe({ error: (err) => this.#queue.fail(err) });
-    this.#actor.start();
-    this.#running = true;
-    this.#opts.transport.onMessage((from, bytes) => this.#receive(from, bytes));
-    await this.#opts.transport.start?.();
-    await this.#enqueue(() => this.#drain());
-    this.#scheduleTick();
+    await this.#host.start({
+      createActor: async () => createActor(byzantineProtocolMachine, { input: await this.#load(), ...(this.#host.options.inspect ? { inspect: this.#host.options.inspect } : {}) }),
+      receive: (from, bytes) => this.#receive(from, bytes),
+      drain: () => this.#drain(),
+      tick: (now) => this.#tick(now),
+    });
   }
 
-  async stop(): Promise<void> {
-    if (!this.#running) return;
-    this.#running = false;
-    this.#clock.clearTimeout(this.#tickHandle);
-    await this.#queue.idle();
-    this.#actor?.stop();
-    this.#executor.stop();
-    await this.#opts.transport.close?.();
+  stop(): Promise<void> {
+    return this.#host.stop();
   }
 
   status(): ReplicaStatus {
@@ -165,32 +137,32 @@ export class ByzantineReplica {
       view: core?.view ?? 0,
       leader: core ? core.primary : null,
       commitIndex: core?.committedSeq ?? 0,
-      appliedIndex: this.#executor.appliedIndex,
+      appliedIndex: this.#host.executor.appliedIndex,
       executedSeq: core?.executed ?? 0,
       stableSeq: core?.stable.seq ?? 0,
-      members: core ? core.group.members.map((m) => m.id) : this.#opts.group.members.map((m) => m.id),
+      members: core ? core.group.members.map((m) => m.id) : this.#host.options.group.members.map((m) => m.id),
       learners: [],
       excluded: core ? [...core.excluded] : [],
       snapshotIndex: core?.stable.seq ?? 0,
-      digest: this.#executor.digest,
-      running: this.#running,
+      digest: this.#host.executor.digest,
+      running: this.#host.running,
     };
   }
 
   /** Lets this replica accept signed messages from a replica the group is adding. */
   knowMember(id: string, publicKey: Uint8Array): void {
     if (id === ADMIN) return;
-    this.#memberKeys.set(id, publicKey);
+    this.#host.memberKeys.set(id, publicKey);
   }
 
   /** An admin-signed reconfiguration (see `signReconfiguration`): ordered like a request. */
   submitReconfiguration(command: Proof): Promise<string | null> {
-    return this.#enqueue(async () => {
+    return this.#host.enqueue(async () => {
       const cmd = await this.#verifyProof(command, 'admin');
       if (!cmd || cmd.from !== ADMIN) return 'the command is not signed by the group admin';
       const msg = cmd.messages[0]!;
       if (msg.type !== 'reconfigure') return 'not a reconfiguration';
-      this.#actor!.send({ type: 'request', item: { k: 'cfg', cmd } });
+      this.#host.actor!.send({ type: 'request', item: { k: 'cfg', cmd } });
       this.#scheduleFlush();
       await this.#drain();
       return null;
@@ -200,13 +172,13 @@ export class ByzantineReplica {
   // ---- ingress ------------------------------------------------------------------------
 
   #receive(from: string, bytes: Uint8Array): Promise<void> {
-    if (!this.#running) return Promise.resolve();
-    this.metrics.messagesIn++;
-    const opened = open(bytes, from, { self: this.id, memberKey: (id) => (id === ADMIN ? undefined : this.#memberKeys.get(id)), maxBytes: this.#tuning.maxMessageBytes });
-    return this.#enqueue(async () => {
+    if (!this.#host.running) return Promise.resolve();
+    this.#host.metrics.messagesIn++;
+    const opened = open(bytes, from, { self: this.id, memberKey: (id) => (id === ADMIN ? undefined : this.#host.memberKeys.get(id)), maxBytes: this.#host.tuning.maxMessageBytes });
+    return this.#host.enqueue(async () => {
       const r = await opened;
-      if (!r.ok) return this.#drop(r.drop);
-      if (r.signed) this.metrics.verifications++;
+      if (!r.ok) return this.#host.drop(r.drop);
+      if (r.signed) this.#host.metrics.verifications++;
       if (r.message.kind === 'protocol') return this.#onBundle(r.message, r.proof!, r.attachments);
       switch (r.message.kind) {
         case 'request':
@@ -214,21 +186,18 @@ export class ByzantineReplica {
         case 'read':
           return this.#onRead(r.message.from, r.message.body);
         default:
-          return this.#drop('unexpected-kind');
+          return this.#host.drop('unexpected-kind');
       }
     });
   }
 
-  #drop(reason: string): void {
-    this.metrics.dropped[reason] = (this.metrics.dropped[reason] ?? 0) + 1;
-  }
 
   async #onBundle(msg: WireMessage, outer: Proof, attachments: Uint8Array[]): Promise<void> {
     const messages = validateBundle(msg.body);
-    if (typeof messages === 'string') return this.#drop('malformed');
+    if (typeof messages === 'string') return this.#host.drop('malformed');
     for (const m of messages) {
       for (const { proof, content } of nestedProofs(m)) {
-        if (!(await this.#verifyProof(proof, content))) return this.#drop('bad-proof');
+        if (!(await this.#verifyProof(proof, content))) return this.#host.drop('bad-proof');
       }
     }
     const proof = asVerified(outer, msg.from, messages);
@@ -238,23 +207,23 @@ export class ByzantineReplica {
     for (const bytes of attachments) {
       const digest = toHex(sha256Sync(bytes));
       if (!wanted.has(digest)) {
-        this.#drop('unreferenced-batch');
+        this.#host.drop('unreferenced-batch');
         continue;
       }
       const batch = await this.#openBatch(bytes);
-      if (!batch) return this.#drop('bad-batch');
-      this.#actor!.send({ type: 'batch', digest, batch });
+      if (!batch) return this.#host.drop('bad-batch');
+      this.#host.actor!.send({ type: 'batch', digest, batch });
     }
     for (const m of messages) {
       if (m.type === 'fetchState') await this.#serveState(msg.from, m);
       else if (m.type === 'stateChunk') await this.#onStateChunk(msg.from, m);
-      else this.#actor!.send({ type: 'message', from: msg.from, message: m, proof });
+      else this.#host.actor!.send({ type: 'message', from: msg.from, message: m, proof });
     }
     await this.#drain();
   }
 
   async #openBatch(bytes: Uint8Array): Promise<Batch | undefined> {
-    const d = decode(bytes, { maxSize: this.#tuning.maxMessageBytes });
+    const d = decode(bytes, { maxSize: this.#host.tuning.maxMessageBytes });
     if (!d.ok) return undefined;
     const batch = validateBatch(d.value);
     if (typeof batch === 'string') return undefined;
@@ -267,7 +236,7 @@ export class ByzantineReplica {
    * signed protocol bundle holding what it may hold. Decorates it in place as a VerifiedProof.
    */
   async #verifyProof(proof: Proof, content: ProofContent): Promise<VerifiedProof | undefined> {
-    const d = decode(proof.p, { maxSize: this.#tuning.maxMessageBytes });
+    const d = decode(proof.p, { maxSize: this.#host.tuning.maxMessageBytes });
     if (!d.ok) return undefined;
     const payload = d.value as { f?: unknown; k?: unknown; m?: unknown } | null;
     if (!payload || typeof payload !== 'object' || typeof payload.f !== 'string' || payload.k !== 'protocol') return undefined;
@@ -275,12 +244,12 @@ export class ByzantineReplica {
     if ((content === 'admin') !== (signer === ADMIN)) return undefined;
     const messages = validateBundle(payload.m, content);
     if (typeof messages === 'string') return undefined;
-    const key = this.#memberKeys.get(signer);
+    const key = this.#host.memberKeys.get(signer);
     if (!key) return undefined;
     const cacheKey = this.#cacheKey(proof);
     let ok = this.#verified.get(cacheKey);
     if (ok === undefined) {
-      this.metrics.verifications++;
+      this.#host.metrics.verifications++;
       ok = await verify(key, proof.p, proof.s);
       this.#remember(proof, ok, cacheKey);
     }
@@ -302,37 +271,37 @@ export class ByzantineReplica {
 
   async #onRequest(client: string, body: unknown): Promise<void> {
     const b = body as { seq?: unknown; event?: unknown } | null;
-    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#drop('malformed');
+    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#host.drop('malformed');
     const seq = b.seq as number;
     const problem = checkEvent(b.event);
     if (problem) {
-      this.#drop('bad-event');
+      this.#host.drop('bad-event');
       return this.#sendToClient(client, 'error', { seq, message: problem });
     }
-    this.metrics.requests++;
-    const last = this.#executor.lastReply(client);
+    this.#host.metrics.requests++;
+    const last = this.#host.executor.lastReply(client);
     if (last && seq <= last.seq) {
       // Already applied: answer from the replicated reply table, never apply twice.
-      this.metrics.duplicateRequests++;
+      this.#host.metrics.duplicateRequests++;
       if (seq === last.seq) return this.#reply(client, seq, plainResult(last.result));
       return this.#sendToClient(client, 'error', { seq, message: `request ${seq} is older than this client's last applied request ${last.seq}` });
     }
-    this.#actor!.send({ type: 'request', item: { k: 'req', client, seq, event: b.event as Extract<BatchItem, { k: 'req' }>['event'] } });
+    this.#host.actor!.send({ type: 'request', item: { k: 'req', client, seq, event: b.event as Extract<BatchItem, { k: 'req' }>['event'] } });
     this.#scheduleFlush();
   }
 
   async #onRead(client: string, body: unknown): Promise<void> {
     const b = body as { nonce?: unknown; ordered?: unknown } | null;
-    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.nonce) || (b.nonce as number) < 0) return this.#drop('malformed');
-    this.metrics.reads++;
+    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.nonce) || (b.nonce as number) < 0) return this.#host.drop('malformed');
+    this.#host.metrics.reads++;
     if (b.ordered === true) {
-      this.#actor!.send({ type: 'request', item: { k: 'read', client, nonce: b.nonce as number } });
+      this.#host.actor!.send({ type: 'request', item: { k: 'read', client, nonce: b.nonce as number } });
       this.#scheduleFlush();
       return;
     }
     const id = `r${++this.#readCounter}`;
     this.#waitingReads.set(id, { client, nonce: b.nonce as number });
-    this.#actor!.send({ type: 'read', ids: [id] });
+    this.#host.actor!.send({ type: 'read', ids: [id] });
     await this.#drain();
   }
 
@@ -340,12 +309,12 @@ export class ByzantineReplica {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     // Everything that arrives in this instant goes into one batch.
-    this.#clock.setTimeout(
+    this.#host.clock.setTimeout(
       () =>
-        this.#enqueue(async () => {
+        this.#host.enqueue(async () => {
           this.#flushScheduled = false;
-          if (!this.#running) return;
-          this.#actor!.send({ type: 'flush', now: this.#clock.now() });
+          if (!this.#host.running) return;
+          this.#host.actor!.send({ type: 'flush', now: this.#host.clock.now() });
           await this.#drain();
         }),
       0,
@@ -360,7 +329,7 @@ export class ByzantineReplica {
       if (effects.length === 0) {
         const b = this.#boundaries.shift();
         if (!b) return;
-        this.#actor!.send({ type: 'boundaryExecuted', seq: b.seq, appDigest: b.appDigest });
+        this.#host.actor!.send({ type: 'boundaryExecuted', seq: b.seq, appDigest: b.appDigest });
         continue;
       }
       let writes: StorageOp[] = [];
@@ -369,8 +338,8 @@ export class ByzantineReplica {
         if (writes.length === 0) return;
         const ops = writes;
         writes = [];
-        this.metrics.storageWrites++;
-        await this.#storage.batch(ops);
+        this.#host.metrics.storageWrites++;
+        await this.#host.storage.batch(ops);
       };
       // Sends wait in the outbox (after every write before them is durable) and go out together.
       const flushSends = async () => {
@@ -406,11 +375,11 @@ export class ByzantineReplica {
   #scheduleOutbox(): void {
     if (this.#outboxScheduled) return;
     this.#outboxScheduled = true;
-    this.#clock.setTimeout(
+    this.#host.clock.setTimeout(
       () =>
-        this.#enqueue(async () => {
+        this.#host.enqueue(async () => {
           this.#outboxScheduled = false;
-          if (!this.#running || this.#outbox.length === 0) return;
+          if (!this.#host.running || this.#outbox.length === 0) return;
           const groups: OutGroup[] = [];
           for (const effect of this.#outbox) addToGroups(groups, effect);
           this.#outbox = [];
@@ -427,18 +396,18 @@ export class ByzantineReplica {
       groups.map((g) => {
         const to = g.to.length === 1 ? g.to[0]! : BROADCAST;
         const attachments = [...g.batches.values()].map((b) => encode(b as never));
-        this.metrics.signatures++;
-        return sealWithProof({ from: this.id, to, kind: 'protocol', body: g.messages }, this.#opts.identity, attachments).then((s) => ({ ...s, attachments }));
+        this.#host.metrics.signatures++;
+        return sealWithProof({ from: this.id, to, kind: 'protocol', body: g.messages }, this.#host.options.identity, attachments).then((s) => ({ ...s, attachments }));
       }),
     );
     for (let i = 0; i < groups.length; i++) {
       const g = groups[i]!;
       const s = sealed[i]!;
       this.#remember({ p: s.p, s: s.s! }, true);
-      this.#actor!.send({ type: 'signed', proof: asVerified({ p: s.p, s: s.s! }, this.id, g.messages) });
+      this.#host.actor!.send({ type: 'signed', proof: asVerified({ p: s.p, s: s.s! }, this.id, g.messages) });
       for (const to of g.to) {
-        const variants = await this.#misbehave.outgoing({ to, messages: g.messages, bytes: s.bytes, p: s.p, s: s.s!, attachments: s.attachments, batches: g.batches }, this.#opts.identity, this.#memberIdsForForgery());
-        for (const v of variants) this.#transmit(to, v.bytes, v.delayMs);
+        const variants = await this.#misbehave.outgoing({ to, messages: g.messages, bytes: s.bytes, p: s.p, s: s.s!, attachments: s.attachments, batches: g.batches }, this.#host.options.identity, this.#memberIdsForForgery());
+        for (const v of variants) this.#host.transmit(to, v.bytes, v.delayMs);
       }
     }
   }
@@ -466,13 +435,13 @@ export class ByzantineReplica {
         if (effect.from.length) this.#transfer.from = effect.from;
         return this.#askChunk();
       case 'dropSnapshotsBelow':
-        if (effect.seq > 0) await this.#storage.batch([{ type: 'deleteRange', start: SNAPSHOT_PREFIX, end: indexKey(SNAPSHOT_PREFIX, effect.seq) }]);
+        if (effect.seq > 0) await this.#host.storage.batch([{ type: 'deleteRange', start: SNAPSHOT_PREFIX, end: indexKey(SNAPSHOT_PREFIX, effect.seq) }]);
         return;
       case 'configChanged':
-        for (const m of effect.config.members) if (!this.#memberKeys.has(m.id)) this.#memberKeys.set(m.id, m.key);
+        for (const m of effect.config.members) if (!this.#host.memberKeys.has(m.id)) this.#host.memberKeys.set(m.id, m.key);
         return;
       case 'misbehaviour':
-        this.metrics.misbehaviour[effect.what.split(':')[0]!] = (this.metrics.misbehaviour[effect.what.split(':')[0]!] ?? 0) + 1;
+        this.#host.metrics.misbehaviour[effect.what.split(':')[0]!] = (this.#host.metrics.misbehaviour[effect.what.split(':')[0]!] ?? 0) + 1;
         return;
     }
   }
@@ -480,33 +449,33 @@ export class ByzantineReplica {
   async #execute(seq: number, batch: Batch, boundary: boolean): Promise<void> {
     const replies: Array<Promise<void>> = [];
     for (const item of batch.items) {
-      const index = this.#executor.appliedIndex + 1;
+      const index = this.#host.executor.appliedIndex + 1;
       if (item.k === 'req') {
-        this.metrics.entriesApplied++;
+        this.#host.metrics.entriesApplied++;
         if (this.#misbehave.wrongResults) {
           // Simulated fault: this replica executes wrongly (skips the event), so its state and replies diverge.
-          this.#executor.applyNoop(index, batch.time);
-          const snap = this.#executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
-          replies.push(this.#reply(item.client, item.seq, { index, digest: this.#executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, duplicate: false }));
+          this.#host.executor.applyNoop(index, batch.time);
+          const snap = this.#host.executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
+          replies.push(this.#reply(item.client, item.seq, { index, digest: this.#host.executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, duplicate: false }));
           continue;
         }
-        const result = this.#executor.applyRequest(index, batch.time, { client: item.client, seq: item.seq, event: item.event });
+        const result = this.#host.executor.applyRequest(index, batch.time, { client: item.client, seq: item.seq, event: item.event });
         replies.push(this.#reply(item.client, item.seq, plainResult(result)));
       } else if (item.k === 'noop') {
-        this.metrics.entriesApplied++;
-        this.#executor.applyNoop(index, batch.time);
+        this.#host.metrics.entriesApplied++;
+        this.#host.executor.applyNoop(index, batch.time);
       } else if (item.k === 'read') {
         replies.push(this.#answerRead(item.client, item.nonce, true));
       }
     }
     await Promise.all(replies);
     if (!boundary) return;
-    const appDigest = this.#executor.digest;
+    const appDigest = this.#host.executor.digest;
     const core = this.#core()!;
-    const record: CheckpointRecord = { seq, app: this.#executor.snapshot(), config: core.configAfter(seq)!, before: core.configFor(seq) };
-    await this.#storage.set(indexKey(SNAPSHOT_PREFIX, seq), encode(record as never));
-    this.metrics.storageWrites++;
-    this.metrics.snapshotsTaken++;
+    const record: CheckpointRecord = { seq, app: this.#host.executor.snapshot(), config: core.configAfter(seq)!, before: core.configFor(seq) };
+    await this.#host.storage.set(indexKey(SNAPSHOT_PREFIX, seq), encode(record as never));
+    this.#host.metrics.storageWrites++;
+    this.#host.metrics.snapshotsTaken++;
     this.#boundaries.push({ seq, appDigest });
   }
 
@@ -519,22 +488,16 @@ export class ByzantineReplica {
   }
 
   async #answerRead(client: string, nonce: number, ordered: boolean): Promise<void> {
-    const snap = this.#executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
-    const body = { nonce, index: this.#executor.appliedIndex, digest: this.#executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, members: this.#members(), ordered };
+    const snap = this.#host.executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
+    const body = { nonce, index: this.#host.executor.appliedIndex, digest: this.#host.executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, members: this.#members(), ordered };
     await this.#sendToClient(client, 'readReply', body);
   }
 
   async #sendToClient(to: string, kind: WireKind, body: unknown): Promise<void> {
     const bytes = await seal({ from: this.id, to, kind, body });
-    for (const v of await this.#misbehave.outgoingToClient(to, kind, body, bytes, this.#memberIdsForForgery())) this.#transmit(to, v.bytes, 0);
+    for (const v of await this.#misbehave.outgoingToClient(to, kind, body, bytes, this.#memberIdsForForgery())) this.#host.transmit(to, v.bytes, 0);
   }
 
-  #transmit(to: string, bytes: Uint8Array, delayMs: number): void {
-    if (!this.#running) return;
-    this.metrics.messagesOut++;
-    if (delayMs > 0) this.#clock.setTimeout(() => this.#running && this.#opts.transport.send(to, bytes), delayMs);
-    else this.#opts.transport.send(to, bytes);
-  }
 
   // ---- state transfer -----------------------------------------------------------------
 
@@ -553,10 +516,10 @@ export class ByzantineReplica {
   }
 
   async #serveState(to: string, m: Extract<BftMessage, { type: 'fetchState' }>): Promise<void> {
-    const bytes = await this.#storage.get(indexKey(SNAPSHOT_PREFIX, m.seq));
-    if (!bytes || m.offset > bytes.length) return this.#drop('state-unavailable');
-    this.metrics.snapshotsSent++;
-    const data = bytes.subarray(m.offset, Math.min(bytes.length, m.offset + this.#tuning.stateChunkBytes));
+    const bytes = await this.#host.storage.get(indexKey(SNAPSHOT_PREFIX, m.seq));
+    if (!bytes || m.offset > bytes.length) return this.#host.drop('state-unavailable');
+    this.#host.metrics.snapshotsSent++;
+    const data = bytes.subarray(m.offset, Math.min(bytes.length, m.offset + this.#host.tuning.stateChunkBytes));
     await this.#sendAlone([to], { type: 'stateChunk', seq: m.seq, digest: m.digest, offset: m.offset, total: bytes.length, data: data.slice() });
   }
 
@@ -564,7 +527,7 @@ export class ByzantineReplica {
     const t = this.#transfer;
     // Only the replica we asked, one consistent total, and no more than we are willing to hold.
     if (!t || from !== t.asked || m.seq !== t.seq || m.digest !== t.digest || m.offset !== t.received) return;
-    if (m.total > this.#tuning.maxMessageBytes * 64 || (t.total >= 0 && m.total !== t.total)) return this.#drop('bad-state');
+    if (m.total > this.#host.tuning.maxMessageBytes * 64 || (t.total >= 0 && m.total !== t.total)) return this.#host.drop('bad-state');
     t.total = m.total;
     t.chunks.push(m.data);
     t.received += m.data.length;
@@ -581,14 +544,14 @@ export class ByzantineReplica {
     const installed = this.#installCheckpoint(all, t.seq, t.digest);
     if (typeof installed === 'string') {
       // A replica sent a state that does not match the certificate: ask another.
-      this.#drop('bad-state');
+      this.#host.drop('bad-state');
       t.attempt++;
       return this.#askChunk();
     }
-    await this.#storage.set(indexKey(SNAPSHOT_PREFIX, t.seq), all);
-    this.metrics.snapshotsInstalled++;
+    await this.#host.storage.set(indexKey(SNAPSHOT_PREFIX, t.seq), all);
+    this.#host.metrics.snapshotsInstalled++;
     this.#transfer = undefined;
-    this.#actor!.send({ type: 'stateInstalled', seq: t.seq, digest: t.digest, group: installed.config, before: installed.before });
+    this.#host.actor!.send({ type: 'stateInstalled', seq: t.seq, digest: t.digest, group: installed.config, before: installed.before });
   }
 
   /** Checks a checkpoint's bytes against the certified digest, then installs the app state. */
@@ -610,7 +573,7 @@ export class ByzantineReplica {
     if (expected !== digest) return 'digest mismatch';
     try {
       // restore() recomputes the digest from the state and refuses a snapshot that lies about it.
-      this.#executor.restore(record.app);
+      this.#host.executor.restore(record.app);
     } catch {
       return 'restore failed';
     }
@@ -623,56 +586,45 @@ export class ByzantineReplica {
 
   // ---- time ---------------------------------------------------------------------------
 
-  #scheduleTick(): void {
-    if (!this.#running) return;
-    this.#tickHandle = this.#clock.setTimeout(() => {
-      if (!this.#running) return undefined;
-      const done = this.#enqueue(async () => {
-        const now = this.#clock.now();
-        this.#actor!.send({ type: 'tick', now });
-        const due = this.#executor.nextTimerDue();
-        if (due !== undefined && due <= now) {
-          this.#actor!.send({ type: 'timersDue' });
-          this.#actor!.send({ type: 'flush', now });
-        }
-        if (this.#transfer && this.#core()!.phase !== 'stateTransfer' && this.#core()!.executed >= this.#transfer.seq) this.#transfer = undefined;
-        await this.#drain();
-      });
-      this.#scheduleTick();
-      return done;
-    }, this.#tuning.tickMs);
+  /** One protocol tick (the host calls it every tickMs, inside the work queue). */
+  async #tick(now: number): Promise<void> {
+    this.#host.actor!.send({ type: 'tick', now });
+    const due = this.#host.executor.nextTimerDue();
+    if (due !== undefined && due <= now) {
+      this.#host.actor!.send({ type: 'timersDue' });
+      this.#host.actor!.send({ type: 'flush', now });
+    }
+    if (this.#transfer && this.#core()!.phase !== 'stateTransfer' && this.#core()!.executed >= this.#transfer.seq) this.#transfer = undefined;
+    await this.#drain();
   }
 
-  #enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
-    return this.#queue.run(fn);
-  }
 
   #core(): BftCore | undefined {
-    return this.#actor?.getSnapshot().context.core;
+    return this.#host.actor?.getSnapshot().context.core;
   }
 
   // ---- recovery -----------------------------------------------------------------------
 
   async #load() {
-    const t = this.#tuning;
-    const hardBytes = await this.#storage.get(HARD_KEY);
+    const t = this.#host.tuning;
+    const hardBytes = await this.#host.storage.get(HARD_KEY);
     const hard = hardBytes ? (decodeTrusted(hardBytes, 'hard state') as unknown as HardState) : { view: 0, changing: false };
-    const stableBytes = await this.#storage.get(STABLE_KEY);
+    const stableBytes = await this.#host.storage.get(STABLE_KEY);
     let stable: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, cert: [] };
-    let group: Config = { epoch: 0, members: this.#opts.group.members.map((m) => ({ id: m.id, key: m.publicKey })), pending: [] };
+    let group: Config = { epoch: 0, members: this.#host.options.group.members.map((m) => ({ id: m.id, key: m.publicKey })), pending: [] };
     let groupBefore: Config | undefined;
     if (stableBytes) {
       const s = decodeTrusted(stableBytes, 'stable checkpoint') as unknown as { seq: number; digest: string; cert: Proof[] };
-      const snap = await this.#storage.get(indexKey(SNAPSHOT_PREFIX, s.seq));
+      const snap = await this.#host.storage.get(indexKey(SNAPSHOT_PREFIX, s.seq));
       if (snap) {
         const record = decodeTrusted(snap, 'checkpoint') as unknown as CheckpointRecord;
-        this.#executor.restore(record.app);
+        this.#host.executor.restore(record.app);
         group = record.config;
         groupBefore = record.before;
         stable = { seq: s.seq, digest: s.digest, cert: s.cert.map((p) => this.#trustedProof(p)) };
       }
     }
-    const slots = (await this.#storage.scan({ prefix: SLOT_PREFIX }))
+    const slots = (await this.#host.storage.scan({ prefix: SLOT_PREFIX }))
       .map(([, v]) => decodeTrusted(v, 'slot') as unknown as SlotRecord)
       .filter((r) => r.seq > stable.seq)
       .map((r) => {
@@ -681,10 +633,10 @@ export class ByzantineReplica {
         if (r.prepared) r.prepared = { ...r.prepared, prePrepare: this.#trustedProof(r.prepared.prePrepare), prepares: r.prepared.prepares.map((p) => this.#trustedProof(p)) };
         return r;
       });
-    for (const m of group.members) if (!this.#memberKeys.has(m.id)) this.#memberKeys.set(m.id, m.key);
-    const newViewBytes = await this.#storage.get(NEW_VIEW_KEY);
+    for (const m of group.members) if (!this.#host.memberKeys.has(m.id)) this.#host.memberKeys.set(m.id, m.key);
+    const newViewBytes = await this.#host.storage.get(NEW_VIEW_KEY);
     const newView = newViewBytes ? (decodeTrusted(newViewBytes, 'new view') as unknown as SentNewView) : undefined;
-    const executor = this.#executor;
+    const executor = this.#host.executor;
     return {
       config: {
         id: this.id,

@@ -1,15 +1,14 @@
 import { createActor, type Actor } from 'xstate';
 import { crashProtocolMachine, validateRaftMessage, type Entry, type HardState, type RaftEffect, type RaftInit, type RaftMessage, type SnapshotMeta } from '../../actors/crash/index.ts';
 import type { RaftCore } from '../../actors/crash/core.ts';
-import { checkEvent, createAppExecutor, type AppExecutor, type ApplyResult } from '../app/index.ts';
-import { realClock, type Clock } from '../clock.ts';
+import { checkEvent, type AppExecutor } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
-import { bytesEqual } from '../crypto/index.ts';
-import { indexKey, memoryStorage, prefixEnd, type Storage, type StorageOp } from '../storage/index.ts';
+import { indexKey, prefixEnd, type StorageOp } from '../storage/index.ts';
 import { open, seal, type WireKind, type WireMessage } from '../wire/index.ts';
 import { ByzantineReplica } from './byzantine.ts';
-import { decodeTrusted, newMetrics, plainResult, resolveMemberId, SerialQueue, validateOptions } from './common.ts';
-import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from './types.ts';
+import { decodeTrusted, plainResult } from './common.ts';
+import { ReplicaHost } from './host.ts';
+import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'raft/hard';
 const SNAPSHOT_KEY = 'raft/snapshot';
@@ -30,18 +29,8 @@ interface StoredSnapshot {
  */
 export class Replica {
   readonly id: string;
-  readonly #opts: ReplicaOptions;
-  readonly #tuning: ReplicaTuning;
-  readonly #clock: Clock;
-  readonly #storage: Storage;
-  readonly #memberKeys = new Map<string, Uint8Array>();
-  #actor: Actor<typeof crashProtocolMachine> | undefined;
-  #executor: AppExecutor;
-  #running = false;
-  #tickHandle: unknown;
-  readonly #queue = new SerialQueue(() => {
-    this.#running = false;
-  });
+  /** Options, keys, clock, storage, the app executor, the work queue, the tick: shared with the Byzantine runtime. */
+  readonly #host: ReplicaHost<typeof crashProtocolMachine>;
   /** Client requests waiting to be proposed as one batch at the end of this instant. */
   #proposalBuffer: Array<{ id: string; data: unknown }> = [];
   #flushScheduled = false;
@@ -51,89 +40,70 @@ export class Replica {
   #readCounter = 0;
   #wasLeader = false;
   #lastSnapshotIndex = 0;
-  readonly metrics: ReplicaMetrics = newMetrics();
 
   constructor(options: ReplicaOptions) {
-    validateOptions(options);
-    this.#opts = options;
-    this.#tuning = { ...DEFAULT_TUNING, ...options.tuning };
-    this.#clock = options.clock ?? realClock();
-    this.#storage = options.storage ?? memoryStorage();
-    for (const m of options.group.members) this.#memberKeys.set(m.id, m.publicKey);
-    const mine = resolveMemberId(options, this.#memberKeys);
-    // A replica joining a running group is not among the initial members: it learns the
-    // membership from the log (or a snapshot) once the group adds it.
-    this.#memberKeys.set(mine, options.identity.publicKey);
-    this.id = mine;
-    this.#executor = createAppExecutor(options.machine, options.inspect ? { inspect: options.inspect } : {});
+    this.#host = new ReplicaHost(options);
+    this.id = this.#host.id;
+  }
+
+  get metrics(): ReplicaMetrics {
+    return this.#host.metrics;
   }
 
   /** The local application actor (possibly lagging the group): getSnapshot, subscribe. */
   get app(): AppExecutor['actor'] {
-    return this.#executor.actor;
+    return this.#host.executor.actor;
   }
 
   /** The protocol statechart's actor, for inspection. */
   get protocol(): Actor<typeof crashProtocolMachine> {
-    if (!this.#actor) throw new Error('replica not started');
-    return this.#actor;
+    if (!this.#host.actor) throw new Error('replica not started');
+    return this.#host.actor;
   }
 
   /** Loads durable state, starts the protocol and its tick. */
   async start(): Promise<void> {
-    if (this.#running) return;
-    const init = await this.#load();
-    this.#actor = createActor(crashProtocolMachine, { input: init, ...(this.#opts.inspect ? { inspect: this.#opts.inspect } : {}) });
-    // XState keeps an error thrown inside the protocol step in the actor; stop the replica with it
-    // (a bug, never bad input) instead of letting it escape as an uncaught exception.
-    this.#actor.subscribe({ error: (err) => this.#queue.fail(err) });
-    this.#actor.start();
-    this.#running = true;
-    this.#opts.transport.onMessage((from, bytes) => this.#receive(from, bytes));
-    await this.#opts.transport.start?.();
-    await this.#enqueue(() => this.#drain());
-    this.#scheduleTick();
+    await this.#host.start({
+      createActor: async () => createActor(crashProtocolMachine, { input: await this.#load(), ...(this.#host.options.inspect ? { inspect: this.#host.options.inspect } : {}) }),
+      receive: (from, bytes) => this.#receive(from, bytes),
+      drain: () => this.#drain(),
+      tick: (now) => this.#tick(now),
+    });
   }
 
-  async stop(): Promise<void> {
-    if (!this.#running) return;
-    this.#running = false;
-    this.#clock.clearTimeout(this.#tickHandle);
-    await this.#queue.idle();
-    this.#actor?.stop();
-    this.#executor.stop();
-    await this.#opts.transport.close?.();
+  stop(): Promise<void> {
+    return this.#host.stop();
   }
 
   status(): ReplicaStatus {
     const core = this.#core();
     return {
       id: this.id,
-      faultModel: this.#opts.group.faultModel,
-      phase: core ? String(this.#actor!.getSnapshot().value) : 'stopped',
+      faultModel: this.#host.options.group.faultModel,
+      phase: core ? String(this.#host.actor!.getSnapshot().value) : 'stopped',
       term: core?.term ?? 0,
       leader: core?.leader ?? null,
       commitIndex: core?.commit ?? 0,
-      appliedIndex: this.#executor.appliedIndex,
-      members: core ? [...core.membership.voters] : this.#opts.group.members.map((m) => m.id),
+      appliedIndex: this.#host.executor.appliedIndex,
+      members: core ? [...core.membership.voters] : this.#host.options.group.members.map((m) => m.id),
       learners: core ? [...core.membership.learners] : [],
-      excluded: core && this.#tuning.removeSilentAfterMs > 0 ? [...core.membership.learners] : [],
+      excluded: core && this.#host.tuning.removeSilentAfterMs > 0 ? [...core.membership.learners] : [],
       snapshotIndex: this.#lastSnapshotIndex,
-      digest: this.#executor.digest,
-      running: this.#running,
+      digest: this.#host.executor.digest,
+      running: this.#host.running,
     };
   }
 
   /** The error that stopped processing, if any (a bug, never bad input). */
   get failure(): unknown {
-    return this.#queue.failure;
+    return this.#host.queue.failure;
   }
 
   /** Asks the leader to hand leadership to another voter. Resolves with an error text or null. */
   transferLeadership(to: string): Promise<string | null> {
-    return this.#enqueue(async () => {
-      this.#actor!.send({ type: 'transferLeadership', to });
-      const err = this.#actor!.getSnapshot().context.lastError;
+    return this.#host.enqueue(async () => {
+      this.#host.actor!.send({ type: 'transferLeadership', to });
+      const err = this.#host.actor!.getSnapshot().context.lastError;
       await this.#drain();
       return err;
     });
@@ -141,11 +111,11 @@ export class Replica {
 
   /** Proposes adding (as a learner, promoted once caught up) or removing a replica. */
   changeMembership(change: { add: string; publicKey: Uint8Array } | { remove: string }): Promise<string | null> {
-    return this.#enqueue(async () => {
-      if ('add' in change) this.#memberKeys.set(change.add, change.publicKey);
+    return this.#host.enqueue(async () => {
+      if ('add' in change) this.#host.memberKeys.set(change.add, change.publicKey);
       const c = 'add' in change ? { add: change.add } : { remove: change.remove };
-      this.#actor!.send({ type: 'changeMembership', change: c, now: this.#clock.now() });
-      const err = this.#actor!.getSnapshot().context.lastError;
+      this.#host.actor!.send({ type: 'changeMembership', change: c, now: this.#host.clock.now() });
+      const err = this.#host.actor!.getSnapshot().context.lastError;
       await this.#drain();
       return err;
     });
@@ -153,38 +123,35 @@ export class Replica {
 
   /** Lets this replica accept signed messages from a member added elsewhere. */
   knowMember(id: string, publicKey: Uint8Array): void {
-    this.#memberKeys.set(id, publicKey);
+    this.#host.memberKeys.set(id, publicKey);
   }
 
   // ---- ingress ------------------------------------------------------------------------
 
   #receive(from: string, bytes: Uint8Array): Promise<void> {
-    if (!this.#running) return Promise.resolve();
-    this.metrics.messagesIn++;
+    if (!this.#host.running) return Promise.resolve();
+    this.#host.metrics.messagesIn++;
     // Verification starts at once (it runs off the JS thread) and processing follows in arrival order.
     const opened = open(bytes, from, {
       self: this.id,
-      memberKey: (id) => this.#memberKeys.get(id),
-      maxBytes: this.#tuning.maxMessageBytes,
+      memberKey: (id) => this.#host.memberKeys.get(id),
+      maxBytes: this.#host.tuning.maxMessageBytes,
     });
-    return this.#enqueue(async () => {
+    return this.#host.enqueue(async () => {
       const r = await opened;
-      if (!r.ok) return this.#drop(r.drop);
-      if (r.signed) this.metrics.verifications++;
+      if (!r.ok) return this.#host.drop(r.drop);
+      if (r.signed) this.#host.metrics.verifications++;
       await this.#dispatch(r.message);
     });
   }
 
-  #drop(reason: string): void {
-    this.metrics.dropped[reason] = (this.metrics.dropped[reason] ?? 0) + 1;
-  }
 
   async #dispatch(msg: WireMessage): Promise<void> {
     switch (msg.kind) {
       case 'protocol': {
         const m = validateRaftMessage(msg.body);
-        if (typeof m === 'string') return this.#drop('malformed');
-        this.#actor!.send({ type: 'message', from: msg.from, message: m });
+        if (typeof m === 'string') return this.#host.drop('malformed');
+        this.#host.actor!.send({ type: 'message', from: msg.from, message: m });
         return this.#drain();
       }
       case 'request':
@@ -192,30 +159,30 @@ export class Replica {
       case 'read':
         return this.#onRead(msg.from, msg.body);
       default:
-        return this.#drop('unexpected-kind');
+        return this.#host.drop('unexpected-kind');
     }
   }
 
   async #onRequest(client: string, body: unknown): Promise<void> {
     const b = body as { seq?: unknown; event?: unknown } | null;
-    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#drop('malformed');
+    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#host.drop('malformed');
     const seq = b.seq as number;
     const problem = checkEvent(b.event);
     if (problem) {
-      this.#drop('bad-event');
+      this.#host.drop('bad-event');
       return this.#send(client, 'error', { seq, message: problem });
     }
-    this.metrics.requests++;
+    this.#host.metrics.requests++;
     // Already applied: answer from the replicated reply table, never apply twice.
-    const last = this.#executor.lastReply(client);
+    const last = this.#host.executor.lastReply(client);
     if (last && seq <= last.seq) {
-      this.metrics.duplicateRequests++;
+      this.#host.metrics.duplicateRequests++;
       if (seq === last.seq) return this.#send(client, 'reply', { seq, result: plainResult(last.result) });
       return this.#send(client, 'error', { seq, message: `request ${seq} is older than this client's last applied request ${last.seq}` });
     }
     const core = this.#core()!;
     if (core.role !== 'leader') {
-      this.metrics.redirects++;
+      this.#host.metrics.redirects++;
       return this.#send(client, 'redirect', { seq, leader: core.leader });
     }
     const id = `${client}:${seq}`;
@@ -223,31 +190,31 @@ export class Replica {
     // lost with a leadership change, and the reply table applies a request only once.
     this.#waitingRequests.set(id, client);
     this.#proposalBuffer.push({ id, data: { client, seq, event: b.event } });
-    if (this.#proposalBuffer.length >= this.#tuning.maxBatch) return this.#flushProposals();
+    if (this.#proposalBuffer.length >= this.#host.tuning.maxBatch) return this.#flushProposals();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // Everything that arrives in this instant goes into one proposal (batching).
-      this.#clock.setTimeout(() => this.#enqueue(() => this.#flushProposals()), 0);
+      this.#host.clock.setTimeout(() => this.#host.enqueue(() => this.#flushProposals()), 0);
     }
   }
 
   async #flushProposals(): Promise<void> {
     this.#flushScheduled = false;
-    if (!this.#running || this.#proposalBuffer.length === 0) return;
+    if (!this.#host.running || this.#proposalBuffer.length === 0) return;
     const requests = this.#proposalBuffer;
     this.#proposalBuffer = [];
-    this.metrics.proposals++;
-    this.#actor!.send({ type: 'propose', requests, now: this.#clock.now() });
+    this.#host.metrics.proposals++;
+    this.#host.actor!.send({ type: 'propose', requests, now: this.#host.clock.now() });
     await this.#drain();
   }
 
   async #onRead(client: string, body: unknown): Promise<void> {
     const b = body as { nonce?: unknown } | null;
-    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.nonce)) return this.#drop('malformed');
-    this.metrics.reads++;
+    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.nonce)) return this.#host.drop('malformed');
+    this.#host.metrics.reads++;
     const id = `r${++this.#readCounter}`;
     this.#waitingReads.set(id, { client, nonce: b.nonce as number });
-    this.#actor!.send({ type: 'read', ids: [id] });
+    this.#host.actor!.send({ type: 'read', ids: [id] });
     await this.#drain();
   }
 
@@ -264,8 +231,8 @@ export class Replica {
         if (writes.length === 0) return;
         const ops = writes;
         writes = [];
-        this.metrics.storageWrites++;
-        await this.#storage.batch(ops);
+        this.#host.metrics.storageWrites++;
+        await this.#host.storage.batch(ops);
       };
       const flushSends = async () => {
         if (sends.length === 0) return;
@@ -274,7 +241,7 @@ export class Replica {
         // Sign in parallel, transmit in order: the order must not depend on which signature
         // finished first, or a seed would not replay the same run.
         const sealed = await Promise.all(out.map((s) => this.#seal(s.to, 'protocol', s.message)));
-        for (let i = 0; i < out.length; i++) this.#transmit(out[i]!.to, sealed[i]!);
+        for (let i = 0; i < out.length; i++) this.#host.transmit(out[i]!.to, sealed[i]!);
       };
       for (const effect of effects) {
         if (effect.type === 'persist') {
@@ -305,7 +272,7 @@ export class Replica {
           if (reply) replies.push(reply);
         }
         const sealed = await Promise.all(replies.map((r) => r.bytes));
-        for (let i = 0; i < replies.length; i++) this.#transmit(replies[i]!.to, sealed[i]!);
+        for (let i = 0; i < replies.length; i++) this.#host.transmit(replies[i]!.to, sealed[i]!);
         await this.#maybeSnapshot();
         return;
       }
@@ -315,11 +282,11 @@ export class Replica {
           if (!waiting) continue;
           this.#waitingReads.delete(id);
           // Entries up to effect.index were applied by earlier effects, in order.
-          const snap = this.#executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
+          const snap = this.#host.executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
           await this.#send(waiting.client, 'readReply', {
             nonce: waiting.nonce,
-            index: this.#executor.appliedIndex,
-            digest: this.#executor.digest,
+            index: this.#host.executor.appliedIndex,
+            digest: this.#host.executor.digest,
             snapshot: { value: snap.value, context: snap.context, status: snap.status },
           });
         }
@@ -329,7 +296,7 @@ export class Replica {
           const client = this.#waitingRequests.get(id);
           if (!client) continue;
           this.#waitingRequests.delete(id);
-          this.metrics.redirects++;
+          this.#host.metrics.redirects++;
           await this.#send(client, 'redirect', { seq: Number(id.slice(id.lastIndexOf(':') + 1)), leader: effect.leader });
         }
         for (const id of effect.readIds) {
@@ -342,38 +309,38 @@ export class Replica {
       case 'sendSnapshot': {
         const stored = await this.#loadSnapshot();
         if (!stored) return;
-        this.metrics.snapshotsSent++;
+        this.#host.metrics.snapshotsSent++;
         await this.#send(effect.to, 'protocol', { type: 'snapshot', term: effect.term, meta: stored.meta, data: stored.data });
         return;
       }
       case 'installSnapshot': {
-        const decoded = decode(effect.data, { maxSize: this.#tuning.maxMessageBytes });
+        const decoded = decode(effect.data, { maxSize: this.#host.tuning.maxMessageBytes });
         if (!decoded.ok) throw new Error(`snapshot from the leader does not decode: ${decoded.error.message}`);
         const record = decoded.value as { time: number; app: Uint8Array };
-        this.#executor.restore(record.app);
-        await this.#storage.batch([
+        this.#host.executor.restore(record.app);
+        await this.#host.storage.batch([
           { type: 'set', key: SNAPSHOT_KEY, value: encodeSnapshot({ meta: effect.meta, time: record.time, data: effect.data }) },
           { type: 'deleteRange', start: LOG_PREFIX, end: LOG_END },
         ]);
         this.#lastSnapshotIndex = effect.meta.index;
-        this.metrics.snapshotsInstalled++;
+        this.#host.metrics.snapshotsInstalled++;
         return;
       }
       case 'compact':
-        await this.#storage.batch([{ type: 'deleteRange', start: LOG_PREFIX, end: indexKey(LOG_PREFIX, effect.upTo + 1) }]);
+        await this.#host.storage.batch([{ type: 'deleteRange', start: LOG_PREFIX, end: indexKey(LOG_PREFIX, effect.upTo + 1) }]);
         return;
     }
   }
 
   /** Applies one committed entry; returns the reply to send, if this replica owes one. */
   #apply(entry: Entry): { to: string; bytes: Promise<Uint8Array> } | undefined {
-    this.metrics.entriesApplied++;
+    this.#host.metrics.entriesApplied++;
     if (entry.kind !== 'request') {
-      this.#executor.applyNoop(entry.index, entry.time);
+      this.#host.executor.applyNoop(entry.index, entry.time);
       return undefined;
     }
     const req = entry.data as { client: string; seq: number; event: { type: string } };
-    const result = this.#executor.applyRequest(entry.index, entry.time, req);
+    const result = this.#host.executor.applyRequest(entry.index, entry.time, req);
     const id = `${req.client}:${req.seq}`;
     const client = this.#waitingRequests.get(id);
     if (client !== undefined) {
@@ -396,84 +363,68 @@ export class Replica {
     this.#waitingRequests.clear();
     this.#proposalBuffer = [];
     for (const [id, client] of waiting) {
-      this.metrics.redirects++;
+      this.#host.metrics.redirects++;
       await this.#send(client, 'redirect', { seq: Number(id.slice(id.lastIndexOf(':') + 1)), leader: core.leader });
     }
   }
 
   async #maybeSnapshot(): Promise<void> {
-    const applied = this.#executor.appliedIndex;
-    if (applied - this.#lastSnapshotIndex < this.#tuning.snapshotEvery) return;
+    const applied = this.#host.executor.appliedIndex;
+    if (applied - this.#lastSnapshotIndex < this.#host.tuning.snapshotEvery) return;
     const core = this.#core()!;
     const meta = core.snapshotMetaAt(applied);
     if (!meta) return;
-    const time = this.#executor.time;
-    const data = encode({ time, app: this.#executor.snapshot() });
-    await this.#storage.set(SNAPSHOT_KEY, encodeSnapshot({ meta, time, data }));
-    this.metrics.storageWrites++;
+    const time = this.#host.executor.time;
+    const data = encode({ time, app: this.#host.executor.snapshot() });
+    await this.#host.storage.set(SNAPSHOT_KEY, encodeSnapshot({ meta, time, data }));
+    this.#host.metrics.storageWrites++;
     this.#lastSnapshotIndex = applied;
-    this.metrics.snapshotsTaken++;
-    this.#actor!.send({ type: 'snapshotTaken', meta: { ...meta, time }, keepEntries: this.#tuning.keepEntries });
+    this.#host.metrics.snapshotsTaken++;
+    this.#host.actor!.send({ type: 'snapshotTaken', meta: { ...meta, time }, keepEntries: this.#host.tuning.keepEntries });
     // The compaction effect this produces is carried out by the enclosing drain loop.
   }
 
   async #send(to: string, kind: WireKind, body: unknown): Promise<void> {
-    this.#transmit(to, await this.#seal(to, kind, body));
+    this.#host.transmit(to, await this.#seal(to, kind, body));
   }
 
   #seal(to: string, kind: WireKind, body: unknown): Promise<Uint8Array> {
-    if (kind === 'protocol') this.metrics.signatures++;
-    return seal({ from: this.id, to, kind, body }, kind === 'protocol' ? this.#opts.identity : undefined);
+    if (kind === 'protocol') this.#host.metrics.signatures++;
+    return seal({ from: this.id, to, kind, body }, kind === 'protocol' ? this.#host.options.identity : undefined);
   }
 
-  #transmit(to: string, bytes: Uint8Array): void {
-    if (!this.#running) return;
-    this.metrics.messagesOut++;
-    this.#opts.transport.send(to, bytes);
-  }
 
   // ---- time ---------------------------------------------------------------------------
 
-  #scheduleTick(): void {
-    if (!this.#running) return;
-    this.#tickHandle = this.#clock.setTimeout(() => {
-      if (!this.#running) return undefined;
-      const done = this.#enqueue(async () => {
-        const now = this.#clock.now();
-        this.#actor!.send({ type: 'tick', now });
-        const due = this.#executor.nextTimerDue();
-        if (due !== undefined && due <= now) this.#actor!.send({ type: 'advanceTime', now });
-        await this.#drain();
-      });
-      this.#scheduleTick();
-      return done;
-    }, this.#tuning.tickMs);
+  /** One protocol tick (the host calls it every tickMs, inside the work queue). */
+  async #tick(now: number): Promise<void> {
+    this.#host.actor!.send({ type: 'tick', now });
+    const due = this.#host.executor.nextTimerDue();
+    if (due !== undefined && due <= now) this.#host.actor!.send({ type: 'advanceTime', now });
+    await this.#drain();
   }
 
-  #enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
-    return this.#queue.run(fn);
-  }
 
   #core(): RaftCore | undefined {
-    return this.#actor?.getSnapshot().context.core;
+    return this.#host.actor?.getSnapshot().context.core;
   }
 
   // ---- recovery -----------------------------------------------------------------------
 
   async #load(): Promise<RaftInit> {
-    const hardBytes = await this.#storage.get(HARD_KEY);
+    const hardBytes = await this.#host.storage.get(HARD_KEY);
     const hard = hardBytes ? (decodeTrusted(hardBytes, 'hard state') as unknown as HardState) : { term: 0, vote: null, commit: 0 };
     const stored = await this.#loadSnapshot();
     if (stored) {
       const record = decodeTrusted(stored.data, 'snapshot') as { time: number; app: Uint8Array };
-      this.#executor.restore(record.app);
+      this.#host.executor.restore(record.app);
       this.#lastSnapshotIndex = stored.meta.index;
     }
-    const entries = (await this.#storage.scan({ prefix: LOG_PREFIX }))
+    const entries = (await this.#host.storage.scan({ prefix: LOG_PREFIX }))
       .map(([, v]) => decodeTrusted(v, 'log entry') as unknown as Entry)
       .filter((e) => !stored || e.index > stored.meta.index);
-    const t = this.#tuning;
-    const initialMembers = this.#opts.group.members.map((m) => m.id);
+    const t = this.#host.tuning;
+    const initialMembers = this.#host.options.group.members.map((m) => m.id);
     return {
       config: {
         id: this.id,
@@ -493,12 +444,12 @@ export class Replica {
       membership: { voters: initialMembers, learners: [] },
       snapshot: stored ? { ...stored.meta, time: stored.time } : null,
       entries,
-      seed: this.#opts.seed ?? (globalThis.crypto.getRandomValues(new Uint32Array(1))[0]! | 1),
+      seed: this.#host.options.seed ?? (globalThis.crypto.getRandomValues(new Uint32Array(1))[0]! | 1),
     };
   }
 
   async #loadSnapshot(): Promise<StoredSnapshot | undefined> {
-    const bytes = await this.#storage.get(SNAPSHOT_KEY);
+    const bytes = await this.#host.storage.get(SNAPSHOT_KEY);
     return bytes ? (decodeTrusted(bytes, 'snapshot record') as unknown as StoredSnapshot) : undefined;
   }
 }

@@ -1,0 +1,108 @@
+import type { Actor, AnyStateMachine } from 'xstate';
+import { createAppExecutor, type AppExecutor } from '../app/index.ts';
+import { realClock, type Clock } from '../clock.ts';
+import { memoryStorage, type Storage } from '../storage/index.ts';
+import { newMetrics, resolveMemberId, SerialQueue, validateOptions } from './common.ts';
+import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaTuning } from './types.ts';
+
+/** What a protocol runtime plugs into the host. */
+export interface ProtocolHooks<TMachine extends AnyStateMachine> {
+  /** Reads durable state and creates (not starts) the protocol actor. */
+  createActor(): Promise<Actor<TMachine>>;
+  /** Incoming bytes from the transport, with the peer it names. */
+  receive(from: string, bytes: Uint8Array): Promise<void>;
+  /** Carries out whatever the protocol has to say. */
+  drain(): Promise<void>;
+  /** One protocol tick at `now` (called inside the work queue). */
+  tick(now: number): Promise<void>;
+}
+
+/**
+ * What every replica runtime (crash and Byzantine) is made of: its options, identity and
+ * member keys, clock, storage, the application executor, the serial work queue, the protocol
+ * tick, drop counters and the transport. The runtimes add only their protocol.
+ */
+export class ReplicaHost<TMachine extends AnyStateMachine> {
+  readonly id: string;
+  readonly options: ReplicaOptions;
+  readonly tuning: ReplicaTuning;
+  readonly clock: Clock;
+  readonly storage: Storage;
+  readonly memberKeys = new Map<string, Uint8Array>();
+  readonly executor: AppExecutor;
+  readonly metrics: ReplicaMetrics = newMetrics();
+  running = false;
+  actor: Actor<TMachine> | undefined;
+  /** One piece of work at a time; a piece that throws (a bug) stops the replica. */
+  readonly queue = new SerialQueue(() => {
+    this.running = false;
+  });
+  #tickHandle: unknown;
+
+  constructor(options: ReplicaOptions, extraKeys: Array<[string, Uint8Array]> = []) {
+    validateOptions(options);
+    this.options = options;
+    this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
+    this.clock = options.clock ?? realClock();
+    this.storage = options.storage ?? memoryStorage();
+    for (const m of options.group.members) this.memberKeys.set(m.id, m.publicKey);
+    for (const [id, key] of extraKeys) this.memberKeys.set(id, key);
+    this.id = resolveMemberId(options, this.memberKeys);
+    // A replica joining a running group is not among the initial members: it learns the
+    // membership later (from the log, a snapshot or a checkpoint).
+    this.memberKeys.set(this.id, options.identity.publicKey);
+    this.executor = createAppExecutor(options.machine, options.inspect ? { inspect: options.inspect } : {});
+  }
+
+  /** Loads durable state, starts the protocol, the transport and the tick. */
+  async start(hooks: ProtocolHooks<TMachine>): Promise<void> {
+    if (this.running) return;
+    const actor = await hooks.createActor();
+    this.actor = actor;
+    // XState keeps an error thrown inside the protocol step in the actor; stop the replica with it
+    // (a bug, never bad input) instead of letting it escape as an uncaught exception.
+    actor.subscribe({ error: (err) => this.queue.fail(err) });
+    actor.start();
+    this.running = true;
+    this.options.transport.onMessage((from, bytes) => hooks.receive(from, bytes));
+    await this.options.transport.start?.();
+    await this.enqueue(() => hooks.drain());
+    this.#scheduleTick(hooks);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.clock.clearTimeout(this.#tickHandle);
+    await this.queue.idle();
+    this.actor?.stop();
+    this.executor.stop();
+    await this.options.transport.close?.();
+  }
+
+  enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.queue.run(fn);
+  }
+
+  /** Bad input is dropped and counted by reason, never thrown. */
+  drop(reason: string): void {
+    this.metrics.dropped[reason] = (this.metrics.dropped[reason] ?? 0) + 1;
+  }
+
+  transmit(to: string, bytes: Uint8Array, delayMs = 0): void {
+    if (!this.running) return;
+    this.metrics.messagesOut++;
+    if (delayMs > 0) this.clock.setTimeout(() => this.running && this.options.transport.send(to, bytes), delayMs);
+    else this.options.transport.send(to, bytes);
+  }
+
+  #scheduleTick(hooks: ProtocolHooks<TMachine>): void {
+    if (!this.running) return;
+    this.#tickHandle = this.clock.setTimeout(() => {
+      if (!this.running) return undefined;
+      const done = this.enqueue(() => hooks.tick(this.clock.now()));
+      this.#scheduleTick(hooks);
+      return done;
+    }, this.tuning.tickMs);
+  }
+}
