@@ -235,7 +235,8 @@ export class LocalCluster {
   async addReplica(): Promise<string> {
     const id = `r${this.#identities.size + 1}`;
     const members = this.faultModel === 'byzantine' ? this.#currentMembers() : [];
-    const identity = await this.#newIdentity(id);
+    // Key generation awaits WebCrypto: as a task the virtual clock waits for, so runs replay exactly.
+    const identity = await this.sim.clock.run(() => this.#newIdentity(id));
     for (const r of this.#replicas.values()) r.knowMember(id, identity.publicKey);
     if (this.faultModel === 'byzantine') {
       // It starts knowing the current members, catches up by state transfer, and counts in quorums once the change is in force.
@@ -315,10 +316,12 @@ export class LocalCluster {
 
   /** Signs a reconfiguration with the admin key and hands it to every live replica (ordered like a request). */
   async #reconfigure(change: { add: { id: string; key: Uint8Array } } | { remove: string }): Promise<void> {
-    const command = await signReconfiguration(this.#admin!, change, ++this.#reconfigurations);
+    // Signing and each replica's check run as tasks the virtual clock waits for (exact replay).
+    const nonce = ++this.#reconfigurations;
+    const command = await this.sim.clock.run(() => signReconfiguration(this.#admin!, change, nonce));
     for (const r of this.#upReplicas()) {
       if (!(r instanceof ByzantineReplica)) continue;
-      const err = await this.sim.clock.run(() => ({ p: r.submitReconfiguration(command) })).then((b) => b.p);
+      const err = await this.sim.clock.run(() => r.submitReconfiguration(command));
       if (err) throw new Error(`reconfiguration refused by ${r.id}: ${err}`);
     }
   }
