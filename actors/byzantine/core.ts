@@ -821,7 +821,8 @@ export class BftCore {
   }
 
   #startViewChange(view: number): void {
-    if (view <= this.view && this.changing) return;
+    // Views only move forward (a view change for the view we are in would claim its own certificates).
+    if (view <= this.view) return;
     this.#vcAttempts = this.changing ? this.#vcAttempts + 1 : 0;
     this.view = view;
     this.changing = true;
@@ -884,9 +885,9 @@ export class BftCore {
     this.#latestViewChange.set(from, m.view);
     this.#vcs(m.view).set(from, { vc: m, proof });
     // f+1 replicas want a later view: at least one is correct, so join the lowest of them.
-    if (m.view > this.view || (m.view === this.view && !this.changing)) {
+    if (m.view > this.view) {
       const ahead: number[] = [];
-      for (const v of this.#latestViewChange.values()) if (v > this.view || (v === this.view && !this.changing)) ahead.push(v);
+      for (const v of this.#latestViewChange.values()) if (v > this.view) ahead.push(v);
       if (ahead.length >= weakQuorum(this.group.members.length)) this.#startViewChange(Math.min(...ahead));
     }
     this.#tryNewView();
