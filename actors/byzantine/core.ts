@@ -800,7 +800,9 @@ export class BftCore {
       if (age > this.cfg.forgetRequestTicks) this.#known.delete(key);
       else if (age > this.cfg.requestTimeoutTicks) expired = true;
     }
-    if ((expired || this.#primaryTooSlow()) && this.primary !== this.id) this.#startViewChange(this.view + 1);
+    // A primary whose own requests do not execute in time gives up its view too (after a
+    // reconfiguration it may be leading a view nobody else is in).
+    if (expired || (this.#primaryTooSlow() && this.primary !== this.id)) this.#startViewChange(this.view + 1);
   }
 
   #noteOrderingDelay(ticks: number): void {
@@ -887,7 +889,7 @@ export class BftCore {
     // f+1 replicas want a later view: at least one is correct, so join the lowest of them.
     if (m.view > this.view) {
       const ahead: number[] = [];
-      for (const v of this.#latestViewChange.values()) if (v > this.view) ahead.push(v);
+      for (const [id, v] of this.#latestViewChange) if (v > this.view && isMember(this.group, id)) ahead.push(v);
       if (ahead.length >= weakQuorum(this.group.members.length)) this.#startViewChange(Math.min(...ahead));
     }
     this.#tryNewView();
@@ -896,7 +898,7 @@ export class BftCore {
   /** The new primary sends its new view once it holds a quorum of signed view changes. */
   #tryNewView(): void {
     if (!this.changing || this.primary !== this.id || this.#sentNewView?.view === this.view) return;
-    const vcs = [...this.#vcs(this.view)].filter(([, e]) => e.proof !== undefined);
+    const vcs = [...this.#vcs(this.view)].filter(([id, e]) => e.proof !== undefined && isMember(this.group, id));
     if (vcs.length < quorumSize(this.group.members.length)) return;
     const chosen = vcs.slice(0, quorumSize(this.group.members.length));
     const plan = planNewView(chosen.map(([, e]) => e.vc));
