@@ -122,6 +122,8 @@ export class BftCore {
   /** Batches by digest: of slots, or arrived before their pre-prepare. */
   readonly #pool = new Map<string, Batch>();
   readonly #known = new Map<string, Known>();
+  /** Slots whose pre-prepare waits for its batch or requests. */
+  readonly #waiting = new Set<Slot>();
   #nextSeq = 0;
   /** Checkpoint votes: seq -> sender -> vote. */
   readonly #checkpoints = new Map<number, Map<string, Vote>>();
@@ -424,6 +426,7 @@ export class BftCore {
       return;
     }
     slot.waiting = { view: m.view, digest: m.digest, proof };
+    this.#waiting.add(slot);
     this.#tryAccept(slot);
   }
 
@@ -1142,8 +1145,12 @@ export class BftCore {
     return s;
   }
 
+  /** A request arrived: pre-prepares that waited for it may go on (only those: this runs per request). */
   #retryWaiting(): void {
-    for (const s of this.slots.values()) if (s.waiting) this.#tryAccept(s);
+    for (const s of [...this.#waiting]) {
+      if (!s.waiting || this.slots.get(s.seq) !== s) this.#waiting.delete(s);
+      else this.#tryAccept(s);
+    }
   }
 
   #highestSlotInView(): number {
