@@ -1,7 +1,7 @@
 import { canonicalEqual } from '../../src/codec/index.ts';
-import { checkEvidence, findConflict } from './evidence.ts';
+import { checkEvidence } from './evidence.ts';
 import { applyConfigCommand, cloneConfig, isMember, memberIds, primaryOf, quorumSize, weakQuorum } from './quorum.ts';
-import { checkCheckpointCert, checkNewView, checkViewChange, GENESIS_DIGEST, planNewView, type NewViewPlan, type ViewChangeMessage } from './view-change.ts';
+import { checkCheckpointCert, checkNewView, checkViewChange, planNewView, type NewViewPlan, type ViewChangeMessage } from './view-change.ts';
 import {
   NULL_DIGEST,
   type Batch,
@@ -10,7 +10,6 @@ import {
   type BftEffect,
   type BftMessage,
   type Config,
-  type ConfigCommand,
   type Evidence,
   type HardState,
   type PreparedClaim,
@@ -151,7 +150,7 @@ export class BftCore {
   #noopWanted = false;
   #reads: Array<{ ids: string[]; bound: number; since: number }> = [];
   #deferred: Deferred[] = [];
-  #transfer: { seq: number; digest: string; since: number; asked: number } | undefined;
+  #transfer: { seq: number; digest: string; asked: number } | undefined;
   #stuckTicks = 0;
   /** Ticks from knowing a request to the primary's pre-prepare of it, recent ones: a primary slow on purpose shows here. */
   #orderingDelays: number[] = [];
@@ -207,10 +206,6 @@ export class BftCore {
 
   get primary(): string {
     return primaryOf(this.group, this.view);
-  }
-
-  get f(): number {
-    return Math.floor((this.group.members.length - 1) / 3);
   }
 
   /** Highest seq committed here (executed or waiting to execute). */
@@ -1090,7 +1085,7 @@ export class BftCore {
 
   #beginTransfer(stable: StableCheckpoint): void {
     if (stable.seq === 0) return;
-    this.#transfer = { seq: stable.seq, digest: stable.digest, since: this.tickCount, asked: this.tickCount };
+    this.#transfer = { seq: stable.seq, digest: stable.digest, asked: this.tickCount };
     this.#askForState();
   }
 
@@ -1210,4 +1205,3 @@ export function itemKey(item: BatchItem): string | undefined {
   return undefined;
 }
 
-export { GENESIS_DIGEST, type ConfigCommand };

@@ -67,10 +67,16 @@ export class ByzantineReplica {
   readonly id: string;
   /** Options, keys, clock, storage, the app executor, the work queue, the tick: shared with the crash runtime. */
   readonly #host: ReplicaHost<typeof byzantineProtocolMachine>;
-  #flushScheduled = false;
   /** Messages waiting to be signed: sent together once the work queued before them is done. */
   #outbox: Array<Extract<BftEffect, { type: 'send' }>> = [];
-  #outboxScheduled = false;
+  /** Everything that arrives in one instant goes into one batch. */
+  readonly #scheduleFlush: () => void;
+  /**
+   * The outbox is signed after the work already queued (messages being verified, a burst of
+   * requests): under load one bundle then carries the votes of many slots, so signatures and
+   * verifications per request fall as the load grows.
+   */
+  readonly #scheduleOutbox: () => void;
   /** Signatures already checked (keyed by payload hash and signature), so a quoted bundle is verified once. */
   readonly #verified = new Map<string, boolean>();
   readonly #waitingReads = new Map<string, { client: string; nonce: number }>();
@@ -86,6 +92,18 @@ export class ByzantineReplica {
     if (this.#host.id === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
     this.id = this.#host.id;
     this.#misbehave = new Misbehaviour(this.id, options.seed ?? 1);
+    this.#scheduleFlush = this.#host.endOfInstant(async () => {
+      this.#host.actor!.send({ type: 'flush', now: this.#host.clock.now() });
+      await this.#drain();
+    });
+    this.#scheduleOutbox = this.#host.endOfInstant(async () => {
+      if (this.#outbox.length === 0) return;
+      const groups: OutGroup[] = [];
+      for (const effect of this.#outbox) addToGroups(groups, effect);
+      this.#outbox = [];
+      await this.#transmitGroups(groups);
+      await this.#drain();
+    });
   }
 
   get metrics(): ReplicaMetrics {
@@ -305,21 +323,6 @@ export class ByzantineReplica {
     await this.#drain();
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    // Everything that arrives in this instant goes into one batch.
-    this.#host.clock.setTimeout(
-      () =>
-        this.#host.enqueue(async () => {
-          this.#flushScheduled = false;
-          if (!this.#host.running) return;
-          this.#host.actor!.send({ type: 'flush', now: this.#host.clock.now() });
-          await this.#drain();
-        }),
-      0,
-    );
-  }
 
   // ---- effects ------------------------------------------------------------------------
 
@@ -367,28 +370,6 @@ export class ByzantineReplica {
     }
   }
 
-  /**
-   * The outbox is signed after the work already queued (messages being verified, a burst of
-   * requests): under load one bundle then carries the votes of many slots, so signatures and
-   * verifications per request fall as the load grows.
-   */
-  #scheduleOutbox(): void {
-    if (this.#outboxScheduled) return;
-    this.#outboxScheduled = true;
-    this.#host.clock.setTimeout(
-      () =>
-        this.#host.enqueue(async () => {
-          this.#outboxScheduled = false;
-          if (!this.#host.running || this.#outbox.length === 0) return;
-          const groups: OutGroup[] = [];
-          for (const effect of this.#outbox) addToGroups(groups, effect);
-          this.#outbox = [];
-          await this.#transmitGroups(groups);
-          await this.#drain();
-        }),
-      0,
-    );
-  }
 
   /** Signs one bundle per group, transmits it in order, and tells the core its own proof. */
   async #transmitGroups(groups: OutGroup[]): Promise<void> {

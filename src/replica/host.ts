@@ -96,6 +96,26 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
     else this.options.transport.send(to, bytes);
   }
 
+  /**
+   * Work that runs once at the end of the current instant, after what is already queued, however
+   * often it is asked for in between (batching requests, signing the outbox).
+   */
+  endOfInstant(work: () => Promise<void>): () => void {
+    let scheduled = false;
+    return () => {
+      if (scheduled) return;
+      scheduled = true;
+      this.clock.setTimeout(
+        () =>
+          this.enqueue(async () => {
+            scheduled = false;
+            if (this.running) await work();
+          }),
+        0,
+      );
+    };
+  }
+
   #scheduleTick(hooks: ProtocolHooks<TMachine>): void {
     if (!this.running) return;
     this.#tickHandle = this.clock.setTimeout(() => {
