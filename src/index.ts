@@ -5,6 +5,6 @@ export { createClient, Client, ClientTimeoutError, RequestRejectedError, type Cl
 export { generateIdentity, exportIdentity, importIdentity, verify, sha256, sha256Sync, publicKeyToId, idToPublicKey, type Identity } from './crypto/index.ts';
 export { encode, decode, checkPlain, CodecError, type Plain, type DecodeResult, type CodecLimits } from './codec/index.ts';
 export { memoryStorage, type Storage, type StorageOp, type ScanOptions } from './storage/index.ts';
-export type { Transport } from './transport/index.ts';
+export { webrtcTransport, WebrtcTransport, type Transport, type TransportContext, type WebrtcTransportOptions, type TransportStats } from './transport/index.ts';
 export { realClock, type Clock } from './clock.ts';
 export { checkEvent } from './app/index.ts';

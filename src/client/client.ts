@@ -224,6 +224,8 @@ export class Client {
   #leader: string | undefined;
   #rotation = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Set when the transport has to connect first; a failed start fails every request. */
+  #transportReady: Promise<void> | undefined;
   #current: Pending | undefined;
   #closed = false;
   #latest: AppSnapshot | undefined;
@@ -254,6 +256,12 @@ export class Client {
     // A copy: under the byzantine model only agreed replies change the group.
     this.#members = [...options.replicas];
     options.transport.onMessage((from, bytes) => this.#receive(from, bytes));
+    // A network transport connects first; every request waits for that (and fails with its error).
+    if (options.transport.start) {
+      const started = options.transport.start();
+      started.catch(() => {});
+      this.#queue = this.#transportReady = started;
+    }
   }
 
   get #byzantine(): boolean {
@@ -312,8 +320,9 @@ export class Client {
     },
   };
 
-  /** Stops: the request under way (and any queued) fail. */
+  /** Stops: the request under way (and any queued) fail; a network transport is closed. */
   close(): void {
+    if (!this.#closed) void this.#opts.transport.close?.()?.catch(() => {});
     this.#closed = true;
     const p = this.#current;
     if (p) {
@@ -329,7 +338,8 @@ export class Client {
   }
 
   #serialised<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => {
+    const ready = this.#transportReady;
+    const run = (ready ? this.#queue.then(() => ready) : this.#queue).then(() => {
       if (this.#closed) throw new ClientTimeoutError('client closed');
       return fn();
     });

@@ -170,7 +170,7 @@ export class ByzantineReplica {
   /** Lets this replica accept signed messages from a replica the group is adding. */
   knowMember(id: string, publicKey: Uint8Array): void {
     if (id === ADMIN) return;
-    this.#host.memberKeys.set(id, publicKey);
+    this.#host.learnMember(id, publicKey);
   }
 
   /** An admin-signed reconfiguration (see `signReconfiguration`): ordered like a request. */
@@ -419,7 +419,7 @@ export class ByzantineReplica {
         if (effect.seq > 0) await this.#host.storage.batch([{ type: 'deleteRange', start: SNAPSHOT_PREFIX, end: indexKey(SNAPSHOT_PREFIX, effect.seq) }]);
         return;
       case 'configChanged':
-        for (const m of effect.config.members) if (!this.#host.memberKeys.has(m.id)) this.#host.memberKeys.set(m.id, m.key);
+        for (const m of effect.config.members) if (!this.#host.memberKeys.has(m.id)) this.#host.learnMember(m.id, m.key);
         return;
       case 'misbehaviour':
         this.#host.metrics.misbehaviour[effect.what.split(':')[0]!] = (this.#host.metrics.misbehaviour[effect.what.split(':')[0]!] ?? 0) + 1;
@@ -614,7 +614,7 @@ export class ByzantineReplica {
         if (r.prepared) r.prepared = { ...r.prepared, prePrepare: this.#trustedProof(r.prepared.prePrepare), prepares: r.prepared.prepares.map((p) => this.#trustedProof(p)) };
         return r;
       });
-    for (const m of group.members) if (!this.#host.memberKeys.has(m.id)) this.#host.memberKeys.set(m.id, m.key);
+    for (const m of group.members) if (!this.#host.memberKeys.has(m.id)) this.#host.learnMember(m.id, m.key);
     const newViewBytes = await this.#host.storage.get(NEW_VIEW_KEY);
     const newView = newViewBytes ? (decodeTrusted(newViewBytes, 'new view') as unknown as SentNewView) : undefined;
     const executor = this.#host.executor;

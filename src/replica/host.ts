@@ -54,6 +54,13 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
     this.executor = createAppExecutor(options.machine, options.inspect ? { inspect: options.inspect } : {});
   }
 
+  /** Records a member's key (signatures from it verify) and keeps a link to it. */
+  learnMember(id: string, publicKey: Uint8Array): void {
+    const known = this.memberKeys.get(id);
+    this.memberKeys.set(id, publicKey);
+    if (known === undefined && id !== this.id) this.options.transport.connect?.([id]);
+  }
+
   /** Loads durable state, starts the protocol, the transport and the tick. */
   async start(hooks: ProtocolHooks<TMachine>): Promise<void> {
     if (this.running) return;
@@ -65,7 +72,12 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
     actor.start();
     this.running = true;
     this.options.transport.onMessage((from, bytes) => hooks.receive(from, bytes));
-    await this.options.transport.start?.();
+    await this.options.transport.start?.({
+      id: this.id,
+      identity: this.options.identity,
+      peerKey: (id) => this.memberKeys.get(id),
+      peers: this.options.group.members.map((m) => m.id).filter((id) => id !== this.id),
+    });
     await this.enqueue(() => hooks.drain());
     this.#scheduleTick(hooks);
   }

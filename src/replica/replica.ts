@@ -112,7 +112,7 @@ export class Replica {
   /** Proposes adding (as a learner, promoted once caught up) or removing a replica. */
   changeMembership(change: { add: string; publicKey: Uint8Array } | { remove: string }): Promise<string | null> {
     return this.#host.enqueue(async () => {
-      if ('add' in change) this.#host.memberKeys.set(change.add, change.publicKey);
+      if ('add' in change) this.#host.learnMember(change.add, change.publicKey);
       const c = 'add' in change ? { add: change.add } : { remove: change.remove };
       this.#host.actor!.send({ type: 'changeMembership', change: c, now: this.#host.clock.now() });
       const err = this.#host.actor!.getSnapshot().context.lastError;
@@ -123,7 +123,7 @@ export class Replica {
 
   /** Lets this replica accept signed messages from a member added elsewhere. */
   knowMember(id: string, publicKey: Uint8Array): void {
-    this.#host.memberKeys.set(id, publicKey);
+    this.#host.learnMember(id, publicKey);
   }
 
   // ---- ingress ------------------------------------------------------------------------

@@ -1,0 +1,242 @@
+// One WebRTC data channel to one peer (simple-peer underneath), with what raw data channels
+// lack: chunking, a send queue that honours bufferedAmount, and a liveness check. A link counts
+// as up only after it has carried a message both ways: a channel can report "connected" while
+// nothing is delivered (seen after simultaneous dials), so both sides exchange hellos first,
+// and keepalives after that.
+
+import SimplePeer from 'simple-peer';
+import { FRAME, Reassembler, splitMessage } from './framing.ts';
+
+export interface LinkOptions {
+  initiator: boolean;
+  /** Names this connection attempt in signed offers and answers. */
+  attempt: string;
+  /** The peer's signaling session this link belongs to. */
+  remoteSession: string;
+  wrtc: unknown;
+  config: RTCConfiguration;
+  maxMessageBytes: number;
+  /** Frames waiting to be sent; over it, whole messages are dropped (the protocols retransmit). */
+  maxQueuedBytes: number;
+  /** Stop writing into the channel while it buffers more than this. */
+  highWaterBytes: number;
+  helloMs: number;
+  keepaliveMs: number;
+  /** No frame for this long: the link is dead. */
+  deadAfterMs: number;
+}
+
+export interface LinkEvents {
+  /** A session description to deliver to the peer through signaling. */
+  signal(description: { type: 'offer' | 'answer'; sdp: string }): void;
+  /** The link has carried a message both ways. */
+  up(): void;
+  message(bytes: Uint8Array): void;
+  /** Counted drops on this link (oversized, malformed frames, queue full). */
+  drop(reason: string): void;
+  /** The link is gone (closed, failed or dead); called once. */
+  down(reason: string): void;
+}
+
+type Channel = { bufferedAmount: number; bufferedAmountLowThreshold?: number; addEventListener?: (t: string, f: () => void) => void };
+
+export class Link {
+  readonly attempt: string;
+  readonly remoteSession: string;
+  readonly initiator: boolean;
+  readonly createdAt = Date.now();
+  #peer: SimplePeer.Instance;
+  #open = false;
+  #heard = false;
+  #confirmed = false;
+  #up = false;
+  #gone = false;
+  #answered = false;
+  #queue: Uint8Array[] = [];
+  #queueHead = 0;
+  #queuedBytes = 0;
+  #lastReceived = Date.now();
+  #lastSent = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #reassembler: Reassembler;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(
+    private readonly options: LinkOptions,
+    private readonly events: LinkEvents,
+  ) {
+    this.attempt = options.attempt;
+    this.remoteSession = options.remoteSession;
+    this.initiator = options.initiator;
+    this.#reassembler = new Reassembler(options.maxMessageBytes);
+    this.#peer = new SimplePeer({
+      initiator: options.initiator,
+      // One signed offer and one signed answer carrying every candidate: fewer signatures
+      // and nothing unsigned on the signaling path.
+      trickle: false,
+      wrtc: options.wrtc as SimplePeer.Options['wrtc'],
+      config: options.config,
+    });
+    this.#peer.on('signal', (data: { type?: string; sdp?: string }) => {
+      if ((data.type === 'offer' || data.type === 'answer') && typeof data.sdp === 'string') {
+        this.events.signal({ type: data.type, sdp: data.sdp });
+      }
+    });
+    this.#peer.on('connect', () => this.#onOpen());
+    this.#peer.on('data', (data: Uint8Array) => this.#onFrame(data));
+    this.#peer.on('close', () => this.close('closed'));
+    this.#peer.on('error', (err: { code?: string }) => this.close(`error: ${err?.code ?? 'unknown'}`));
+  }
+
+  get isUp(): boolean {
+    return this.#up;
+  }
+
+  get isGone(): boolean {
+    return this.#gone;
+  }
+
+  /** The peer's offer (we answer) or answer (to our offer); an answer is taken once. */
+  acceptDescription(description: { type: 'offer' | 'answer'; sdp: string }): boolean {
+    if (this.#gone) return false;
+    if (description.type === 'answer') {
+      if (!this.initiator || this.#answered) return false;
+      this.#answered = true;
+    } else if (this.initiator) {
+      return false;
+    }
+    try {
+      this.#peer.signal(description);
+      return true;
+    } catch {
+      this.close('bad description');
+      return false;
+    }
+  }
+
+  /** Queues one message; frames go out as the channel drains. */
+  send(message: Uint8Array): void {
+    if (this.#gone) return;
+    const frames = splitMessage(message);
+    const size = message.length + frames.length;
+    if (this.#queuedBytes + size > this.options.maxQueuedBytes) return this.events.drop('sendQueueFull');
+    for (const f of frames) this.#queue.push(f);
+    this.#queuedBytes += size;
+    if (this.#up) this.#pump();
+  }
+
+  close(reason: string): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#up = false;
+    clearInterval(this.#timer);
+    clearTimeout(this.#pumpTimer);
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    try {
+      this.#peer.destroy();
+    } catch {
+      // already destroyed
+    }
+    this.events.down(reason);
+  }
+
+  #channel(): Channel | undefined {
+    return (this.#peer as unknown as { _channel?: Channel })._channel ?? undefined;
+  }
+
+  #onOpen(): void {
+    if (this.#gone) return;
+    this.#open = true;
+    const channel = this.#channel();
+    // Resume writing when the channel has drained below a quarter of the high-water mark.
+    if (channel && typeof channel.bufferedAmountLowThreshold === 'number' && channel.addEventListener) {
+      channel.addEventListener('bufferedamountlow', () => this.#pump());
+    }
+    this.#sendHello();
+    this.#timer = setInterval(() => this.#check(), Math.min(this.options.helloMs, this.options.keepaliveMs));
+  }
+
+  #check(): void {
+    const now = Date.now();
+    if (now - this.#lastReceived > this.options.deadAfterMs) return this.close('dead');
+    if (!this.#up) this.#sendHello();
+    else if (now - this.#lastSent >= this.options.keepaliveMs) this.#write(Uint8Array.of(FRAME.ping));
+  }
+
+  #sendHello(): void {
+    this.#write(Uint8Array.of(FRAME.hello, this.#heard ? 1 : 0));
+  }
+
+  #onFrame(data: Uint8Array): void {
+    if (this.#gone) return;
+    this.#lastReceived = Date.now();
+    const frame = data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
+    this.bytesIn += frame.length;
+    const result = this.#reassembler.push(frame);
+    switch (result.kind) {
+      case 'message':
+        return this.events.message(result.message);
+      case 'control':
+        if (result.frame === FRAME.hello) this.#onHello(result.payload[0] === 1);
+        return;
+      case 'oversized':
+        return this.events.drop('oversized');
+      case 'malformed':
+        return this.events.drop('malformedFrame');
+      case 'partial':
+        return;
+    }
+  }
+
+  #onHello(theyHeardUs: boolean): void {
+    const first = !this.#heard;
+    this.#heard = true;
+    if (theyHeardUs) this.#confirmed = true;
+    // Answer at once when this is news to the peer, so the check takes one round trip.
+    if (first || !theyHeardUs) this.#sendHello();
+    if (!this.#up && this.#confirmed) {
+      this.#up = true;
+      this.events.up();
+      this.#pump();
+    }
+  }
+
+  #write(frame: Uint8Array): boolean {
+    try {
+      this.#peer.send(frame);
+      this.#lastSent = Date.now();
+      this.bytesOut += frame.length;
+      return true;
+    } catch {
+      this.close('send failed');
+      return false;
+    }
+  }
+
+  #pump(): void {
+    clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = undefined;
+    if (this.#gone || !this.#open) return;
+    const channel = this.#channel();
+    while (this.#queueHead < this.#queue.length) {
+      if (channel && channel.bufferedAmount > this.options.highWaterBytes) {
+        // Backpressure: the bufferedamountlow event resumes us; the timer is a fallback for
+        // implementations that do not fire it.
+        this.#pumpTimer = setTimeout(() => this.#pump(), 20);
+        return;
+      }
+      const frame = this.#queue[this.#queueHead]!;
+      this.#queue[this.#queueHead++] = EMPTY;
+      this.#queuedBytes -= frame.length;
+      if (!this.#write(frame)) return;
+    }
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#queuedBytes = 0;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

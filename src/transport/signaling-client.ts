@@ -1,0 +1,118 @@
+// The client side of the signaling protocol. It speaks y-webrtc's protocol (subscribe,
+// publish, ping), so our own server (signaling/) and existing y-webrtc servers both serve.
+// Reconnects with backoff; the server is untrusted, so everything it delivers is checked by
+// the caller (handshake.ts).
+
+/** The part of the WebSocket API used here (browsers, Deno, Node 22+, or the `ws` package). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: unknown) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+const OPEN = 1;
+const PING_MS = 20_000;
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+
+export class SignalingConnection {
+  #socket: WebSocketLike | undefined;
+  #closed = false;
+  #backoffMs = BACKOFF_MIN_MS;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #ping: ReturnType<typeof setInterval> | undefined;
+  /** Times the server connection was (re)opened. */
+  opens = 0;
+
+  constructor(
+    readonly url: string,
+    private readonly room: string,
+    private readonly WebSocketImpl: WebSocketConstructor,
+    private readonly handlers: { onData: (data: unknown) => void; onOpen: () => void; onBadFrame: () => void },
+  ) {
+    this.#connect();
+  }
+
+  get open(): boolean {
+    return this.#socket?.readyState === OPEN;
+  }
+
+  publish(data: unknown): boolean {
+    if (!this.open) return false;
+    try {
+      this.#socket!.send(JSON.stringify({ type: 'publish', topic: this.room, data }));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    clearInterval(this.#ping);
+    try {
+      this.#socket?.close(1000, 'closing');
+    } catch {
+      // already closed
+    }
+  }
+
+  #connect(): void {
+    if (this.#closed) return;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.WebSocketImpl(this.url);
+    } catch {
+      this.#scheduleReconnect();
+      return;
+    }
+    this.#socket = socket;
+    socket.onopen = () => {
+      this.#backoffMs = BACKOFF_MIN_MS;
+      this.opens++;
+      socket.send(JSON.stringify({ type: 'subscribe', topics: [this.room] }));
+      clearInterval(this.#ping);
+      this.#ping = setInterval(() => {
+        if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: 'ping' }));
+      }, PING_MS);
+      this.handlers.onOpen();
+    };
+    socket.onmessage = (ev) => this.#receive(ev.data);
+    socket.onerror = () => {
+      // onclose follows and reconnects
+    };
+    socket.onclose = () => {
+      clearInterval(this.#ping);
+      if (this.#socket === socket) this.#socket = undefined;
+      this.#scheduleReconnect();
+    };
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#retry);
+    const delay = this.#backoffMs * (0.5 + Math.random() / 2);
+    this.#backoffMs = Math.min(this.#backoffMs * 2, BACKOFF_MAX_MS);
+    this.#retry = setTimeout(() => this.#connect(), delay);
+  }
+
+  #receive(raw: unknown): void {
+    if (typeof raw !== 'string') return this.handlers.onBadFrame();
+    let message: { type?: unknown; topic?: unknown; data?: unknown };
+    try {
+      message = JSON.parse(raw) as typeof message;
+    } catch {
+      return this.handlers.onBadFrame();
+    }
+    if (typeof message !== 'object' || message === null) return this.handlers.onBadFrame();
+    if (message.type === 'pong') return;
+    if (message.type === 'publish' && message.topic === this.room) return this.handlers.onData(message.data);
+    // Server errors and messages for other topics are not ours to act on.
+  }
+}

@@ -1,0 +1,418 @@
+// The WebRTC transport: a data channel to each peer, met through an untrusted signaling
+// server. Peers dial the peers they want (a replica: the group's members; a client: the
+// replicas it sends to); when two dial each other at once, the offer of the lower id wins
+// (the higher one answers it and drops its own). Lost links are redialled with backoff.
+// Every signaling message is signed (handshake.ts), so the ids this transport reports are
+// authenticated.
+
+import type { Identity } from '../crypto/index.ts';
+import { toBase64Url } from '../crypto/bytes.ts';
+import { Freshness, openEnvelope, randomToken, signBody, type Announce, type SessionSignal, type SignalingBody } from './handshake.ts';
+import { Link } from './link.ts';
+import { SignalingConnection, type WebSocketConstructor } from './signaling-client.ts';
+import type { Transport, TransportContext } from './types.ts';
+
+export interface WebrtcTransportOptions {
+  /** Signaling server URL(s) (ws:// or wss://); with several, peers meet through any of them. */
+  signaling: string | string[];
+  /** The room (y-webrtc topic) the group meets in. */
+  room: string;
+  /** This peer's identity. A replica passes its own when it starts the transport; a client sets it here. */
+  identity?: Identity;
+  /**
+   * The public key a peer id must have (a group's members). Ids nobody registered are accepted
+   * only when they are derived from the peer's own key (as clients' identity ids are).
+   */
+  peerKey?: (id: string) => Uint8Array | undefined;
+  iceServers?: RTCIceServer[];
+  /** 'relay' forces every connection through a TURN server. */
+  iceTransportPolicy?: 'all' | 'relay';
+  /** RTCPeerConnection and friends; browsers have them, Node and Deno take them from @roamhq/wrtc. */
+  wrtc?: unknown;
+  /** WebSocket constructor; defaults to the global one. */
+  WebSocket?: WebSocketConstructor;
+  /** Larger incoming messages are dropped (default 16 MiB). */
+  maxMessageBytes?: number;
+  /** Per peer, bytes waiting for the channel (default 64 MiB); beyond it messages are dropped. */
+  maxQueuedBytes?: number;
+  /** A dial not up after this long is abandoned and retried (default 15 s). */
+  connectTimeoutMs?: number;
+  /** A link silent this long is dead and redialled (default 15 s; keepalives every 2 s). */
+  deadAfterMs?: number;
+}
+
+export interface TransportStats {
+  /** Peers with a link that has carried messages both ways. */
+  linksUp: number;
+  /** Dials and answers started. */
+  connectionAttempts: number;
+  /** Links that went down (closed, failed, dead). */
+  linksLost: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Dropped input and output, by reason. */
+  dropped: Record<string, number>;
+}
+
+interface PeerState {
+  id: string;
+  /** The peer's current signaling session, learnt from its signed messages. */
+  session?: string;
+  link?: Link;
+  /** Messages for the peer while it has no link up. */
+  waiting: Uint8Array[];
+  waitingBytes: number;
+  /** We dial it (and redial after losing it); peers that dial us need not be wanted. */
+  wanted: boolean;
+  /** Members stay wanted; peers we only replied to are forgotten after a while. */
+  pinned: boolean;
+  lastWantedAt: number;
+  backoffMs: number;
+  retry?: ReturnType<typeof setTimeout>;
+}
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const ANNOUNCE_MIN_GAP_MS = 1_000;
+const ANNOUNCE_EVERY_MS = 5_000;
+/** A peer that is not a member and was not sent anything for this long is no longer dialled. */
+const FORGET_UNPINNED_MS = 60_000;
+
+export function webrtcTransport(options: WebrtcTransportOptions): WebrtcTransport {
+  return new WebrtcTransport(options);
+}
+
+export class WebrtcTransport implements Transport {
+  readonly #options: Required<Pick<WebrtcTransportOptions, 'maxMessageBytes' | 'maxQueuedBytes' | 'connectTimeoutMs' | 'deadAfterMs'>> & WebrtcTransportOptions;
+  #identity: Identity | undefined;
+  #id = '';
+  #peerKey: (id: string) => Uint8Array | undefined = () => undefined;
+  #handler: ((from: string, bytes: Uint8Array) => unknown) | undefined;
+  readonly #peers = new Map<string, PeerState>();
+  #servers: SignalingConnection[] = [];
+  readonly #session = randomToken();
+  readonly #sessionStart = Date.now();
+  #counter = 0;
+  readonly #freshness = new Freshness();
+  #lastAnnounce = 0;
+  #announceTimer: ReturnType<typeof setTimeout> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #started = false;
+  #closed = false;
+  readonly #stats: TransportStats = { linksUp: 0, connectionAttempts: 0, linksLost: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} };
+
+  constructor(options: WebrtcTransportOptions) {
+    if (!options || typeof options !== 'object') throw new TypeError('webrtcTransport: options are required');
+    const urls = typeof options.signaling === 'string' ? [options.signaling] : options.signaling;
+    if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string' && /^wss?:\/\//.test(u))) {
+      throw new TypeError('webrtcTransport: `signaling` must be a ws:// or wss:// URL (or a list of them)');
+    }
+    if (typeof options.room !== 'string' || options.room === '' || options.room.length > 200) {
+      throw new TypeError('webrtcTransport: `room` must be a non-empty string of at most 200 characters');
+    }
+    if (options.iceTransportPolicy !== undefined && options.iceTransportPolicy !== 'all' && options.iceTransportPolicy !== 'relay') {
+      throw new TypeError("webrtcTransport: `iceTransportPolicy` must be 'all' or 'relay'");
+    }
+    this.#options = { maxMessageBytes: 16 * 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024, connectTimeoutMs: 15_000, deadAfterMs: 15_000, ...options };
+    this.#identity = options.identity;
+    if (options.peerKey) this.#peerKey = options.peerKey;
+  }
+
+  /** This peer's id (after start). */
+  get id(): string {
+    return this.#id;
+  }
+
+  stats(): TransportStats {
+    let linksUp = 0;
+    for (const p of this.#peers.values()) if (p.link?.isUp) linksUp++;
+    return { ...this.#stats, linksUp, dropped: { ...this.#stats.dropped } };
+  }
+
+  /** Ids of peers whose link is up. */
+  connectedPeers(): string[] {
+    return [...this.#peers.values()].filter((p) => p.link?.isUp).map((p) => p.id).sort();
+  }
+
+  onMessage(handler: (from: string, bytes: Uint8Array) => unknown): void {
+    this.#handler = handler;
+  }
+
+  async start(context?: TransportContext): Promise<void> {
+    if (this.#started) return;
+    const identity = this.#options.identity ?? context?.identity;
+    if (!identity) throw new TypeError('webrtcTransport: an `identity` is required (a replica passes its own; a client sets one)');
+    this.#identity = identity;
+    this.#id = context?.id ?? identity.id;
+    if (!this.#options.peerKey && context?.peerKey) this.#peerKey = context.peerKey;
+    const WebSocketImpl = this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WebSocketImpl) throw new TypeError('webrtcTransport: no WebSocket in this runtime; pass the `WebSocket` option');
+    this.#started = true;
+    for (const id of context?.peers ?? []) this.#want(id, true);
+    const urls = typeof this.#options.signaling === 'string' ? [this.#options.signaling] : this.#options.signaling;
+    this.#servers = urls.map(
+      (url) =>
+        new SignalingConnection(url, this.#options.room, WebSocketImpl, {
+          onData: (data) => void this.#onSignaling(data),
+          onOpen: () => void this.#announce(true),
+          onBadFrame: () => this.#drop('signalingBadFrame'),
+        }),
+    );
+    this.#timer = setInterval(() => this.#housekeeping(), 1_000);
+  }
+
+  send(to: string, bytes: Uint8Array): void {
+    if (this.#closed || !this.#started || to === this.#id) return;
+    const peer = this.#want(to, false);
+    this.#stats.messagesOut++;
+    this.#stats.bytesOut += bytes.length;
+    if (peer.link?.isUp) return peer.link.send(bytes);
+    if (peer.waitingBytes + bytes.length > this.#options.maxQueuedBytes) return this.#drop('sendQueueFull');
+    peer.waiting.push(bytes);
+    peer.waitingBytes += bytes.length;
+    this.#dial(peer);
+  }
+
+  /** Adds peers to dial and keep connected (a replica's members change over time). */
+  connect(ids: Iterable<string>): void {
+    for (const id of ids) {
+      if (id === this.#id) continue;
+      const peer = this.#want(id, true);
+      if (this.#started && !this.#closed) this.#dial(peer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    clearTimeout(this.#announceTimer);
+    for (const peer of this.#peers.values()) {
+      clearTimeout(peer.retry);
+      peer.link?.close('transport closed');
+    }
+    for (const s of this.#servers) s.close();
+  }
+
+  #drop(reason: string): void {
+    this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1;
+  }
+
+  #peer(id: string): PeerState {
+    let peer = this.#peers.get(id);
+    if (!peer) {
+      peer = { id, waiting: [], waitingBytes: 0, wanted: false, pinned: false, lastWantedAt: 0, backoffMs: BACKOFF_MIN_MS };
+      this.#peers.set(id, peer);
+    }
+    return peer;
+  }
+
+  #want(id: string, pinned: boolean): PeerState {
+    const peer = this.#peer(id);
+    peer.wanted = true;
+    peer.pinned ||= pinned;
+    peer.lastWantedAt = Date.now();
+    return peer;
+  }
+
+  // --- signaling ---------------------------------------------------------------------------
+
+  async #publish(body: SignalingBody): Promise<void> {
+    const envelope = await signBody(this.#identity!, body);
+    let sent = false;
+    for (const s of this.#servers) sent = s.publish(envelope) || sent;
+    if (!sent) this.#drop('signalingUnavailable');
+  }
+
+  #header(): { room: string; from: string; key: string; session: string; t: number; n: number } {
+    return { room: this.#options.room, from: this.#id, key: keyText(this.#identity!), session: this.#session, t: this.#sessionStart, n: ++this.#counter };
+  }
+
+  /** Announces now, or (to bound the rate) as soon as the last announce is a gap old. */
+  async #announce(force = false): Promise<void> {
+    const wait = this.#lastAnnounce + ANNOUNCE_MIN_GAP_MS - Date.now();
+    if (!force && wait > 0) {
+      this.#announceTimer ??= setTimeout(() => {
+        this.#announceTimer = undefined;
+        if (!this.#closed) void this.#announce();
+      }, wait);
+      return;
+    }
+    this.#lastAnnounce = Date.now();
+    await this.#publish({ kind: 'announce', ...this.#header() });
+  }
+
+  async #onSignaling(data: unknown): Promise<void> {
+    if (this.#closed) return;
+    // Our own messages come back from the server (y-webrtc relays to the sender too).
+    if (isOwn(data, this.#session)) return;
+    const opened = await openEnvelope(data, this.#options.room, this.#peerKey);
+    if (!opened.ok) return this.#drop(`signaling:${opened.reason}`);
+    const body = opened.body;
+    if (body.from === this.#id) return this.#drop('signaling:impersonatesUs');
+    if (body.kind === 'signal' && (body.to !== this.#id || body.toSession !== this.#session)) {
+      // For someone else, or for an earlier session of ours (a replay). Not a drop worth
+      // counting when it is simply addressed to another peer in the room.
+      if (body.to === this.#id) this.#drop('signaling:staleSession');
+      return;
+    }
+    if (!this.#freshness.accept(body)) return this.#drop('signaling:replay');
+    if (body.kind === 'announce') this.#onAnnounce(body);
+    else this.#onSignal(body);
+  }
+
+  #onAnnounce(body: Announce): void {
+    const peer = this.#peer(body.from);
+    const isNew = peer.session !== body.session;
+    this.#adoptSession(peer, body.session);
+    // Let a newcomer learn our session too, so it can dial us if it wants us.
+    if (isNew) void this.#announce();
+    if (peer.wanted && !peer.link) {
+      peer.backoffMs = BACKOFF_MIN_MS;
+      clearTimeout(peer.retry);
+      peer.retry = undefined;
+      this.#dial(peer);
+    }
+  }
+
+  /** A newer session of the peer replaces links to its old one (it restarted). */
+  #adoptSession(peer: PeerState, session: string): void {
+    if (peer.session === session) return;
+    peer.session = session;
+    if (peer.link && peer.link.remoteSession !== session) peer.link.close('peer restarted');
+  }
+
+  #onSignal(body: SessionSignal): void {
+    const peer = this.#peer(body.from);
+    this.#adoptSession(peer, body.session);
+    if (body.description.type === 'answer') {
+      if (peer.link?.attempt === body.attempt && !peer.link.acceptDescription(body.description)) this.#drop('signaling:unexpectedAnswer');
+      else if (peer.link?.attempt !== body.attempt) this.#drop('signaling:staleAnswer');
+      return;
+    }
+    // An offer. Glare: both sides dialled at once; the lower id's offer wins.
+    const mine = peer.link;
+    if (mine && mine.initiator && !mine.isUp && this.#id < peer.id) return;
+    mine?.close('replaced by the peer’s offer');
+    const link = this.#newLink(peer, false, body.attempt, body.session);
+    link.acceptDescription(body.description);
+  }
+
+  // --- links -------------------------------------------------------------------------------
+
+  #dial(peer: PeerState): void {
+    if (this.#closed || peer.link || peer.retry) return;
+    if (peer.session === undefined) {
+      // We do not know the peer's session yet: announce, and dial when it answers.
+      void this.#announce();
+      return;
+    }
+    this.#newLink(peer, true, randomToken(), peer.session);
+  }
+
+  #newLink(peer: PeerState, initiator: boolean, attempt: string, remoteSession: string): Link {
+    this.#stats.connectionAttempts++;
+    const config: RTCConfiguration = {};
+    if (this.#options.iceServers) config.iceServers = this.#options.iceServers;
+    if (this.#options.iceTransportPolicy) config.iceTransportPolicy = this.#options.iceTransportPolicy;
+    let link: Link;
+    const connectTimer = setTimeout(() => {
+      if (!link.isUp) link.close('connect timeout');
+    }, this.#options.connectTimeoutMs);
+    link = new Link(
+      {
+        initiator,
+        attempt,
+        remoteSession,
+        wrtc: this.#options.wrtc,
+        config,
+        maxMessageBytes: this.#options.maxMessageBytes,
+        maxQueuedBytes: this.#options.maxQueuedBytes,
+        highWaterBytes: 1024 * 1024,
+        helloMs: 250,
+        keepaliveMs: 2_000,
+        deadAfterMs: this.#options.deadAfterMs,
+      },
+      {
+        signal: (description) => {
+          if (peer.link !== link) return;
+          void this.#publish({ kind: 'signal', ...this.#header(), to: peer.id, toSession: remoteSession, attempt, description });
+        },
+        up: () => {
+          clearTimeout(connectTimer);
+          if (peer.link !== link) return;
+          peer.backoffMs = BACKOFF_MIN_MS;
+          const waiting = peer.waiting;
+          peer.waiting = [];
+          peer.waitingBytes = 0;
+          for (const m of waiting) link.send(m);
+        },
+        message: (bytes) => this.#deliver(peer.id, bytes),
+        drop: (reason) => this.#drop(reason),
+        down: () => {
+          clearTimeout(connectTimer);
+          if (peer.link !== link) return;
+          peer.link = undefined;
+          this.#stats.linksLost++;
+          if (!this.#closed && peer.wanted) this.#scheduleRedial(peer);
+        },
+      },
+    );
+    peer.link = link;
+    return link;
+  }
+
+  #scheduleRedial(peer: PeerState): void {
+    if (peer.retry) return;
+    const delay = peer.backoffMs * (0.5 + Math.random() / 2);
+    peer.backoffMs = Math.min(peer.backoffMs * 2, BACKOFF_MAX_MS);
+    peer.retry = setTimeout(() => {
+      peer.retry = undefined;
+      if (!this.#closed && peer.wanted) this.#dial(peer);
+    }, delay);
+  }
+
+  #deliver(from: string, bytes: Uint8Array): void {
+    this.#stats.messagesIn++;
+    this.#stats.bytesIn += bytes.length;
+    try {
+      const r = this.#handler?.(from, bytes);
+      if (r && typeof (r as Promise<unknown>).catch === 'function') (r as Promise<unknown>).catch(() => this.#drop('handlerError'));
+    } catch {
+      this.#drop('handlerError');
+    }
+  }
+
+  #housekeeping(): void {
+    const now = Date.now();
+    let missing = false;
+    for (const peer of this.#peers.values()) {
+      if (peer.wanted && !peer.pinned && now - peer.lastWantedAt > FORGET_UNPINNED_MS && !peer.link?.isUp) {
+        peer.wanted = false;
+        peer.waiting = [];
+        peer.waitingBytes = 0;
+        clearTimeout(peer.retry);
+        peer.retry = undefined;
+      }
+      if (peer.wanted && !peer.link?.isUp) missing = true;
+      if (peer.wanted && !peer.link && !peer.retry) this.#dial(peer);
+    }
+    // While some wanted peer is unreachable, keep announcing: it may not know our session.
+    if (missing && now - this.#lastAnnounce >= ANNOUNCE_EVERY_MS) void this.#announce();
+  }
+}
+
+function keyText(identity: Identity): string {
+  let text = cachedKeys.get(identity);
+  if (text === undefined) cachedKeys.set(identity, (text = toBase64Url(identity.publicKey)));
+  return text;
+}
+const cachedKeys = new WeakMap<Identity, string>();
+
+/** The server relays our own messages back to us (y-webrtc does); they carry our session. */
+function isOwn(data: unknown, session: string): boolean {
+  const body = typeof data === 'object' && data !== null ? (data as { body?: unknown }).body : undefined;
+  return typeof body === 'string' && body.includes(`"session":"${session}"`);
+}
