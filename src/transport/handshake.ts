@@ -81,6 +81,7 @@ export async function openEnvelope(
   } catch {
     return { ok: false, reason: 'malformed' };
   }
+  if (publicKey.length !== 32 || sig.length !== 64) return { ok: false, reason: 'malformed' };
   const registered = peerKey(body.from);
   const allowed = registered !== undefined ? bytesEqual(registered, publicKey) : publicKeyToId(publicKey) === body.from;
   if (!allowed) return { ok: false, reason: 'unknownSender' };

@@ -173,7 +173,8 @@ export class Link {
   #onFrame(data: Uint8Array): void {
     if (this.#gone) return;
     this.#lastReceived = Date.now();
-    const frame = data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
+    // A plain Uint8Array view (Node hands out Buffers, whose slice() does not copy).
+    const frame = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
     this.bytesIn += frame.length;
     const result = this.#reassembler.push(frame);
     switch (result.kind) {
