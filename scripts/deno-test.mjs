@@ -6,13 +6,19 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const suites = ['test/crypto', 'test/codec', 'test/storage', 'test/sim'].filter((d) => existsSync(d));
+// `node scripts/deno-test.mjs test/storage` runs only the folders or files given.
+const suites = process.argv.length > 2 ? process.argv.slice(2) : ['test/crypto', 'test/codec', 'test/storage', 'test/sim'].filter((d) => existsSync(d));
+// Node-only tests: the storage crash test spawns and SIGKILLs Node child processes.
+const nodeOnly = ['test/storage/file-crash.test.ts'].filter((f) => existsSync(f));
 const denoBin = require.resolve('deno/bin.cjs');
 const args = [
   denoBin, 'test',
   '--no-check', // tsc already type-checks; Deno's checker would only repeat it
   '--cached-only', // never fetch anything: everything comes from node_modules
   '--allow-read', '--allow-env', '--allow-sys',
+  '--allow-write', // file storage tests write under the temp directory
+  '--allow-run', // ...and check whether a lock's process is alive (process.kill(pid, 0))
+  ...(nodeOnly.length > 0 ? [`--ignore=${nodeOnly.join(',')}`] : []),
   ...suites,
 ];
 const result = spawnSync(process.execPath, args, { stdio: 'inherit', env: { ...process.env, NO_COLOR: '1' } });

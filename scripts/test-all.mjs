@@ -1,6 +1,6 @@
-// The whole test command: type-check, vitest (Node), the runtime-neutral suites under Deno.
+// The whole test command: type-check, build, vitest (Node), the runtime-neutral suites under Deno.
 // Every step runs even when an earlier one fails, and the last line is `N passed, N failed`
-// summed over all of them (the type-check counts as one test).
+// summed over all of them (the type-check and the build count as one test each).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
@@ -26,7 +26,14 @@ function run(name, cmd, args, count) {
 
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
+// System programs some tests start (coturn for the TURN test), installed when missing.
+spawnSync('bash', ['scripts/apt-ensure.sh', 'turnserver:coturn'], { stdio: 'inherit' });
+
 run('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], (_out, status) => (status === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 }));
+
+// The multi-process, storage-crash and signaling CLI tests run compiled code in child processes.
+run('build', 'npx', ['tsc', '-p', 'tsconfig.build.json'], (_out, status) => (status === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 }));
+process.env.STATECHORUS_BUILT = '1';
 
 const vitestJson = '.tmp/vitest-report.json';
 rmSync(vitestJson, { force: true });
