@@ -80,6 +80,7 @@ export class ProcessGroup {
   #ownDir = false;
   #signalingChild: ChildProcess | undefined;
   readonly #clients: Client[] = [];
+  readonly #transports: Array<{ close(): Promise<void> }> = [];
   #stopped = false;
   readonly #listeners = new Set<() => void>();
 
@@ -200,6 +201,23 @@ export class ProcessGroup {
     return client;
   }
 
+  /**
+   * `count` clients in this process sharing one connection to each replica (endpoints of one
+   * transport: `<id>/c1`, `<id>/c2`, ...): how a load generator runs hundreds of clients.
+   */
+  async createClients(count: number, options: Partial<Omit<ClientOptions, 'transport' | 'replicas' | 'id'>> = {}): Promise<Client[]> {
+    const identity = await generateIdentity();
+    const keys = new Map([...this.#members.values()].map((m) => [m.id, m.identity.publicKey]));
+    const shared = webrtcTransport({ signaling: this.signaling, room: this.room, identity, peerKey: (id) => keys.get(id) });
+    this.#transports.push(shared);
+    const clients = Array.from({ length: count }, (_, i) => {
+      const endpoint = shared.endpoint(`c${i + 1}`);
+      return createClient({ id: endpoint.id, transport: endpoint, replicas: this.ids, faultModel: this.faultModel, ...options });
+    });
+    this.#clients.push(...clients);
+    return clients;
+  }
+
   /** Resolves when `predicate` holds over the latest reports; rejects after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
     if (predicate()) return Promise.resolve();
@@ -223,6 +241,7 @@ export class ProcessGroup {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const c of this.#clients) c.close();
+    await Promise.all(this.#transports.map((t) => t.close()));
     const children = [...this.#members.values()].map((m) => m.child).filter((c): c is ChildProcess => c !== undefined);
     if (this.#signalingChild) children.push(this.#signalingChild);
     await Promise.all(children.map((c) => stopChild(c)));

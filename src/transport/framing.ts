@@ -14,7 +14,26 @@ export const FRAME = {
   hello: 2,
   /** Keepalive while the link is idle. */
   ping: 3,
+  /** Several whole small messages, each as a u32 length and its bytes: one channel send for many. */
+  packed: 4,
 } as const;
+
+/** A message fits in a packed frame if it is at most this long. */
+export const MAX_PACKED_MESSAGE = MAX_FRAME_BYTES - 1 - 4;
+
+/** Packs `messages` (each at most MAX_PACKED_MESSAGE, together within one frame) into one frame. */
+export function packMessages(messages: readonly Uint8Array[], totalBytes: number): Uint8Array {
+  const frame = new Uint8Array(1 + totalBytes + 4 * messages.length);
+  const view = new DataView(frame.buffer);
+  frame[0] = FRAME.packed;
+  let offset = 1;
+  for (const m of messages) {
+    view.setUint32(offset, m.length);
+    frame.set(m, offset + 4);
+    offset += 4 + m.length;
+  }
+  return frame;
+}
 
 const PAYLOAD_BYTES = MAX_FRAME_BYTES - 1;
 
@@ -35,6 +54,7 @@ export function splitMessage(message: Uint8Array): Uint8Array[] {
 
 export type ReassemblyResult =
   | { kind: 'message'; message: Uint8Array }
+  | { kind: 'messages'; messages: Uint8Array[] }
   | { kind: 'partial' }
   | { kind: 'control'; frame: number; payload: Uint8Array }
   /** The message went over the size bound; its remaining frames are skipped. */
@@ -54,6 +74,7 @@ export class Reassembler {
     const kind = frame[0]!;
     const payload = frame.subarray(1);
     if (kind === FRAME.hello || kind === FRAME.ping) return { kind: 'control', frame: kind, payload };
+    if (kind === FRAME.packed) return unpack(payload);
     if (kind !== FRAME.more && kind !== FRAME.last) return { kind: 'malformed' };
     if (this.#skipping) {
       if (kind === FRAME.last) this.#skipping = false;
@@ -84,4 +105,18 @@ function join(parts: Uint8Array[], size: number): Uint8Array {
     offset += p.length;
   }
   return out;
+}
+
+function unpack(payload: Uint8Array): ReassemblyResult {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const messages: Uint8Array[] = [];
+  let offset = 0;
+  while (offset < payload.length) {
+    if (offset + 4 > payload.length) return { kind: 'malformed' };
+    const length = view.getUint32(offset);
+    if (offset + 4 + length > payload.length) return { kind: 'malformed' };
+    messages.push(payload.slice(offset + 4, offset + 4 + length));
+    offset += 4 + length;
+  }
+  return { kind: 'messages', messages };
 }

@@ -25,6 +25,10 @@ interface SignedHeader {
 
 export interface Announce extends SignedHeader {
   kind: 'announce';
+  /** A replica's transport serves (others dial it); a client's does not, so clients ignore each other. */
+  serves: boolean;
+  /** Peers the sender wants but has no link to: they answer with their own announce. */
+  seeking: string[];
 }
 
 export interface SessionSignal extends SignedHeader {
@@ -47,6 +51,8 @@ export interface SignedEnvelope {
 }
 
 const DOMAIN = 'statechorus/signaling/v1\n';
+/** Ids an announce may ask for (a client seeks its replicas, a replica the group's members). */
+export const MAX_SEEKING = 64;
 /** Session descriptions with all candidates are a few KiB; anything far larger is refused. */
 export const MAX_BODY_CHARS = 32 * 1024;
 
@@ -105,7 +111,11 @@ function parseBody(data: unknown): SignalingBody | undefined {
   }
   if (typeof b !== 'object' || b === null) return undefined;
   if (!str(b.room) || !str(b.from) || !str(b.key, 100) || !str(b.session, 64) || !count(b.t) || !count(b.n)) return undefined;
-  if (b.kind === 'announce') return b as unknown as Announce;
+  if (b.kind === 'announce') {
+    const seeking = b.seeking;
+    const ok = typeof b.serves === 'boolean' && Array.isArray(seeking) && seeking.length <= MAX_SEEKING && seeking.every((id) => str(id));
+    return ok ? (b as unknown as Announce) : undefined;
+  }
   if (b.kind !== 'signal' || !str(b.to) || !str(b.toSession, 64) || !str(b.attempt, 64)) return undefined;
   const d = b.description as Record<string, unknown> | undefined;
   if (typeof d !== 'object' || d === null || (d.type !== 'offer' && d.type !== 'answer') || !str(d.sdp, MAX_BODY_CHARS)) return undefined;

@@ -5,7 +5,7 @@
 // and keepalives after that.
 
 import SimplePeer from 'simple-peer';
-import { FRAME, Reassembler, splitMessage } from './framing.ts';
+import { FRAME, MAX_FRAME_BYTES, MAX_PACKED_MESSAGE, packMessages, Reassembler, splitMessage } from './framing.ts';
 
 export interface LinkOptions {
   initiator: boolean;
@@ -59,6 +59,10 @@ export class Link {
   #lastSent = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  #pumpScheduled = false;
+  #bufferedEstimate = 0;
+  /** The frames of a large message being sent, and the next one to send. */
+  #partial: { frames: Uint8Array[]; next: number } | undefined;
   readonly #reassembler: Reassembler;
   bytesIn = 0;
   bytesOut = 0;
@@ -116,15 +120,21 @@ export class Link {
     }
   }
 
-  /** Queues one message; frames go out as the channel drains. */
+  /**
+   * Queues one message. Messages queued in the same turn of the event loop go out together:
+   * small ones packed into one frame (a channel send is a costly native call), large ones in
+   * 16 KiB frames, as the channel drains.
+   */
   send(message: Uint8Array): void {
     if (this.#gone) return;
-    const frames = splitMessage(message);
-    const size = message.length + frames.length;
+    const size = message.length + 4;
     if (this.#queuedBytes + size > this.options.maxQueuedBytes) return this.events.drop('sendQueueFull');
-    for (const f of frames) this.#queue.push(f);
+    this.#queue.push(message);
     this.#queuedBytes += size;
-    if (this.#up) this.#pump();
+    if (this.#up && !this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(() => this.#pump());
+    }
   }
 
   close(reason: string): void {
@@ -135,6 +145,7 @@ export class Link {
     clearTimeout(this.#pumpTimer);
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#partial = undefined;
     try {
       this.#peer.destroy();
     } catch {
@@ -180,6 +191,12 @@ export class Link {
     switch (result.kind) {
       case 'message':
         return this.events.message(result.message);
+      case 'messages':
+        for (const m of result.messages) {
+          if (m.length > this.options.maxMessageBytes) this.events.drop('oversized');
+          else this.events.message(m);
+        }
+        return;
       case 'control':
         if (result.frame === FRAME.hello) this.#onHello(result.payload[0] === 1);
         return;
@@ -218,25 +235,65 @@ export class Link {
   }
 
   #pump(): void {
+    this.#pumpScheduled = false;
     clearTimeout(this.#pumpTimer);
     this.#pumpTimer = undefined;
     if (this.#gone || !this.#open) return;
-    const channel = this.#channel();
-    while (this.#queueHead < this.#queue.length) {
-      if (channel && channel.bufferedAmount > this.options.highWaterBytes) {
-        // Backpressure: the bufferedamountlow event resumes us; the timer is a fallback for
-        // implementations that do not fire it.
-        this.#pumpTimer = setTimeout(() => this.#pump(), 20);
-        return;
+    // Reading bufferedAmount is a costly native call: estimate it from what we wrote since the
+    // last reading (an upper bound, as the channel only drains), and read it again only when
+    // the estimate reaches the high-water mark.
+    const high = this.options.highWaterBytes;
+    if (this.#bufferedEstimate > high / 2) this.#bufferedEstimate = this.#channel()?.bufferedAmount ?? 0;
+    while (this.#bufferedEstimate <= high) {
+      let frame: Uint8Array;
+      if (this.#partial) {
+        frame = this.#partial.frames[this.#partial.next++]!;
+        if (this.#partial.next === this.#partial.frames.length) this.#partial = undefined;
+      } else if (this.#queueHead < this.#queue.length) {
+        frame = this.#nextFrame();
+      } else {
+        break;
       }
-      const frame = this.#queue[this.#queueHead]!;
-      this.#queue[this.#queueHead++] = EMPTY;
-      this.#queuedBytes -= frame.length;
       if (!this.#write(frame)) return;
+      this.#bufferedEstimate += frame.length;
     }
-    this.#queue = [];
-    this.#queueHead = 0;
-    this.#queuedBytes = 0;
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    }
+    if (this.#partial || this.#queueHead < this.#queue.length) {
+      // Backpressure: the bufferedamountlow event resumes us; the timer is a fallback for
+      // implementations that do not fire it.
+      this.#pumpTimer = setTimeout(() => this.#pump(), 20);
+    }
+  }
+
+  /** The next frame from the queue: small messages packed together, or the first frame of a large one. */
+  #nextFrame(): Uint8Array {
+    const first = this.#take();
+    if (first.length > MAX_PACKED_MESSAGE) {
+      const frames = splitMessage(first);
+      if (frames.length > 1) this.#partial = { frames, next: 1 };
+      return frames[0]!;
+    }
+    const batch = [first];
+    let total = first.length;
+    let room = MAX_FRAME_BYTES - 1 - 4 - first.length;
+    while (this.#queueHead < this.#queue.length) {
+      const next = this.#queue[this.#queueHead]!;
+      if (next.length + 4 > room) break;
+      batch.push(this.#take());
+      total += next.length;
+      room -= next.length + 4;
+    }
+    return packMessages(batch, total);
+  }
+
+  #take(): Uint8Array {
+    const message = this.#queue[this.#queueHead]!;
+    this.#queue[this.#queueHead++] = EMPTY;
+    this.#queuedBytes -= message.length + 4;
+    return message;
   }
 }
 

@@ -7,7 +7,8 @@
 
 import type { Identity } from '../crypto/index.ts';
 import { toBase64Url } from '../crypto/bytes.ts';
-import { Freshness, openEnvelope, randomToken, signBody, type Announce, type SessionSignal, type SignalingBody } from './handshake.ts';
+import { Freshness, MAX_SEEKING, openEnvelope, randomToken, signBody, type Announce, type SessionSignal, type SignalingBody } from './handshake.ts';
+import { addressMessage, isValidEndpoint, joinAddress, MAX_ENDPOINT_CHARS, readAddressed, splitAddress } from './address.ts';
 import { Link } from './link.ts';
 import { SignalingConnection, type WebSocketConstructor } from './signaling-client.ts';
 import type { Transport, TransportContext } from './types.ts';
@@ -24,6 +25,7 @@ export interface WebrtcTransportOptions {
    * only when they are derived from the peer's own key (as clients' identity ids are).
    */
   peerKey?: (id: string) => Uint8Array | undefined;
+  /** STUN and TURN servers; none by default (host candidates: same machine or LAN). */
   iceServers?: RTCIceServer[];
   /** 'relay' forces every connection through a TURN server. */
   iceTransportPolicy?: 'all' | 'relay';
@@ -100,6 +102,10 @@ export class WebrtcTransport implements Transport {
   #announceTimer: ReturnType<typeof setTimeout> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #started = false;
+  #startPromise: Promise<void> | undefined;
+  readonly #endpoints = new Map<string, { onMessage: ((from: string, bytes: Uint8Array) => unknown) | undefined }>();
+  /** Started by a replica (with a context): other peers dial it. */
+  #serves = false;
   #closed = false;
   readonly #stats: TransportStats = { linksUp: 0, connectionAttempts: 0, linksLost: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: {} };
 
@@ -117,6 +123,7 @@ export class WebrtcTransport implements Transport {
     }
     this.#options = { maxMessageBytes: 16 * 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024, connectTimeoutMs: 15_000, deadAfterMs: 15_000, ...options };
     this.#identity = options.identity;
+    this.#id = options.identity?.id ?? '';
     if (options.peerKey) this.#peerKey = options.peerKey;
   }
 
@@ -140,13 +147,17 @@ export class WebrtcTransport implements Transport {
     this.#handler = handler;
   }
 
-  async start(context?: TransportContext): Promise<void> {
-    if (this.#started) return;
+  start(context?: TransportContext): Promise<void> {
+    return (this.#startPromise ??= this.#start(context));
+  }
+
+  async #start(context?: TransportContext): Promise<void> {
     const identity = this.#options.identity ?? context?.identity;
     if (!identity) throw new TypeError('webrtcTransport: an `identity` is required (a replica passes its own; a client sets one)');
     this.#identity = identity;
     this.#id = context?.id ?? identity.id;
     if (!this.#options.peerKey && context?.peerKey) this.#peerKey = context.peerKey;
+    this.#serves = context !== undefined;
     const WebSocketImpl = this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WebSocketImpl) throw new TypeError('webrtcTransport: no WebSocket in this runtime; pass the `WebSocket` option');
     this.#started = true;
@@ -163,15 +174,44 @@ export class WebrtcTransport implements Transport {
     this.#timer = setInterval(() => this.#housekeeping(), 1_000);
   }
 
+  /** Sends to a peer id, or to an endpoint of a peer (`peer/endpoint`). */
   send(to: string, bytes: Uint8Array): void {
-    if (this.#closed || !this.#started || to === this.#id) return;
-    const peer = this.#want(to, false);
+    this.#sendFrom('', to, bytes);
+  }
+
+  /**
+   * Another logical peer on this transport's connections: it sends as `<this id>/<name>` and
+   * receives what is sent to that address. A process can run hundreds of clients this way
+   * over one connection to each replica (a connection costs threads and file descriptors).
+   */
+  endpoint(name: string): Transport & { readonly id: string } {
+    if (!isValidEndpoint(name)) throw new TypeError(`webrtcTransport.endpoint: a name of 1 to ${MAX_ENDPOINT_CHARS} characters without '/' is required`);
+    if (this.#endpoints.has(name)) throw new TypeError(`webrtcTransport.endpoint: ${name} is taken`);
+    const handlers = { onMessage: undefined as ((from: string, bytes: Uint8Array) => unknown) | undefined };
+    this.#endpoints.set(name, handlers);
+    const address = () => (this.#id === '' ? '' : joinAddress(this.#id, name));
+    return {
+      get id() {
+        return address();
+      },
+      send: (to, bytes) => this.#sendFrom(name, to, bytes),
+      onMessage: (handler) => void (handlers.onMessage = handler),
+      start: () => (this.#startPromise ??= this.start()),
+      close: async () => void this.#endpoints.delete(name),
+    };
+  }
+
+  #sendFrom(fromEndpoint: string, to: string, bytes: Uint8Array): void {
+    const { peer: peerId, endpoint } = splitAddress(to);
+    if (this.#closed || !this.#started || peerId === this.#id || peerId === '') return;
+    const peer = this.#want(peerId, false);
+    const message = addressMessage(fromEndpoint, endpoint, bytes);
     this.#stats.messagesOut++;
     this.#stats.bytesOut += bytes.length;
-    if (peer.link?.isUp) return peer.link.send(bytes);
-    if (peer.waitingBytes + bytes.length > this.#options.maxQueuedBytes) return this.#drop('sendQueueFull');
-    peer.waiting.push(bytes);
-    peer.waitingBytes += bytes.length;
+    if (peer.link?.isUp) return peer.link.send(message);
+    if (peer.waitingBytes + message.length > this.#options.maxQueuedBytes) return this.#drop('sendQueueFull');
+    peer.waiting.push(message);
+    peer.waitingBytes += message.length;
     this.#dial(peer);
   }
 
@@ -240,7 +280,9 @@ export class WebrtcTransport implements Transport {
       return;
     }
     this.#lastAnnounce = Date.now();
-    await this.#publish({ kind: 'announce', ...this.#header() });
+    const seeking: string[] = [];
+    for (const p of this.#peers.values()) if (p.wanted && !p.link?.isUp && seeking.length < MAX_SEEKING) seeking.push(p.id);
+    await this.#publish({ kind: 'announce', ...this.#header(), serves: this.#serves, seeking });
   }
 
   async #onSignaling(data: unknown): Promise<void> {
@@ -251,6 +293,7 @@ export class WebrtcTransport implements Transport {
     if (!opened.ok) return this.#drop(`signaling:${opened.reason}`);
     const body = opened.body;
     if (body.from === this.#id) return this.#drop('signaling:impersonatesUs');
+    if (body.from.includes('/')) return this.#drop('signaling:malformed');
     if (body.kind === 'signal' && (body.to !== this.#id || body.toSession !== this.#session)) {
       // For someone else, or for an earlier session of ours (a replay). Not a drop worth
       // counting when it is simply addressed to another peer in the room.
@@ -263,11 +306,13 @@ export class WebrtcTransport implements Transport {
   }
 
   #onAnnounce(body: Announce): void {
+    const seeksUs = body.seeking.includes(this.#id);
+    // Two clients have nothing to say to each other.
+    if (!body.serves && !this.#serves && !seeksUs && !this.#peers.get(body.from)?.wanted) return;
     const peer = this.#peer(body.from);
-    const isNew = peer.session !== body.session;
     this.#adoptSession(peer, body.session);
-    // Let a newcomer learn our session too, so it can dial us if it wants us.
-    if (isNew) void this.#announce();
+    // A peer looking for us learns our session from our announce, and dials if it wants us.
+    if (seeksUs && !peer.link?.isUp) void this.#announce();
     if (peer.wanted && !peer.link) {
       peer.backoffMs = BACKOFF_MIN_MS;
       clearTimeout(peer.retry);
@@ -313,8 +358,9 @@ export class WebrtcTransport implements Transport {
 
   #newLink(peer: PeerState, initiator: boolean, attempt: string, remoteSession: string): Link {
     this.#stats.connectionAttempts++;
-    const config: RTCConfiguration = {};
-    if (this.#options.iceServers) config.iceServers = this.#options.iceServers;
+    // No ICE servers unless configured (simple-peer would add public STUN servers, and waiting
+    // for them stalls every dial where they are unreachable).
+    const config: RTCConfiguration = { iceServers: this.#options.iceServers ?? [] };
     if (this.#options.iceTransportPolicy) config.iceTransportPolicy = this.#options.iceTransportPolicy;
     let link: Link;
     const connectTimer = setTimeout(() => {
@@ -373,11 +419,17 @@ export class WebrtcTransport implements Transport {
     }, delay);
   }
 
-  #deliver(from: string, bytes: Uint8Array): void {
+  #deliver(peerId: string, message: Uint8Array): void {
+    const addressed = readAddressed(message);
+    if (!addressed) return this.#drop('malformedMessage');
+    const handler = addressed.toEndpoint === '' ? this.#handler : this.#endpoints.get(addressed.toEndpoint)?.onMessage;
+    if (!handler) return this.#drop('unknownEndpoint');
+    const from = joinAddress(peerId, addressed.fromEndpoint);
+    const bytes = addressed.payload;
     this.#stats.messagesIn++;
     this.#stats.bytesIn += bytes.length;
     try {
-      const r = this.#handler?.(from, bytes);
+      const r = handler(from, bytes);
       if (r && typeof (r as Promise<unknown>).catch === 'function') (r as Promise<unknown>).catch(() => this.#drop('handlerError'));
     } catch {
       this.#drop('handlerError');

@@ -146,6 +146,57 @@ describe('webrtcTransport', () => {
     expect(ta.stats().linksLost).toBeGreaterThanOrEqual(1);
   }, 30_000);
 
+  it('packs many small messages sent together, between large ones, and keeps their order', async () => {
+    const relay = await relayed();
+    const [a, b] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const ta = transport(relay, a);
+    const tb = transport(relay, b);
+    const inB = inbox(tb);
+    await Promise.all([ta.start(), tb.start()]);
+    ta.send(b.id, bytesOf(1, 0));
+    await inB.next(1);
+    // One turn of the event loop: 2,000 messages of sizes around the packing bounds.
+    const sizes = Array.from({ length: 2000 }, (_, i) => (i % 97 === 0 ? 40_000 : i % 13 === 0 ? 16 * 1024 - 5 : (i * 37) % 300));
+    sizes.forEach((n, i) => ta.send(b.id, bytesOf(n, i)));
+    await inB.next(1 + sizes.length);
+    const got = inB.got.slice(1);
+    expect(got.map((m) => m.bytes.length)).toEqual(sizes);
+    expect(got.every((m, i) => m.bytes.length === 0 || (m.bytes[0] === bytesOf(1, i)[0] && m.bytes.at(-1) === bytesOf(sizes[i]!, i).at(-1)))).toBe(true);
+  }, 30_000);
+
+  it('carries many endpoints over one connection, each with its own address', async () => {
+    const relay = await relayed();
+    const [server, load] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const ts = transport(relay, server);
+    const tl = transport(relay, load, { peerKey: (id) => (id === 's' ? server.publicKey : undefined) });
+    // The server answers whoever wrote, at the address it saw.
+    const seenFrom: string[] = [];
+    ts.onMessage((from, bytes) => {
+      seenFrom.push(from);
+      ts.send(from, bytes);
+    });
+    await ts.start({ id: 's', identity: server, peerKey: () => undefined, peers: [] });
+    const endpoints = ['c1', 'c2', 'c3'].map((name) => tl.endpoint(name));
+    const inboxes = endpoints.map((e) => {
+      const got: Array<[string, number]> = [];
+      e.onMessage((from, bytes) => void got.push([from, bytes[0]!]));
+      return got;
+    });
+    await Promise.all(endpoints.map((e) => e.start!()));
+    endpoints.forEach((e, i) => e.send('s', Uint8Array.of(i + 1)));
+    await until(() => inboxes.every((g) => g.length === 1));
+    expect(inboxes).toEqual([[['s', 1]], [['s', 2]], [['s', 3]]]);
+    expect(seenFrom.sort()).toEqual([`${load.id}/c1`, `${load.id}/c2`, `${load.id}/c3`]);
+    expect(endpoints[0]!.id).toBe(`${load.id}/c1`);
+    // One connection carried them all.
+    expect(ts.connectedPeers()).toEqual([load.id]);
+    // An address nobody listens on is dropped and counted.
+    ts.send(`${load.id}/nobody`, Uint8Array.of(9));
+    await until(() => tl.stats().dropped['unknownEndpoint'] === 1);
+    expect(() => tl.endpoint('c1')).toThrow(/taken/);
+    expect(() => tl.endpoint('a/b')).toThrow(/without '\/'/);
+  }, 30_000);
+
   it('errors clearly on wrong options', async () => {
     expect(() => webrtcTransport({ signaling: 'http://x', room: 'r' })).toThrow(/ws:\/\//);
     expect(() => webrtcTransport({ signaling: 'ws://x', room: '' })).toThrow(/room/);
