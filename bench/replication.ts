@@ -4,16 +4,22 @@
  * zero delay, next to the same machine run as one unreplicated XState actor in the same
  * invocation. The ratios are the figure (these machines are shared and noisy).
  *
- *   node dist/bench/replication.js [--requests N] [--clients N] [--single N] [--only crash|byzantine] [--long] [--rss] [--progress]
+ * Then the same groups as separate processes over real WebRTC on loopback with file storage,
+ * under the same number of clients for a fixed time, next to the in-process figures (ratio).
+ *
+ *   node dist/bench/replication.js [--requests N] [--clients N] [--single N] [--only crash|byzantine] [--long] [--rss] [--progress] [--network-seconds S] [--no-network]
  *   --single: requests of the one-client run (default min(2,000, --requests); 0 skips it, e.g.
  *             to profile the loaded run alone: one request per batch makes it crypto-bound).
  *   --long: 1,000,000 requests, sampling RSS and heap at each tenth (log compaction and stable
  *           checkpoints keep memory flat); combine with --only to run one group.
  *   --rss: sample RSS and heap in a run of any length.
  *   --progress: print each replica's state every second (to stderr), to diagnose stalls.
+ *   --network-seconds: length of each run over WebRTC (default 10); --no-network skips them.
  */
-import { assign, createActor, setup } from 'xstate';
+import { createActor } from 'xstate';
 import { createLocalCluster, type FaultModel, type ReplicaMetrics, type ReplicaTuning } from '../src/index.ts';
+import { store, storeEvent } from './apps.ts';
+import { benchNetworkGroup, type NetworkRow } from './network.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -30,18 +36,10 @@ const single = flag('single', Math.min(2_000, requests));
 const only = option('only');
 if (only !== undefined && only !== 'crash' && only !== 'byzantine') throw new TypeError(`--only takes crash or byzantine, not ${only}`);
 const groups: FaultModel[] = only ? [only] : ['crash', 'byzantine'];
+const network = !args.includes('--no-network') && !long;
+const networkMs = flag('network-seconds', 10) * 1000;
 
-/** A small store: events of ~100 bytes set one of 8 keys (a context of ~1 kB, typical of a statechart). */
-const store = setup({
-  types: { context: {} as { items: Record<string, string>; writes: number }, events: {} as { type: 'SET'; key: string; value: string } },
-}).createMachine({
-  context: { items: {}, writes: 0 },
-  on: {
-    SET: { actions: assign({ items: ({ context, event }) => ({ ...context.items, [event.key]: event.value }), writes: ({ context }) => context.writes + 1 }) },
-  },
-});
-
-const event = (i: number) => ({ type: 'SET', key: `k${i % 8}`, value: 'v'.repeat(70) + String(i).padStart(8, '0') });
+const event = storeEvent;
 
 /**
  * One process carries every replica and every client, so its event loop lags under load:
@@ -171,6 +169,12 @@ for (const faultModel of groups) {
   results.push(await runGroup(faultModel, requests, clients, sampleMemory));
 }
 const peakRss = process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
+const networkRows: NetworkRow[] = [];
+if (network) {
+  for (const faultModel of groups) {
+    networkRows.push(...(await benchNetworkGroup({ faultModel, clientCounts: single > 0 ? [1, clients] : [clients], durationMs: networkMs })));
+  }
+}
 
 console.log('');
 // CPU µs/op counts the whole process (every replica and client): less sensitive than ops/s to other load on a shared machine.
@@ -201,3 +205,18 @@ for (const r of results) {
   if (r.memory.length) console.log(`${r.faultModel}: RSS / heap used at each tenth of the run (MiB): ${r.memory.map((m) => `${mib(m.rss)}/${mib(m.heapUsed)}`).join(', ')}`);
 }
 console.log(`peak RSS: ${mib(peakRss)} MiB`);
+if (networkRows.length) {
+  console.log('');
+  console.log(`Over WebRTC on loopback, one process per replica, file storage (fsync on), clients in one load process, ${networkMs / 1000} s per run:`);
+  console.log('');
+  console.log('| run | ops/s | p50 ms | p99 ms | replica CPU µs/op | errors | vs in-process (target >= 0.70) |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of networkRows) {
+    const inProcess = results.find((x) => x.faultModel === r.faultModel && x.concurrency === r.clients);
+    const ratio = inProcess ? (r.opsPerSec / inProcess.opsPerSec).toFixed(2) : '';
+    const name = `${r.faultModel} group over WebRTC, ${r.clients} client${r.clients === 1 ? '' : 's'}`;
+    console.log(`| ${name} | ${fmt(r.opsPerSec)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.replicaCpuMicrosPerOp)} | ${r.errors} | ${ratio} |`);
+  }
+  const changes = networkRows.filter((r) => r.term !== (r.faultModel === 'crash' ? 1 : 0));
+  if (changes.length) console.log(`leader changes during the WebRTC runs: ${changes.map((r) => `${r.faultModel} ${r.clients} clients -> term/view ${r.term}`).join('; ')}`);
+}

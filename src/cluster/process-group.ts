@@ -39,6 +39,8 @@ export interface ReplicaReport {
   peers: string[];
   dropped: Record<string, number>;
   rssBytes: number;
+  /** CPU time the process has used (user + system, µs). */
+  cpuMicros: number;
 }
 
 interface Member {

@@ -59,7 +59,8 @@ export async function runReplicaProcess(configPath: string): Promise<void> {
   const report = (event: string) => {
     if (!process.connected) return;
     const status = replica.status();
-    process.send?.({ event, status, transport: transport.stats(), peers: transport.connectedPeers(), dropped: replica.metrics.dropped, rssBytes: process.memoryUsage.rss() });
+    const cpu = process.cpuUsage();
+    process.send?.({ event, status, transport: transport.stats(), peers: transport.connectedPeers(), dropped: replica.metrics.dropped, rssBytes: process.memoryUsage.rss(), cpuMicros: cpu.user + cpu.system });
   };
   let stopping = false;
   const stop = async (code: number) => {
