@@ -36,6 +36,11 @@ export interface ReplicaProcessConfig {
 }
 
 export async function runReplicaProcess(configPath: string): Promise<void> {
+  // Until the replica runs, losing the parent or a signal just ends the process.
+  let stop: (code: number) => void | Promise<void> = (code) => process.exit(code);
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+  process.on('disconnect', () => void stop(0));
   const config = JSON.parse(await readFile(configPath, 'utf8')) as ReplicaProcessConfig;
   const mod = (await import(pathToFileURL(config.machine.module).href)) as Record<string, unknown>;
   const machine = mod[config.machine.export] as AnyStateMachine | undefined;
@@ -62,24 +67,25 @@ export async function runReplicaProcess(configPath: string): Promise<void> {
     const cpu = process.cpuUsage();
     process.send?.({ event, status, transport: transport.stats(), peers: transport.connectedPeers(), dropped: replica.metrics.dropped, rssBytes: process.memoryUsage.rss(), cpuMicros: cpu.user + cpu.system });
   };
+  let timer: ReturnType<typeof setInterval> | undefined;
   let stopping = false;
-  const stop = async (code: number) => {
+  stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     clearInterval(timer);
+    // A stop that hangs (a stuck write) must not keep the process: exit anyway.
+    setTimeout(() => process.exit(code), 3_000).unref();
     await replica.stop().catch(() => {});
     await storage.close().catch(() => {});
     process.exit(code);
   };
   await replica.start();
+  if (!process.connected) return void stop(0); // the parent left while we started
   report('ready');
-  const timer = setInterval(() => {
+  timer = setInterval(() => {
     report('status');
     if (!replica.status().running) void stop(3);
   }, config.statusMs ?? 250);
-  process.on('SIGTERM', () => void stop(0));
-  process.on('SIGINT', () => void stop(0));
-  process.on('disconnect', () => void stop(0));
 }
 
 // Entry point: node dist/src/cluster/replica-process.js <config.json>

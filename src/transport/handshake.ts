@@ -126,14 +126,23 @@ function parseBody(data: unknown): SignalingBody | undefined {
 export class Freshness {
   readonly #latest = new Map<string, { session: string; t: number; n: number }>();
 
-  /** True if this message is newer than everything seen from its sender (and records it). */
-  accept(body: SignedHeader): boolean {
+  /**
+   * True if this message is newer than everything seen from its sender (and records it). Within
+   * a session the counter decides; a different session must have started later by the sender's
+   * clock, unless `takeAnySession` (the caller has no live link to the sender: a clock stepped
+   * back must not lock a restarted peer out).
+   */
+  accept(body: SignedHeader, takeAnySession = false): boolean {
     const seen = this.#latest.get(body.from);
     if (seen !== undefined) {
-      if (seen.session === body.session ? body.n <= seen.n : body.t <= seen.t) return false;
+      if (seen.session === body.session ? body.n <= seen.n : body.t <= seen.t && !takeAnySession) return false;
     }
     this.#latest.set(body.from, { session: body.session, t: body.t, n: body.n });
     return true;
+  }
+
+  forget(id: string): void {
+    this.#latest.delete(id);
   }
 }
 

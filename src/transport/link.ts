@@ -151,6 +151,9 @@ export class Link {
     } catch {
       // already destroyed
     }
+    // simple-peer leaves its ICE-gathering timer running after destroy(); it would keep a
+    // process alive for seconds after everything closed.
+    clearTimeout((this.#peer as unknown as { _iceCompleteTimer?: ReturnType<typeof setTimeout> })._iceCompleteTimer);
     this.events.down(reason);
   }
 
@@ -168,6 +171,9 @@ export class Link {
     }
     this.#sendHello();
     this.#timer = setInterval(() => this.#check(), Math.min(this.options.helloMs, this.options.keepaliveMs));
+    // The peer's hellos can arrive before simple-peer reports `connect` (it waits for getStats):
+    // the link may be up already, with messages waiting.
+    if (this.#up) this.#pump();
   }
 
   #check(): void {
@@ -259,6 +265,10 @@ export class Link {
     }
     if (this.#queueHead === this.#queue.length) {
       this.#queue = [];
+      this.#queueHead = 0;
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      // Under steady backpressure the queue never empties: drop the sent part now and then.
+      this.#queue = this.#queue.slice(this.#queueHead);
       this.#queueHead = 0;
     }
     if (this.#partial || this.#queueHead < this.#queue.length) {

@@ -26,6 +26,7 @@ export class SignalingConnection {
   #backoffMs = BACKOFF_MIN_MS;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #ping: ReturnType<typeof setInterval> | undefined;
+  #lastHeard = 0;
   /** Times the server connection was (re)opened. */
   opens = 0;
 
@@ -78,18 +79,35 @@ export class SignalingConnection {
       this.opens++;
       socket.send(JSON.stringify({ type: 'subscribe', topics: [this.room] }));
       clearInterval(this.#ping);
+      this.#lastHeard = Date.now();
       this.#ping = setInterval(() => {
+        // A server that stopped answering (a half-open connection after its host died) is dropped.
+        if (Date.now() - this.#lastHeard > 2 * PING_MS + 5_000) {
+          try {
+            socket.close(4000, 'no answer to pings');
+          } catch {
+            // closing anyway
+          }
+          if (this.#socket === socket) this.#socket = undefined;
+          clearInterval(this.#ping);
+          this.#scheduleReconnect();
+          return;
+        }
         if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: 'ping' }));
       }, PING_MS);
       this.handlers.onOpen();
     };
-    socket.onmessage = (ev) => this.#receive(ev.data);
+    socket.onmessage = (ev) => {
+      this.#lastHeard = Date.now();
+      this.#receive(ev.data);
+    };
     socket.onerror = () => {
       // onclose follows and reconnects
     };
     socket.onclose = () => {
+      if (this.#socket !== socket) return; // replaced already
       clearInterval(this.#ping);
-      if (this.#socket === socket) this.#socket = undefined;
+      this.#socket = undefined;
       this.#scheduleReconnect();
     };
   }

@@ -37,6 +37,8 @@ export interface WebrtcTransportOptions {
   maxMessageBytes?: number;
   /** Per peer, bytes waiting for the channel (default 64 MiB); beyond it messages are dropped. */
   maxQueuedBytes?: number;
+  /** Links to peers we did not ask for (clients), at most (default 512). */
+  maxStrangerLinks?: number;
   /** A dial not up after this long is abandoned and retried (default 15 s). */
   connectTimeoutMs?: number;
   /** A link silent this long is dead and redialled (default 15 s; keepalives every 2 s). */
@@ -73,6 +75,8 @@ interface PeerState {
   lastWantedAt: number;
   backoffMs: number;
   retry?: ReturnType<typeof setTimeout>;
+  /** Messages delivered to the handler and not finished yet. */
+  pendingDeliveries: number;
 }
 
 const BACKOFF_MIN_MS = 500;
@@ -81,13 +85,17 @@ const ANNOUNCE_MIN_GAP_MS = 1_000;
 const ANNOUNCE_EVERY_MS = 5_000;
 /** A peer that is not a member and was not sent anything for this long is no longer dialled. */
 const FORGET_UNPINNED_MS = 60_000;
+/** Connections in progress that peers we did not ask for may have at once. */
+const MAX_STRANGER_HANDSHAKES = 16;
+/** Deliveries a peer may have unfinished at our handler (a replica verifying and queueing them). */
+const MAX_PENDING_DELIVERIES = 4_096;
 
 export function webrtcTransport(options: WebrtcTransportOptions): WebrtcTransport {
   return new WebrtcTransport(options);
 }
 
 export class WebrtcTransport implements Transport {
-  readonly #options: Required<Pick<WebrtcTransportOptions, 'maxMessageBytes' | 'maxQueuedBytes' | 'connectTimeoutMs' | 'deadAfterMs'>> & WebrtcTransportOptions;
+  readonly #options: Required<Pick<WebrtcTransportOptions, 'maxMessageBytes' | 'maxQueuedBytes' | 'connectTimeoutMs' | 'deadAfterMs' | 'maxStrangerLinks'>> & WebrtcTransportOptions;
   #identity: Identity | undefined;
   #id = '';
   #peerKey: (id: string) => Uint8Array | undefined = () => undefined;
@@ -99,6 +107,7 @@ export class WebrtcTransport implements Transport {
   #counter = 0;
   readonly #freshness = new Freshness();
   #lastAnnounce = 0;
+  #publishing: Promise<void> = Promise.resolve();
   #announceTimer: ReturnType<typeof setTimeout> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #started = false;
@@ -121,7 +130,7 @@ export class WebrtcTransport implements Transport {
     if (options.iceTransportPolicy !== undefined && options.iceTransportPolicy !== 'all' && options.iceTransportPolicy !== 'relay') {
       throw new TypeError("webrtcTransport: `iceTransportPolicy` must be 'all' or 'relay'");
     }
-    this.#options = { maxMessageBytes: 16 * 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024, connectTimeoutMs: 15_000, deadAfterMs: 15_000, ...options };
+    this.#options = { maxMessageBytes: 16 * 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024, connectTimeoutMs: 15_000, deadAfterMs: 15_000, maxStrangerLinks: 512, ...options };
     this.#identity = options.identity;
     this.#id = options.identity?.id ?? '';
     if (options.peerKey) this.#peerKey = options.peerKey;
@@ -148,6 +157,7 @@ export class WebrtcTransport implements Transport {
   }
 
   start(context?: TransportContext): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('webrtcTransport: closed; make a new transport to connect again'));
     return (this.#startPromise ??= this.#start(context));
   }
 
@@ -243,7 +253,7 @@ export class WebrtcTransport implements Transport {
   #peer(id: string): PeerState {
     let peer = this.#peers.get(id);
     if (!peer) {
-      peer = { id, waiting: [], waitingBytes: 0, wanted: false, pinned: false, lastWantedAt: 0, backoffMs: BACKOFF_MIN_MS };
+      peer = { id, waiting: [], waitingBytes: 0, wanted: false, pinned: false, lastWantedAt: 0, backoffMs: BACKOFF_MIN_MS, pendingDeliveries: 0 };
       this.#peers.set(id, peer);
     }
     return peer;
@@ -259,10 +269,18 @@ export class WebrtcTransport implements Transport {
 
   // --- signaling ---------------------------------------------------------------------------
 
-  async #publish(body: SignalingBody): Promise<void> {
-    const envelope = await signBody(this.#identity!, body);
-    // With no server connection open the message is lost; announces repeat and dials time out.
-    for (const s of this.#servers) s.publish(envelope);
+  /**
+   * Signs and publishes in the order called: receivers drop a counter that is not higher than
+   * the last they saw, and signatures can finish out of order on a thread pool.
+   */
+  #publish(body: SignalingBody): Promise<void> {
+    const identity = this.#identity!;
+    this.#publishing = this.#publishing.then(async () => {
+      const envelope = await signBody(identity, body);
+      // With no server connection open the message is lost; announces repeat and dials time out.
+      if (!this.#closed) for (const s of this.#servers) s.publish(envelope);
+    }).catch(() => this.#drop('signingFailed'));
+    return this.#publishing;
   }
 
   #header(): { room: string; from: string; key: string; session: string; t: number; n: number } {
@@ -290,6 +308,7 @@ export class WebrtcTransport implements Transport {
     // Our own messages come back from the server (y-webrtc relays to the sender too).
     if (isOwn(data, this.#session)) return;
     const opened = await openEnvelope(data, this.#options.room, this.#peerKey);
+    if (this.#closed) return;
     if (!opened.ok) return this.#drop(`signaling:${opened.reason}`);
     const body = opened.body;
     if (body.from === this.#id) return this.#drop('signaling:impersonatesUs');
@@ -300,7 +319,10 @@ export class WebrtcTransport implements Transport {
       if (body.to === this.#id) this.#drop('signaling:staleSession');
       return;
     }
-    if (!this.#freshness.accept(body)) return this.#drop('signaling:replay');
+    // A new session whose clock reads earlier (the peer's clock stepped back) is still taken
+    // when we have no live link to the old one: a replayed old session costs only a failed dial.
+    const live = this.#peers.get(body.from)?.link?.isUp === true;
+    if (!this.#freshness.accept(body, !live)) return this.#drop('signaling:replay');
     if (body.kind === 'announce') this.#onAnnounce(body);
     else this.#onSignal(body);
   }
@@ -332,7 +354,7 @@ export class WebrtcTransport implements Transport {
     const peer = this.#peer(body.from);
     this.#adoptSession(peer, body.session);
     if (body.description.type === 'answer') {
-      if (peer.link?.attempt === body.attempt && !peer.link.acceptDescription(body.description)) this.#drop('signaling:unexpectedAnswer');
+      if (peer.link?.attempt === body.attempt && !peer.link.acceptDescription({ type: 'answer', sdp: body.description.sdp })) this.#drop('signaling:unexpectedAnswer');
       else if (peer.link?.attempt !== body.attempt) this.#drop('signaling:staleAnswer');
       return;
     }
@@ -340,11 +362,29 @@ export class WebrtcTransport implements Transport {
     const mine = peer.link;
     if (mine && mine.initiator && !mine.isUp && this.#id < peer.id) return;
     mine?.close('replaced by the peer’s offer');
+    if (!this.#mayAnswer(peer)) return this.#drop('signaling:tooManyHandshakes');
     const link = this.#newLink(peer, false, body.attempt, body.session);
-    link.acceptDescription(body.description);
+    link.acceptDescription({ type: body.description.type, sdp: body.description.sdp });
   }
 
   // --- links -------------------------------------------------------------------------------
+
+  /**
+   * Offers from peers we did not ask for (clients, or anyone with a fresh key) are bounded: a
+   * connection costs threads and file descriptors, so strangers get at most
+   * MAX_STRANGER_HANDSHAKES connections in progress and maxStrangerLinks in all.
+   */
+  #mayAnswer(peer: PeerState): boolean {
+    if (peer.pinned || peer.wanted) return true;
+    let handshakes = 0;
+    let links = 0;
+    for (const p of this.#peers.values()) {
+      if (p.pinned || p.wanted || !p.link) continue;
+      links++;
+      if (!p.link.isUp) handshakes++;
+    }
+    return handshakes < MAX_STRANGER_HANDSHAKES && links < this.#options.maxStrangerLinks;
+  }
 
   #dial(peer: PeerState): void {
     if (this.#closed || peer.link || peer.retry) return;
@@ -358,6 +398,7 @@ export class WebrtcTransport implements Transport {
 
   #newLink(peer: PeerState, initiator: boolean, attempt: string, remoteSession: string): Link {
     this.#stats.connectionAttempts++;
+    peer.pendingDeliveries = 0;
     // No ICE servers unless configured (simple-peer would add public STUN servers, and waiting
     // for them stalls every dial where they are unreachable).
     const config: RTCConfiguration = { iceServers: this.#options.iceServers ?? [] };
@@ -424,13 +465,26 @@ export class WebrtcTransport implements Transport {
     if (!addressed) return this.#drop('malformedMessage');
     const handler = addressed.toEndpoint === '' ? this.#handler : this.#endpoints.get(addressed.toEndpoint)?.onMessage;
     if (!handler) return this.#drop('unknownEndpoint');
+    const peer = this.#peers.get(peerId);
+    if (peer && peer.pendingDeliveries >= MAX_PENDING_DELIVERIES) return this.#drop('ingressFull');
     const from = joinAddress(peerId, addressed.fromEndpoint);
     const bytes = addressed.payload;
     this.#stats.messagesIn++;
     this.#stats.bytesIn += bytes.length;
     try {
       const r = handler(from, bytes);
-      if (r && typeof (r as Promise<unknown>).catch === 'function') (r as Promise<unknown>).catch(() => this.#drop('handlerError'));
+      if (r && typeof (r as Promise<unknown>).then === 'function') {
+        // The receiver is still working on it: count it against the peer until it settles, so a
+        // fast sender cannot queue unbounded work at a slow receiver (the protocols retransmit).
+        if (peer) peer.pendingDeliveries++;
+        (r as Promise<unknown>).then(
+          () => void (peer && peer.pendingDeliveries--),
+          () => {
+            if (peer) peer.pendingDeliveries--;
+            this.#drop('handlerError');
+          },
+        );
+      }
     } catch {
       this.#drop('handlerError');
     }
@@ -446,6 +500,12 @@ export class WebrtcTransport implements Transport {
         peer.waitingBytes = 0;
         clearTimeout(peer.retry);
         peer.retry = undefined;
+      }
+      // Forget strangers with nothing going on, so keys made up by the thousand cost nothing.
+      if (!peer.wanted && !peer.pinned && !peer.link && !peer.retry && peer.waiting.length === 0) {
+        this.#peers.delete(peer.id);
+        this.#freshness.forget(peer.id);
+        continue;
       }
       if (peer.wanted && !peer.link?.isUp) missing = true;
       if (peer.wanted && !peer.link && !peer.retry) this.#dial(peer);
