@@ -23,8 +23,10 @@ export interface ProcessGroupOptions {
   machine: { module: string; export: string };
   /** Where replicas keep their files; a fresh temporary directory (removed on stop) by default. */
   dir?: string;
-  /** An existing signaling server; by default the group starts its own on a free port. */
+  /** An existing signaling server; by default the group starts its own. */
   signaling?: string;
+  /** The port of the group's own signaling server (default: a free one). */
+  signalingPort?: number;
   room?: string;
   tuning?: Partial<ReplicaTuning>;
   statusMs?: number;
@@ -257,7 +259,8 @@ export class ProcessGroup {
   }
 
   async #startSignaling(): Promise<string> {
-    const child = fork(SIGNALING_ENTRY, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const env = { ...process.env, SIGNALING_PORT: String(this.#options.signalingPort ?? 0) };
+    const child = fork(SIGNALING_ENTRY, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env });
     track(child);
     this.#signalingChild = child;
     return new Promise<string>((resolve, reject) => {
