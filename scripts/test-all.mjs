@@ -1,4 +1,5 @@
-// The whole test command: type-check, build, vitest (Node), the runtime-neutral suites under Deno.
+// The whole test command: type-check, build, vitest (Node), the runtime-neutral suites under Deno,
+// the browser tests (Chromium).
 // Every step runs even when an earlier one fails, and the last line is `N passed, N failed`
 // summed over all of them (the type-check and the build count as one test each).
 import { spawnSync } from 'node:child_process';
@@ -26,8 +27,8 @@ function run(name, cmd, args, count) {
 
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
-// System programs some tests start (coturn for the TURN test), installed when missing.
-spawnSync('bash', ['scripts/apt-ensure.sh', 'turnserver:coturn'], { stdio: 'inherit' });
+// System programs some tests start (coturn for the TURN test, Chromium for the browser tests), installed when missing.
+spawnSync('bash', ['scripts/apt-ensure.sh', 'turnserver:coturn', 'chromium:chromium'], { stdio: 'inherit' });
 
 run('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], (_out, status) => (status === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 }));
 
@@ -48,6 +49,12 @@ run('vitest (node)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=
 
 run('deno', 'node', ['scripts/deno-test.mjs'], (out) => {
   const m = /(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed/.exec(strip(out));
+  return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
+});
+
+// Real Chromium pages as peers (Playwright driving Debian's chromium); prints `N passed, N failed`.
+run('browser', 'node', ['scripts/browser-test.mjs'], (out) => {
+  const m = /(\d+) passed, (\d+) failed\s*$/.exec(strip(out).trim());
   return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
 });
 

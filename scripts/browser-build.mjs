@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Builds the browser bundle into demo/dist/ with Vite's JS API (Vite is installed for vitest):
+//   demo/dist/statechorus.js  the library's browser entry (src/browser.ts), simple-peer included
+//   demo/dist/counter.js      the demo's counter machine (demo/counter.js)
+// sharing chunks (xstate) between them. simple-peer is CommonJS written for browserify: it
+// gets `buffer` (npm), an `events` shim, a `process` shim and `global` = globalThis.
+// Usage: node scripts/browser-build.mjs [--watch]   (also importable: `buildBrowserBundle()`).
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(root, 'package.json'));
+
+export async function buildBrowserBundle({ minify = false, quiet = false, watch = false } = {}) {
+  const { build } = await import('vite');
+  const outDir = join(root, 'demo', 'dist');
+  return build({
+    configFile: false,
+    root,
+    logLevel: quiet ? 'warn' : 'info',
+    publicDir: false,
+    define: { global: 'globalThis' },
+    resolve: {
+      alias: {
+        buffer: require.resolve('buffer/'),
+        events: join(root, 'demo', 'shims', 'events.js'),
+      },
+      // Browser builds of dependencies (package.json "browser" fields: readable-stream, debug, randombytes).
+      mainFields: ['browser', 'module', 'jsnext:main', 'jsnext'],
+      conditions: ['browser', 'import', 'module', 'default'],
+    },
+    build: {
+      outDir,
+      emptyOutDir: true,
+      target: 'es2022',
+      minify,
+      sourcemap: true,
+      reportCompressedSize: false,
+      watch: watch ? {} : null,
+      lib: {
+        entry: {
+          statechorus: join(root, 'src', 'browser.ts'),
+          counter: join(root, 'demo', 'counter.js'),
+        },
+        formats: ['es'],
+      },
+      rolldownOptions: {
+        transform: { inject: { process: join(root, 'demo', 'shims', 'process.js') } },
+        output: { chunkFileNames: 'chunks/[name]-[hash].js' },
+      },
+    },
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const t0 = Date.now();
+  await buildBrowserBundle({ watch: process.argv.includes('--watch') });
+  if (!process.argv.includes('--watch')) console.log(`browser bundle built in ${Date.now() - t0} ms: demo/dist/`);
+}
