@@ -60,6 +60,9 @@ export class RaftCore {
   membership: Membership;
   /** Membership at the snapshot: the fallback when a truncation removes every config entry. */
   #snapshotMembership: Membership;
+  /** Our own entries (as leader) written but not yet reported durable: indexes #unsyncedFrom..#unsyncedTo. */
+  #unsyncedFrom: number | undefined;
+  #unsyncedTo = 0;
   /** Replicated time of the last entry (entries never go back in time). */
   lastTime: number;
   now = 0;
@@ -418,9 +421,21 @@ export class RaftCore {
       }
     }
     this.log.append(entries);
-    this.#persist({ entries });
+    // The appends go out while our own write is under way (as etcd's raft does); we count
+    // ourselves toward a commit only once the runtime reports the write done.
+    this.#persist({ entries }, true);
+    this.#unsyncedFrom ??= entries[0]!.index;
+    this.#unsyncedTo = index;
     for (const id of this.progress.keys()) this.#sendAppend(id);
     this.#maybeCommit(); // a single voter commits alone
+  }
+
+  /** The runtime finished writing our own entries up to `index` (see the `overlap` persist effect). */
+  persisted(index: number): void {
+    if (this.#unsyncedFrom === undefined || index < this.#unsyncedFrom) return;
+    if (index >= this.#unsyncedTo) this.#unsyncedFrom = undefined;
+    else this.#unsyncedFrom = index + 1;
+    if (this.role === 'leader') this.#maybeCommit();
   }
 
   /**
@@ -546,7 +561,7 @@ export class RaftCore {
   #maybeCommit(): void {
     const matches: number[] = [];
     for (const v of this.membership.voters) {
-      if (v === this.id) matches.push(this.log.lastIndex);
+      if (v === this.id) matches.push(this.#unsyncedFrom === undefined ? this.log.lastIndex : Math.min(this.log.lastIndex, this.#unsyncedFrom - 1));
       else matches.push(this.progress.get(v)?.match ?? 0);
     }
     if (matches.length === 0) return;
@@ -771,10 +786,14 @@ export class RaftCore {
     this.#persist({});
   }
 
-  /** Adds to the trailing persist effect when nothing was emitted since, so one write carries it all. */
-  #persist(p: { truncateAfter?: number; entries?: Entry[] }): void {
+  /**
+   * Adds to the trailing persist effect when nothing was emitted since, so one write carries it
+   * all. `overlap` only if everything in the write may be under way while later effects run.
+   */
+  #persist(p: { truncateAfter?: number; entries?: Entry[] }, overlap = false): void {
     const last = this.effects[this.effects.length - 1];
     if (last?.type === 'persist') {
+      if (!overlap) delete last.overlap;
       last.hardState = this.hardState();
       if (p.truncateAfter !== undefined) {
         last.truncateAfter = Math.min(last.truncateAfter ?? Infinity, p.truncateAfter);
@@ -783,7 +802,7 @@ export class RaftCore {
       if (p.entries) last.entries = [...(last.entries ?? []), ...p.entries];
       return;
     }
-    this.effects.push({ type: 'persist', hardState: this.hardState(), ...p });
+    this.effects.push({ type: 'persist', hardState: this.hardState(), ...p, ...(overlap ? { overlap: true } : {}) });
   }
 
   #emitApply(): void {

@@ -10,7 +10,8 @@ export type RaftEvent =
   | { type: 'advanceTime'; now: number }
   | { type: 'snapshotTaken'; meta: SnapshotMeta & { time: number }; keepEntries: number }
   | { type: 'transferLeadership'; to: string }
-  | { type: 'changeMembership'; change: MembershipChange; now: number };
+  | { type: 'changeMembership'; change: MembershipChange; now: number }
+  | { type: 'persisted'; index: number };
 
 const roles: Role[] = ['follower', 'preCandidate', 'candidate', 'leader'];
 
@@ -61,6 +62,9 @@ export const crashProtocolMachine = setup({
           break;
         case 'changeMembership':
           context.lastError = core.changeMembership(event.change, event.now);
+          break;
+        case 'persisted':
+          core.persisted(event.index);
           break;
       }
     },

@@ -54,8 +54,13 @@ export type RaftMessage =
   | { type: 'timeoutNow'; term: number };
 
 export type RaftEffect =
-  /** Make durable before any later effect: hard state, log truncation (drop indexes > truncateAfter), new entries. */
-  | { type: 'persist'; hardState?: HardState; truncateAfter?: number; entries?: Entry[] }
+  /**
+   * Make durable before any later effect: hard state, log truncation (drop indexes > truncateAfter),
+   * new entries. With `overlap` (a leader's own new entries and nothing else that must be durable
+   * first), the runtime may carry out later effects while the write is under way, and reports
+   * with a `persisted` event when it is done: the leader counts itself toward a commit only then.
+   */
+  | { type: 'persist'; hardState?: HardState; truncateAfter?: number; entries?: Entry[]; overlap?: boolean }
   | { type: 'send'; to: string; message: RaftMessage }
   /** Committed entries, in log order, to apply to the application. */
   | { type: 'apply'; entries: Entry[] }

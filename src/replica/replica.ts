@@ -227,6 +227,9 @@ export class Replica {
       if (effects.length === 0) return this.#afterRoleChange();
       let writes: StorageOp[] = [];
       let sends: Array<{ to: string; message: RaftMessage }> = [];
+      // The leader's own entries, written while their appends go out (persist effects with `overlap`).
+      const overlapped: Array<Promise<void>> = [];
+      let overlappedUpTo = 0;
       const flushWrites = async () => {
         if (writes.length === 0) return;
         const ops = writes;
@@ -245,8 +248,18 @@ export class Replica {
       };
       for (const effect of effects) {
         if (effect.type === 'persist') {
-          // Writes never wait behind sends, but sends after a write wait for it (durability order).
+          // Writes never wait behind sends, but sends after a write wait for it (durability order)...
           await flushSends();
+          if (effect.overlap) {
+            // ...except a leader's own new entries: storage applies writes in call order, so
+            // later writes still land after this one, and the core counts these entries only
+            // once we report them durable.
+            await flushWrites();
+            this.#host.metrics.storageWrites++;
+            overlapped.push(this.#host.storage.batch(persistOps(effect)));
+            overlappedUpTo = Math.max(overlappedUpTo, effect.entries?.at(-1)?.index ?? 0);
+            continue;
+          }
           writes.push(...persistOps(effect));
           continue;
         }
@@ -260,6 +273,10 @@ export class Replica {
       }
       await flushWrites();
       await flushSends();
+      if (overlapped.length > 0) {
+        await Promise.all(overlapped);
+        this.#host.actor!.send({ type: 'persisted', index: overlappedUpTo });
+      }
     }
   }
 

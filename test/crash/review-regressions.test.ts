@@ -55,13 +55,18 @@ describe('review regressions (crash fault model)', () => {
     });
     for (let t = 0; t < 40 && core.role !== 'leader'; t++) core.tick(t);
     expect(core.role).toBe('leader');
+    core.persisted(core.log.lastIndex); // the runtime's report: the leader's first entry is durable
     expect(core.changeMembership({ add: 'b' }, 100)).toBe(null);
+    core.persisted(core.log.lastIndex);
     for (let t = 0; t < 100; t++) core.tick(200 + t); // b never answers
     expect(core.membership).toEqual({ voters: ['a'], learners: ['b'] });
     expect(core.role).toBe('leader');
     const before = core.commit;
     core.takeEffects();
     core.propose([{ id: 'x', data: { client: 'c', seq: 1, event: { type: 'INC' } } }], 400);
+    // The leader's own write goes on while its appends are out: it counts itself once it is durable.
+    expect(core.commit).toBe(before);
+    core.persisted(core.log.lastIndex);
     expect(core.commit).toBe(before + 1); // still commits alone
     const applied = core.takeEffects().filter((e): e is Extract<RaftEffect, { type: 'apply' }> => e.type === 'apply');
     expect(applied.flatMap((e) => e.entries).some((e) => e.kind === 'request')).toBe(true);
