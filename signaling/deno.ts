@@ -11,30 +11,14 @@
  *   that does not answer), to the second: `pingIntervalMs` is rounded up to whole seconds.
  */
 import { DEFAULT_HOST, parseArgs, usage, UsageError, wsUrl } from './args.ts';
-import { SignalingHub, type HubOptions, type HubPeer, type SignalingStats } from './hub.ts';
+import { HEALTH_TEXT, type SignalingServer, type SignalingServerOptions } from './server.ts';
+import { SignalingHub, type HubPeer } from './hub.ts';
 
 // Typed loosely so that tsc on Node (without Deno's types) checks this file too.
 // deno-lint-ignore no-explicit-any
 declare const Deno: any;
 
-export interface SignalingServerOptions extends Partial<HubOptions> {
-  /** 0 picks a free port (default 0). */
-  port?: number;
-  /** Default 127.0.0.1; '0.0.0.0' to accept connections from other machines. */
-  host?: string;
-  /** How long `close()` waits for clients to finish the closing handshake (default 1000 ms). */
-  closeGraceMs?: number;
-}
-
-export interface SignalingServer {
-  port: number;
-  host: string;
-  url: string;
-  stats(): SignalingStats;
-  close(): Promise<void>;
-}
-
-export const HEALTH_TEXT = 'statechorus signaling server: ok\n';
+export { HEALTH_TEXT, type SignalingServer, type SignalingServerOptions } from './server.ts';
 
 function listenError(err: unknown, host: string, port: number): Error {
   const name = err instanceof Error ? err.name : '';

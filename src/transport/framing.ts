@@ -1,3 +1,5 @@
+import { concatBytes } from '../crypto/bytes.ts';
+
 // Messages over a data channel: split into frames of at most MAX_FRAME_BYTES (SCTP
 // implementations disagree above 16 KiB) and reassembled on the other side. The channel is
 // reliable and ordered, so one byte of frame kind is all a frame needs.
@@ -90,22 +92,13 @@ export class Reassembler {
     // Copy: the payload may be a view into a buffer the channel reuses.
     this.#parts.push(payload.slice());
     if (kind === FRAME.more) return { kind: 'partial' };
-    const message = this.#parts.length === 1 ? this.#parts[0]! : join(this.#parts, this.#size);
+    const message = this.#parts.length === 1 ? this.#parts[0]! : concatBytes(...this.#parts);
     this.#parts = [];
     this.#size = 0;
     return { kind: 'message', message };
   }
 }
 
-function join(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 function unpack(payload: Uint8Array): ReassemblyResult {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
