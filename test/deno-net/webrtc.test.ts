@@ -2,11 +2,10 @@
 // transport (@roamhq/wrtc loaded through Deno's Node-API support) and a crash-model replica
 // group with a client, all through the package's Node/Deno entry (src/node.ts).
 //
-// Runs under Deno only (`node scripts/deno-test.mjs`); vitest's include pattern picks the file
-// up too, and there it is skipped (test/transport covers the same under Node). Tests are
+// Runs under Deno only (`node scripts/deno-test.mjs`); vitest.config.ts excludes the folder
+// (test/transport covers the same under Node). Tests are
 // registered with Deno.test directly so that the sanitizers can be turned off: the native
 // addon keeps threads and handles of its own, and the transport's timers end asynchronously.
-import { it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +18,7 @@ declare const Deno: any;
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
 
 function test(name: string, fn: () => Promise<void>, timeoutMs = 60_000): void {
-  if (!isDeno) {
-    it.skip(`${name} (Deno only: node scripts/deno-test.mjs)`, () => {});
-    return;
-  }
+  if (!isDeno) return;
   Deno.test({
     name: `deno-net > ${name}`,
     sanitizeOps: false,

@@ -1,6 +1,13 @@
 // A bare y-webrtc-protocol relay for transport tests, with a hook to tamper with what it
 // relays: the signaling server is untrusted, so tests play a malicious one.
-import { WebSocketServer, type WebSocket } from 'ws';
+import { createRequire } from 'node:module';
+import WebSocketClient, { WebSocketServer, type WebSocket } from 'ws';
+import type { Identity } from '../../src/crypto/index.ts';
+import type { WebSocketConstructor } from '../../src/transport/signaling-client.ts';
+import { webrtcTransport, type WebrtcTransport, type WebrtcTransportOptions } from '../../src/transport/webrtc.ts';
+
+const require = createRequire(import.meta.url);
+export const wrtc = require('@roamhq/wrtc') as unknown;
 
 export interface Relay {
   url: string;
@@ -50,5 +57,31 @@ export async function startRelay(tamper: (message: Record<string, unknown>) => A
         for (const c of wss.clients) c.terminate();
         wss.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * Transports and relays for one test file, closed together after each test: call `closeAll`
+ * in `afterEach`. Transports meet in room 'room' over real @roamhq/wrtc and `ws`.
+ */
+export function transportKit() {
+  const opened: Array<{ close(): Promise<void> }> = [];
+  return {
+    transport(relay: Relay | string, identity: Identity, extra: Partial<WebrtcTransportOptions> = {}): WebrtcTransport {
+      const t = webrtcTransport({ signaling: typeof relay === 'string' ? relay : relay.url, room: 'room', identity, wrtc, WebSocket: WebSocketClient as unknown as WebSocketConstructor, ...extra });
+      opened.push(t);
+      return t;
+    },
+    async relayed(tamper?: Parameters<typeof startRelay>[0]): Promise<Relay> {
+      const relay = await startRelay(tamper);
+      opened.push(relay);
+      return relay;
+    },
+    /** Closes `t` with the rest. */
+    track<T extends { close(): Promise<void> }>(t: T): T {
+      opened.push(t);
+      return t;
+    },
+    closeAll: () => Promise.all(opened.splice(0).map((t) => t.close())),
   };
 }

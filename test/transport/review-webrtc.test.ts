@@ -1,36 +1,22 @@
 // Review regression tests for the WebRTC transport (statechorus review, networking code).
 // Each test names the finding it pins down; see the review report.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import { toBase64Url } from '../../src/crypto/bytes.ts';
 import { generateIdentity, type Identity } from '../../src/crypto/index.ts';
 import { randomToken, signBody } from '../../src/transport/handshake.ts';
-import { webrtcTransport, type WebrtcTransport, type WebrtcTransportOptions } from '../../src/transport/webrtc.ts';
-import type { WebSocketConstructor, WebSocketLike } from '../../src/transport/signaling-client.ts';
-import { startRelay, type Relay } from './relay.ts';
+import { webrtcTransport, type WebrtcTransport } from '../../src/transport/webrtc.ts';
+import type { WebSocketLike } from '../../src/transport/signaling-client.ts';
+import { transportKit, wrtc } from './relay.ts';
 
-const require = createRequire(import.meta.url);
-const wrtc = require('@roamhq/wrtc') as unknown;
-const opened: Array<{ close(): Promise<void> }> = [];
 
 afterEach(async () => {
   vi.restoreAllMocks();
-  await Promise.all(opened.splice(0).map((t) => t.close()));
+  await closeAll();
 });
 
-function transport(relay: Relay | string, identity: Identity, extra: Partial<WebrtcTransportOptions> = {}): WebrtcTransport {
-  const t = webrtcTransport({ signaling: typeof relay === 'string' ? relay : relay.url, room: 'room', identity, wrtc, WebSocket: WebSocket as unknown as WebSocketConstructor, ...extra });
-  opened.push(t);
-  return t;
-}
-
-async function relayed(tamper?: Parameters<typeof startRelay>[0]): Promise<Relay> {
-  const relay = await startRelay(tamper);
-  opened.push(relay);
-  return relay;
-}
+const { transport, relayed, track, closeAll } = transportKit();
 
 function inbox(t: { onMessage(h: (from: string, bytes: Uint8Array) => unknown): void }) {
   const got: Array<{ from: string; bytes: Uint8Array }> = [];
@@ -209,7 +195,7 @@ describe('review: webrtc transport', () => {
     }
     // Two signaling servers: each connection that opens announces at once.
     const t = webrtcTransport({ signaling: ['ws://one.invalid', 'ws://two.invalid'], room: 'room', identity: slowFirst, wrtc, WebSocket: FakeSocket });
-    opened.push(t);
+    track(t);
     await t.start();
     await until(() => sockets.every((s) => s.sent.filter((x) => x.includes('"publish"')).length >= 2), 5_000, 'two announces');
     const ns = sockets[0]!.sent

@@ -2,32 +2,18 @@
 // tests control: delivery, chunking, backpressure and bounds, glare, redial after a restart,
 // and a malicious relay that forges, alters, redirects and replays signaling.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRequire } from 'node:module';
 import WebSocket from 'ws';
 import { generateIdentity, type Identity } from '../../src/crypto/index.ts';
-import { webrtcTransport, type WebrtcTransport, type WebrtcTransportOptions } from '../../src/transport/webrtc.ts';
+import { webrtcTransport, type WebrtcTransport } from '../../src/transport/webrtc.ts';
 import type { WebSocketConstructor } from '../../src/transport/signaling-client.ts';
-import { startRelay, type Relay } from './relay.ts';
+import { transportKit, wrtc } from './relay.ts';
 
-const require = createRequire(import.meta.url);
-const wrtc = require('@roamhq/wrtc') as unknown;
-const opened: Array<{ close(): Promise<void> }> = [];
 
 afterEach(async () => {
-  await Promise.all(opened.splice(0).map((t) => t.close()));
+  await closeAll();
 });
 
-function transport(relay: Relay | string, identity: Identity, extra: Partial<WebrtcTransportOptions> = {}): WebrtcTransport {
-  const t = webrtcTransport({ signaling: typeof relay === 'string' ? relay : relay.url, room: 'room', identity, wrtc, WebSocket: WebSocket as unknown as WebSocketConstructor, ...extra });
-  opened.push(t);
-  return t;
-}
-
-async function relayed(tamper?: Parameters<typeof startRelay>[0]): Promise<Relay> {
-  const relay = await startRelay(tamper);
-  opened.push(relay);
-  return relay;
-}
+const { transport, relayed, closeAll } = transportKit();
 
 /** Collects messages; `next(k)` resolves when k messages have arrived in all. */
 function inbox(t: WebrtcTransport) {
