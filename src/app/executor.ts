@@ -39,7 +39,8 @@ interface World {
  * first applied entry, so delays of the initial state count from that entry's time.
  *
  * `$meta`. The machine receives each client event with a reserved field
- * `$meta: { index, time, random }`: the entry's log index, its replicated time, and `random`,
+ * `$meta: { index, time, random, client }`: the entry's log index, its replicated time, the
+ * id of the client that sent it (authenticated by the replicas), and `random`,
  * a uint32 = the first 4 bytes (big-endian) of SHA-256(previous state digest (32 bytes) ||
  * index as a 64-bit big-endian integer). It is the same on every replica and not chosen by
  * anyone, but predictable: do not use it for secrets. Events that already carry `$meta` are
@@ -155,7 +156,7 @@ class Executor implements AppExecutor {
       return result;
     }
 
-    const meta = { index, time: t, random };
+    const meta = { index, time: t, random, client: request.client };
     const world = this.world;
     if (world.actor.getSnapshot().status === 'active') {
       world.actor.send({ ...request.event, $meta: meta });

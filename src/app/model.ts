@@ -11,7 +11,7 @@ import type { AppEvent, AppMeta, AppSnapshotView } from './types.ts';
 
 /**
  * An operation's input: the event a client sent (it may carry the `$meta` the replicas gave
- * it, when the history knows it; otherwise `{ index: 0, time: 0, random: 0 }` is used), or
+ * it, when the history knows it; otherwise `{ index: 0, time: 0, random: 0, client: '' }` is used), or
  * `null` for a read.
  */
 export type AppModelInput = AppEvent | null;
@@ -35,7 +35,7 @@ export interface AppModelState {
 
 /** A clock that never fires: the model has no notion of time. */
 const inertClock: Clock = { now: () => 0, setTimeout: () => undefined, clearTimeout: () => {} };
-const NO_META: AppMeta = { index: 0, time: 0, random: 0 };
+const NO_META: AppMeta = { index: 0, time: 0, random: 0, client: '' };
 const CACHE_LIMIT = 100_000;
 
 /**

@@ -39,7 +39,7 @@ export function checkEvent(event: unknown): string | null {
   if (typeof type !== 'string') return `event.type must be a string, got ${type === null ? 'null' : typeof type}`;
   if (type.startsWith('xstate.')) return `event.type "${type}" is reserved: types starting with "xstate." are XState's internal events`;
   if (Object.prototype.hasOwnProperty.call(event, '$meta')) {
-    return 'event.$meta is reserved: the executor sets it ({ index, time, random }) from the ordered entry';
+    return 'event.$meta is reserved: the executor sets it ({ index, time, random, client }) from the ordered entry';
   }
   return null;
 }

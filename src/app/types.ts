@@ -28,6 +28,11 @@ export interface AppMeta {
   time: number;
   /** A uint32 derived from the previous state digest and the index. */
   random: number;
+  /**
+   * The id of the client that sent the event: derived from its public key over WebRTC, and
+   * checked by the replicas, so a machine can authorize by it (who may move, who owns what).
+   */
+  client: string;
 }
 
 /** The application state as clients see it: plain data, a deep copy. */

@@ -53,6 +53,13 @@ export interface ClientOptions {
    * long (ms) falls back to an ordered read. Default: 2 * retryAfterMs.
    */
   readFallbackMs?: number;
+  /**
+   * Requests are numbered from startSeq + 1 (default 0). The replicas answer a number they
+   * have seen from their cache instead of applying it again, so a client restarted with the
+   * same identity must continue above every number it used: keep a counter, or use
+   * `Date.now() * 1000` (room for 1,000 requests per millisecond of the previous run).
+   */
+  startSeq?: number;
 }
 
 /** A replica whose reply differed from the accepted one (byzantine model). */
@@ -244,11 +251,16 @@ export class Client {
     if (options.faultModel !== undefined && options.faultModel !== 'crash' && options.faultModel !== 'byzantine') {
       throw new TypeError(`createClient: unknown faultModel ${String(options.faultModel)}`);
     }
+    if (options.startSeq !== undefined && !(Number.isSafeInteger(options.startSeq) && options.startSeq >= 0)) {
+      throw new TypeError(`createClient: startSeq must be a non-negative safe integer, got ${String(options.startSeq)}`);
+    }
     this.id = options.id;
+    this.#seq = options.startSeq ?? 0;
     this.#opts = {
       faultModel: 'crash',
       retryAfterMs: 300,
       giveUpAfterMs: 30_000,
+      startSeq: 0,
       ...options,
       readFallbackMs: options.readFallbackMs ?? 2 * (options.retryAfterMs ?? 300),
       clock: options.clock ?? realClock(),

@@ -258,6 +258,24 @@ describe('$meta', () => {
     expect(seen).not.toBe(first);
   });
 
+  it('names the client that sent each event, so a machine can authorize by it', () => {
+    // Only the client that claimed the lock may release it.
+    const lock = setup({ types: { context: {} as { owner: string | null }, events: {} as { type: 'CLAIM' | 'RELEASE'; $meta: Meta & { client: string } } } }).createMachine({
+      context: { owner: null },
+      on: {
+        CLAIM: { guard: ({ context }) => context.owner === null, actions: assign({ owner: ({ event }) => event.$meta.client }) },
+        RELEASE: { guard: ({ context, event }) => context.owner === event.$meta.client, actions: assign({ owner: null }) },
+      },
+    });
+    const a = createAppExecutor(lock);
+    a.applyRequest(1, 0, req('alice', 1, { type: 'CLAIM' }));
+    expect(a.actor.getSnapshot().context.owner).toBe('alice');
+    a.applyRequest(2, 0, req('bob', 1, { type: 'RELEASE' }));
+    expect(a.actor.getSnapshot().context.owner).toBe('alice');
+    a.applyRequest(3, 0, req('alice', 2, { type: 'RELEASE' }));
+    expect(a.actor.getSnapshot().context.owner).toBe(null);
+  });
+
   it('refuses client events that carry $meta', () => {
     const a = createAppExecutor(dice);
     const event = { type: 'ROLL', $meta: { index: 1, time: 0, random: 4 } };

@@ -334,3 +334,19 @@ describe('crash client (unchanged)', () => {
     expect(out.error).toBeInstanceOf(RequestRejectedError);
   });
 });
+
+describe('client restarted with the same identity', () => {
+  it('numbers its requests from startSeq + 1, so the replicas do not take them for repeats', async () => {
+    const h = harness({ startSeq: 41 });
+    void h.client.send({ type: 'INC' });
+    const sent = await h.outbox();
+    for (const m of sent) expect(m.body).toMatchObject({ seq: 42 });
+    await Promise.all(R4.slice(0, 2).map((r) => h.deliver(r, 'reply', reply(42, { index: 9, count: 9 }))));
+    void h.client.send({ type: 'INC' });
+    for (const m of await h.outbox()) expect(m.body).toMatchObject({ seq: 43 });
+  });
+
+  it('refuses a startSeq that is not a non-negative safe integer', () => {
+    for (const startSeq of [-1, 1.5, Number.NaN, 2 ** 53]) expect(() => harness({ startSeq })).toThrow(/startSeq/);
+  });
+});
