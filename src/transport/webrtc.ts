@@ -213,9 +213,15 @@ export class WebrtcTransport implements Transport {
 
   #sendFrom(fromEndpoint: string, to: string, bytes: Uint8Array): void {
     const { peer: peerId, endpoint } = splitAddress(to);
-    if (this.#closed || !this.#started || peerId === this.#id || peerId === '') return;
-    const peer = this.#want(peerId, false);
+    if (this.#closed || !this.#started || peerId === '') return;
     const message = addressMessage(fromEndpoint, endpoint, bytes);
+    if (peerId === this.#id) {
+      // An endpoint and its own peer (a tab's client and the tab's replica) talk without a link,
+      // asynchronously like the network. A peer's message to itself stays dropped.
+      if (fromEndpoint !== endpoint) queueMicrotask(() => this.#closed || this.#deliver(this.#id, message));
+      return;
+    }
+    const peer = this.#want(peerId, false);
     this.#stats.messagesOut++;
     this.#stats.bytesOut += bytes.length;
     if (peer.link?.isUp) return peer.link.send(message);

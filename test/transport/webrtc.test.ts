@@ -189,6 +189,33 @@ describe('webrtcTransport', () => {
     expect(() => tl.endpoint('a/b')).toThrow(/without '\/'/);
   }, 30_000);
 
+  it("lets an endpoint talk to its own peer without a link (a tab's client and the tab's replica)", async () => {
+    const relay = await relayed();
+    const server = await generateIdentity();
+    const ts = transport(relay, server);
+    const seen: string[] = [];
+    ts.onMessage((from, bytes) => {
+      seen.push(`${from}:${bytes[0]}`);
+      ts.send(from, Uint8Array.of(bytes[0]! + 100));
+    });
+    const client = ts.endpoint('client');
+    const replies: string[] = [];
+    client.onMessage((from, bytes) => void replies.push(`${from}:${bytes[0]}`));
+    await ts.start({ id: 's', identity: server, peerKey: () => undefined, peers: [] });
+    client.send('s', Uint8Array.of(1));
+    client.send('s', Uint8Array.of(2));
+    await until(() => replies.length === 2);
+    expect(seen).toEqual(['s/client:1', 's/client:2']);
+    expect(replies).toEqual(['s:101', 's:102']);
+    // A peer's message to itself is still dropped, and nothing needed a connection.
+    ts.send('s', Uint8Array.of(3));
+    client.send('s/client', Uint8Array.of(4));
+    client.send('s', Uint8Array.of(5)); // delivered in order: had 3 or 4 arrived, they would be first
+    await until(() => replies.length === 3);
+    expect(seen).toEqual(['s/client:1', 's/client:2', 's/client:5']);
+    expect(ts.connectedPeers()).toEqual([]);
+  }, 30_000);
+
   it('errors clearly on wrong options', async () => {
     expect(() => webrtcTransport({ signaling: 'http://x', room: 'r' })).toThrow(/ws:\/\//);
     expect(() => webrtcTransport({ signaling: 'ws://x', room: '' })).toThrow(/room/);
