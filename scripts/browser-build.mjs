@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the browser bundle into demo/dist/ with Vite's JS API (Vite is installed for vitest):
 //   demo/dist/statechorus.js  the library's browser entry (src/browser.ts), simple-peer included
-//   demo/dist/counter.js      the demo's counter machine (demo/counter.js)
+//   demo/dist/counter.js      the smoke test's counter machine (demo/counter.js)
+//   demo/dist/game.js         the demo's game (demo/game.js)
 // sharing chunks (xstate) between them. simple-peer is CommonJS written for browserify: it
 // gets `buffer` (npm), an `events` shim, a `process` shim and `global` = globalThis.
 // Usage: node scripts/browser-build.mjs [--watch]   (also importable: `buildBrowserBundle()`).
@@ -42,6 +43,7 @@ export async function buildBrowserBundle({ minify = false, quiet = false, watch 
         entry: {
           statechorus: join(root, 'src', 'browser.ts'),
           counter: join(root, 'demo', 'counter.js'),
+          game: join(root, 'demo', 'game.js'),
         },
         formats: ['es'],
       },

@@ -2,22 +2,20 @@
 // The browser tests: WebRTC between headless Chromium pages, and between a page and Node.
 //   node scripts/browser-test.mjs [name filter]
 // Builds demo/dist/ (Vite) and dist/ (tsc; skipped when STATECHORUS_BUILT=1), starts the
-// signaling server and a static HTTP server for demo/ on loopback, launches Debian's Chromium
+// signaling server and the demo's server (demo/ and its lobby) on loopback, launches Debian's Chromium
 // through playwright-core and runs test/browser/*.spec.mjs. Everything offline. The last line
 // is `N passed, N failed`; the exit code is 0 only when nothing failed. Screenshots and page
 // logs go to .tmp/browser/.
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, extname, join, normalize, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = join(root, '.tmp', 'browser');
 mkdirSync(tmp, { recursive: true });
 const filter = process.argv[2];
-const RUN_TIMEOUT_MS = 120_000;
+const RUN_TIMEOUT_MS = 300_000;
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 
@@ -109,35 +107,6 @@ const RTC_PROBE = `(() => {
   };
 })();`;
 
-const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.map': 'application/json', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' };
-
-/** Serves demo/ read-only on loopback (GET and HEAD, no directory listings). */
-function startStaticServer(dir) {
-  const server = createServer(async (req, res) => {
-    try {
-      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-      const file = normalize(join(dir, path === '/' ? 'index.html' : path));
-      if (!file.startsWith(dir + sep) || (req.method !== 'GET' && req.method !== 'HEAD')) throw Object.assign(new Error('forbidden'), { status: 403 });
-      const info = await stat(file);
-      if (!info.isFile()) throw Object.assign(new Error('not found'), { status: 404 });
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream', 'content-length': body.length, 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    } catch (err) {
-      const status = err.status ?? 404;
-      res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(`${status}\n`);
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }) });
-    });
-  });
-}
-
 async function main() {
   // 1. Builds.
   const { buildBrowserBundle } = await import('./browser-build.mjs');
@@ -155,7 +124,8 @@ async function main() {
   // 3. Servers and the browser.
   const signaling = await lib.startSignalingServer({ port: 0, host: '127.0.0.1' });
   cleanups.push(() => signaling.close());
-  const web = await startStaticServer(join(root, 'demo'));
+  const { startDemoServer } = await import('../demo/server.mjs');
+  const web = await startDemoServer({ port: 0, signaling: signaling.url });
   cleanups.push(() => web.close());
   t0 = Date.now();
   const browser = await chromium.launch({
@@ -208,6 +178,18 @@ async function main() {
         return page;
       },
       defer: (fn) => testCleanups.push(fn),
+      /** A fresh browser context (closed after the test); pages in one context share storage and BroadcastChannels. */
+      async newContext(options = {}) {
+        const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+        testCleanups.push(() => context.close());
+        return context;
+      },
+      /** Keeps a page's console and errors for the test's log. */
+      watch(page, label) {
+        page.on('console', (m) => pageLogs.push(`[${label}] ${m.type()}: ${m.text()}`));
+        page.on('pageerror', (e) => pageLogs.push(`[${label}] pageerror: ${e.stack ?? e}`));
+        return page;
+      },
     };
     const t1 = Date.now();
     let timer;

@@ -1,4 +1,4 @@
-import type { AnyStateMachine, InspectionEvent } from 'xstate';
+import type { AnyStateMachine, InspectionEvent, Observer } from 'xstate';
 import type { Clock } from '../clock.ts';
 import type { Identity } from '../crypto/index.ts';
 import type { Storage } from '../storage/index.ts';
@@ -77,7 +77,11 @@ export interface ReplicaOptions {
   clock?: Clock;
   /** Seed for the protocol's randomized timeouts (the simulator passes one for replay). */
   seed?: number;
-  inspect?: (event: InspectionEvent) => void;
+  /**
+   * XState inspection of the protocol actor and the application actor (and its children): a
+   * function or an observer, such as `createBrowserInspector().inspect` of @statelyai/inspect.
+   */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   tuning?: Partial<ReplicaTuning>;
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from '../../src/codec/index.ts';
 import { generateIdentity } from '../../src/crypto/index.ts';
-import { createLocalCluster, type LocalCluster } from '../../src/index.ts';
+import { createLocalCluster, createReplica, memoryStorage, type LocalCluster } from '../../src/index.ts';
+import type { InspectionEvent } from 'xstate';
 import { seal } from '../../src/wire/index.ts';
 import { counter } from '../fixtures/machines.ts';
 
@@ -241,6 +242,26 @@ describe('crash-fault features', () => {
       expect(seen.size).toBe(3);
     } finally {
       await cluster.stop();
+    }
+  });
+
+  it('takes an inspection observer, as @statelyai/inspect gives one', async () => {
+    const identity = await generateIdentity();
+    const types = new Set<string>();
+    const replica = createReplica({
+      machine: counter,
+      identity,
+      group: { faultModel: 'crash', members: [{ id: 'solo', publicKey: identity.publicKey }] },
+      transport: { send: () => {}, onMessage: () => {} },
+      storage: memoryStorage(),
+      inspect: { next: (event: InspectionEvent) => void types.add(event.type) },
+    });
+    await replica.start();
+    try {
+      expect(types).toContain('@xstate.actor');
+      expect(types).toContain('@xstate.snapshot');
+    } finally {
+      await replica.stop();
     }
   });
 
