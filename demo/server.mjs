@@ -77,8 +77,15 @@ export function startDemoServer({ port = 8080, host = '127.0.0.1', signaling = '
       req.on('error', reject);
     });
 
+  /** Listening on every interface, the signaling server is reached by the name the page used. */
+  const signalingFor = (req) => {
+    const url = new URL(signaling);
+    if (['0.0.0.0', '[::]', '::'].includes(url.hostname) && req.headers.host) url.hostname = new URL(`http://${req.headers.host}`).hostname;
+    return url.href.replace(/\/$/, '');
+  };
+
   async function api(req, res, path) {
-    if (path === '/api/config' && req.method === 'GET') return json(res, 200, { signaling, roomSize: lobby.get('').size });
+    if (path === '/api/config' && req.method === 'GET') return json(res, 200, { signaling: signalingFor(req), roomSize: lobby.get('').size });
     const m = /^\/api\/rooms\/([^/]+)(\/join)?$/.exec(path);
     if (!m) return json(res, 404, { error: 'no such API' });
     const room = m[1];
