@@ -150,7 +150,8 @@ export class BftCore {
   #noopWanted = false;
   #reads: Array<{ ids: string[]; bound: number; since: number }> = [];
   #deferred: Deferred[] = [];
-  #transfer: { seq: number; digest: string; asked: number } | undefined;
+  /** The checkpoint being fetched, and who vouched for it (they should hold its state). */
+  #transfer: { seq: number; digest: string; asked: number; from: string[] } | undefined;
   #stuckTicks = 0;
   /** Ticks from knowing a request to the primary's pre-prepare of it, recent ones: a primary slow on purpose shows here. */
   #orderingDelays: number[] = [];
@@ -252,6 +253,8 @@ export class BftCore {
       this.#checkRequestTimers();
     }
     if (this.tickCount % this.cfg.statusTicks === 0) this.#retransmit();
+    // A membership change takes effect at a checkpoint boundary: the primary fills the way there.
+    if (this.group.pending.length > 0) this.flush(now);
     this.#checkTransfer();
     this.#reads = this.#reads.filter((r) => this.tickCount - r.since <= this.cfg.forgetRequestTicks);
   }
@@ -279,7 +282,7 @@ export class BftCore {
     for (;;) {
       const seq = Math.max(this.#nextSeq, this.executed + 1, this.stable.seq + 1);
       if (!this.#inWindow(seq) || this.slots.get(seq)?.digest) return;
-      const items = this.#takeQueued();
+      const items = this.#takeQueued(seq);
       if (items.length === 0) return;
       const batch: Batch = { time: this.now, items };
       this.#nextSeq = seq + 1;
@@ -641,8 +644,12 @@ export class BftCore {
     this.#checkPrepared(slot);
   }
 
-  /** Items for the next batch: evidence first, then requests in arrival order, then a noop if time must move. */
-  #takeQueued(): BatchItem[] {
+  /**
+   * Items for batch `seq`: evidence first, then requests in arrival order, then a noop if time
+   * must move or if a membership change waits for its checkpoint boundary at or after `seq`
+   * (an idle group would otherwise keep an excluded replica voting until the next requests).
+   */
+  #takeQueued(seq: number): BatchItem[] {
     const items: BatchItem[] = [];
     for (const [accused, proof] of this.#accusations) {
       if (items.length >= this.cfg.maxBatch) break;
@@ -656,7 +663,8 @@ export class BftCore {
       k.proposed = true;
       items.push(k.item);
     }
-    if (this.#noopWanted && items.length < this.cfg.maxBatch) {
+    const padToChange = items.length === 0 && this.group.pending.some((p) => p.at >= seq);
+    if ((this.#noopWanted || padToChange) && items.length < this.cfg.maxBatch) {
       this.#noopWanted = false;
       items.push({ k: 'noop' });
     }
@@ -1066,7 +1074,9 @@ export class BftCore {
     if (checkCheckpointCert(m.seq, m.digest, m.cert, this.#configFor(m.seq))) return this.#adoptStable(cert);
     // f+1 of the members we know vouch for it: enough to fetch the state (even across
     // reconfigurations we missed), not to become our stable checkpoint.
-    if (this.executed < m.seq && !this.#transfer && checkCheckpointCert(m.seq, m.digest, m.cert, this.group, weakQuorum(this.group.members.length))) this.#beginTransfer(cert);
+    // A newer one replaces a target being fetched: replicas keep only their latest snapshots, so
+    // an older target may be gone everywhere (a replica that was down across a removal).
+    if (this.executed < m.seq && (!this.#transfer || this.#transfer.seq < m.seq) && checkCheckpointCert(m.seq, m.digest, m.cert, this.group, weakQuorum(this.group.members.length))) this.#beginTransfer(cert);
   }
 
   /** Behind a stable checkpoint with the slots before it gone: fetch its state. */
@@ -1085,15 +1095,14 @@ export class BftCore {
 
   #beginTransfer(stable: StableCheckpoint): void {
     if (stable.seq === 0) return;
-    this.#transfer = { seq: stable.seq, digest: stable.digest, asked: this.tickCount };
+    this.#transfer = { seq: stable.seq, digest: stable.digest, asked: this.tickCount, from: stable.cert.map((p) => p.from).filter((id) => id !== this.id) };
     this.#askForState();
   }
 
   #askForState(): void {
     const t = this.#transfer!;
     t.asked = this.tickCount;
-    const from = this.stable.cert.map((p) => p.from).filter((id) => id !== this.id);
-    const candidates = from.length ? from : this.#others();
+    const candidates = t.from.length ? t.from : this.#others();
     this.#emit({ type: 'fetchState', seq: t.seq, digest: t.digest, from: candidates });
   }
 

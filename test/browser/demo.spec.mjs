@@ -116,7 +116,7 @@ export const tests = [
       await demo(D, () => window.demo.setByzantine(true));
       const outvoted = [];
       // The liar signs a wrong checkpoint within 4 moves; its removal, ordered at once, takes
-      // effect at the next checkpoint boundary, i.e. after a few more moves.
+      // effect at the next checkpoint boundary (the primary fills the way there if idle).
       const removed = async () => (await Promise.all([A, B, C].map(status))).every((s) => s.excluded.includes(lyingSeat) && !s.members.includes(lyingSeat));
       let move = 13;
       for (; move < 13 + 16 && !(await removed()); move++) {

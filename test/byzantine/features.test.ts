@@ -144,6 +144,24 @@ describe('Byzantine group: faulty backups', () => {
     });
   });
 
+  it('completes an exclusion in an idle group: the primary fills the way to the checkpoint boundary', async () => {
+    await withCluster({}, async (cluster) => {
+      await cluster.byzantine('r3', 'wrong-result');
+      const client = cluster.createClient();
+      // Requests until the liar is caught, then none: nothing else moves the log to the boundary.
+      for (let i = 0; i < 40 && !cluster.replica('r1').status().excluded.includes('r3'); i++) await client.send({ type: 'ADD', amount: 1 });
+      const correct = ['r1', 'r2', 'r4'];
+      const caughtAt = cluster.replica('r1').status().appliedIndex;
+      expect(cluster.replica('r1').status().excluded).toContain('r3');
+      await cluster.waitFor(() => correct.every((id) => !cluster.replica(id).status().members.includes('r3')), { timeoutMs: 5_000 });
+      // Noops only: the count is what was acknowledged.
+      const last = cluster.replica('r1').status().appliedIndex;
+      expect(last).toBeGreaterThanOrEqual(caughtAt);
+      await cluster.waitFor(() => correct.every((id) => cluster.replica(id).status().appliedIndex === last));
+      expect(digestsOf(cluster, correct).size).toBe(1);
+    });
+  });
+
   it('drops forged and corruptly signed messages, counts them, and keeps serving', async () => {
     await withCluster({}, async (cluster) => {
       await cluster.byzantine('r2', 'forge');
