@@ -5,6 +5,9 @@
 import { createClient, createReplica, generateIdentity, exportIdentity, importIdentity, idbStorage, idToPublicKey, webrtcTransport } from './dist/statechorus.js';
 import { COLUMNS, ROWS, game } from './dist/game.js';
 import { createInspectorFeed } from './inspect-feed.js';
+import { PHASES } from './phases.js';
+
+const caption = (phase) => PHASES[phase]?.[0] ?? '';
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -26,14 +29,6 @@ const state = {
 addEventListener('error', (e) => state.errors.push(String(e.message ?? e)));
 addEventListener('unhandledrejection', (e) => state.errors.push(String(e.reason?.stack ?? e.reason)));
 
-const PHASE_CAPTIONS = {
-  normal: 'agreeing on the order of moves',
-  viewChange: 'replacing a primary that seems faulty',
-  stateTransfer: 'catching up by copying the group\'s state',
-  joining: 'joining the group',
-  excluded: 'shut out by the others',
-  starting: 'starting',
-};
 
 function note(text, kind = '') {
   const li = document.createElement('li');
@@ -252,7 +247,7 @@ function renderReplicaPanel() {
   const phase = excludedSelf ? 'excluded' : st.phase;
   $('phase').textContent = phase;
   $('phase').className = `phase ${phase}`;
-  $('phase-caption').textContent = PHASE_CAPTIONS[phase] ?? '';
+  $('phase-caption').textContent = caption(phase);
   $('primary').textContent = st.leader ? `${st.leader}${st.leader === st.id ? ' (this tab)' : ''}, view ${st.view ?? st.term}` : `none yet, view ${st.view ?? st.term}`;
   $('applied').textContent = `${lastApp?.context.moves ?? 0} this game · log position ${st.appliedIndex}, checkpoint ${st.stableSeq ?? 0}`;
   const peers = transport?.connectedPeers() ?? [];
@@ -283,7 +278,7 @@ function renderReplicaPanel() {
     verdict.textContent = others.length ? `The group excluded ${others.join(', ')} for signing a wrong checkpoint; the remaining replicas carry on.` : '';
   }
   if (st.phase !== state.lastPhase) {
-    if (state.lastPhase) note(`Replica phase: <b>${phase}</b> (${PHASE_CAPTIONS[phase] ?? ''}).`);
+    if (state.lastPhase) note(`Replica phase: <b>${phase}</b> (${caption(phase)}).`);
     state.lastPhase = st.phase;
   }
   for (const id of st.excluded) {

@@ -3,6 +3,7 @@
 // application statecharts (laid out from the structure the feed describes, nothing hard-coded
 // about either chart), its positions in the log, whether it lies or was excluded, and a
 // timeline of the messages between replicas. `window.inspector.replicas()` returns what is shown.
+import { PHASES } from './phases.js';
 
 const params = new URLSearchParams(location.search);
 const room = params.get('room') || 'demo';
@@ -13,20 +14,6 @@ const SVG = 'http://www.w3.org/2000/svg';
 
 // ---------------------------------------------------------------- plain-language texts
 
-/** What each protocol phase means, for someone who never heard of PBFT or Raft. */
-const PHASES = {
-  normal: ['agreeing on the order of moves', 'The primary proposes, the others check and vote; 3 of 4 must agree.'],
-  viewChange: ['replacing a primary suspected of being faulty', 'The primary was silent or wrong: the replicas vote to hand its job to the next one.'],
-  stateTransfer: ['catching up by copying a checkpoint', 'It fell behind, so it copies a game state the others signed instead of replaying every move.'],
-  joining: ['joining the group', 'It is new: it waits to be let in and copies the current state first.'],
-  excluded: ['out of the group', 'The others caught it misbehaving and go on without it.'],
-  follower: ['following the leader', 'It stores the moves the leader sends and plays them once most replicas have them.'],
-  preCandidate: ['checking whether to hold an election', 'No news from a leader: it asks first whether an election could succeed.'],
-  candidate: ['running for leader', 'It asks the others to vote for it as the new leader.'],
-  leader: ['leading: ordering the moves', 'It orders the moves and sends them to all; a move is final once most have stored it.'],
-  stopped: ['stopped', 'The replica is not running.'],
-  crashed: ['crashed', 'The replica stopped (fail-stop).'],
-};
 
 const BEHAVIOURS = {
   correct: 'follows the protocol',
