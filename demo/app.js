@@ -23,12 +23,13 @@ const state = {
   actedAt: {},
   errors: [],
   outvoted: [],
-  startedAt: Date.now(),
-  readyAt: null,
+  /** Where this replica stood right after starting from IndexedDB, before hearing from anyone. */
+  resumed: null,
+  lastPhase: null,
+  excludedSeen: new Set(),
 };
 addEventListener('error', (e) => state.errors.push(String(e.message ?? e)));
 addEventListener('unhandledrejection', (e) => state.errors.push(String(e.reason?.stack ?? e.reason)));
-
 
 function note(text, kind = '') {
   const li = document.createElement('li');
@@ -152,15 +153,12 @@ async function main() {
     tuning: { checkpointEvery: 4 },
   });
   await replica.start();
-  // What this replica had in IndexedDB before hearing from anyone (a reload resumes from it).
-  const resumedAt = replica.status();
-  state.resumed = { appliedIndex: resumedAt.appliedIndex, moves: replica.app.getSnapshot().context.moves };
+  state.resumed = { appliedIndex: replica.status().appliedIndex, moves: replica.app.getSnapshot().context.moves };
   feed.attach(replica, { appMachine: game });
   // The tab's client is an endpoint of its replica's connections: `r2/client`. Its sequence
   // numbers start above any it used before a reload (see startSeq).
   client = createClient({ id: `${state.seat}/client`, transport: transport.endpoint('client'), replicas: lobby.members.map((m) => m.id), faultModel: 'byzantine', startSeq: Date.now() * 1000 });
   state.phase = 'running';
-  state.readyAt = Date.now();
   if (sessionStorage.getItem(`statechorus-demo:${room}:byzantine`) === '1') setByzantine(true);
   note(`This tab is replica <b>${state.seat}</b> of ${lobby.members.length}.`);
   $('main').hidden = false;
@@ -282,8 +280,8 @@ function renderReplicaPanel() {
     state.lastPhase = st.phase;
   }
   for (const id of st.excluded) {
-    if (state.excludedSeen?.has(id)) continue;
-    (state.excludedSeen ??= new Set()).add(id);
+    if (state.excludedSeen.has(id)) continue;
+    state.excludedSeen.add(id);
     note(`<b>${id}</b> was excluded from the group.`, 'bad');
   }
 }

@@ -164,12 +164,9 @@ async function main() {
       log: (...a) => console.log('   ', ...a),
       /** A page of demo/smoke.html in a fresh browser context, with `window.smoke` ready. */
       async openSmokePage(role, room, label = role) {
-        const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
-        testCleanups.push(() => context.close());
+        const context = await ctx.newContext({ viewport: { width: 1000, height: 640 } });
         await context.addInitScript(RTC_PROBE);
-        const page = await context.newPage();
-        page.on('console', (m) => pageLogs.push(`[${label}] ${m.type()}: ${m.text()}`));
-        page.on('pageerror', (e) => pageLogs.push(`[${label}] pageerror: ${e.stack ?? e}`));
+        const page = ctx.watch(await context.newPage(), label);
         const q = new URLSearchParams({ signaling: signaling.url, room, role });
         await page.goto(`${web.url}/smoke.html?${q}`);
         await page.waitForFunction(() => window.smoke || window.smokeError, null, { timeout: 15_000 });
