@@ -34,6 +34,16 @@
  * equal timestamps never produce a false failure (but a client's next call stamped with the
  * same instant as its previous return is then treated as concurrent with it).
  *
+ * Partitions (`model.partition`, e.g. one per key) are searched independently but not one
+ * after another: they take turns in slices of SLICE_STEPS model steps, round-robin in the
+ * order the model returned them, each search resuming exactly where its last slice stopped.
+ * The first partition that fails decides the history (Porcupine runs partitions in parallel
+ * and cancels the rest on the first failure; this is the single-threaded equivalent). So a
+ * hard linearizable partition seen first can no longer spend the whole budget before a
+ * refutable one is looked at: `ok: 'unknown'` means no partition failed and some partition
+ * was still undecided when the (shared) step or time budget ran out. A partition that
+ * finishes releases its memo; the unfinished ones keep theirs between turns.
+ *
  * Cost: a pending operation stays a candidate for the rest of the history, so every dead end
  * after its call tries it (and pairs of them). Time grows roughly with (configurations
  * explored) x (pending ops outstanding); keep histories short or partitioned when many
@@ -41,9 +51,12 @@
  */
 import { FrontierBitset, SmallBitset } from './bitset.ts';
 import { FailedConfigs } from './cache.ts';
+import { explainFailure, explainUndecided } from './explain.ts';
 import { describeOperation, isPending } from './format.ts';
-import type { CandidateFailure, CheckOptions, CheckResult, Model, Operation } from './types.ts';
+import { mergeOrders, partitionHistory } from './partitions.ts';
+import type { CheckOptions, CheckResult, Model, Operation } from './types.ts';
 
+/** Shared by every partition's search: the step and time limits apply to the whole check. */
 interface Budget {
   steps: number;
   maxSteps: number;
@@ -54,7 +67,21 @@ interface Budget {
 type SearchOutcome<S> =
   | { kind: 'ok'; order: number[] }
   | { kind: 'fail'; prefix: number[]; state: S }
-  | { kind: 'unknown'; reason: 'timeout' | 'budget'; deepest: number };
+  | { kind: 'unknown'; reason: 'timeout' | 'budget'; deepest: number }
+  | { kind: 'paused' };
+
+interface Search<S> {
+  run(stepLimit: number): SearchOutcome<S>;
+  /** The deepest linearized prefix found so far. */
+  deepest(): number;
+}
+
+/**
+ * Model steps one partition's search takes before the next partition gets its turn. Small
+ * enough that a partition refutable in a few thousand steps is reached early behind hard
+ * ones; switching costs almost nothing (each search resumes where it stopped).
+ */
+const SLICE_STEPS = 2048;
 
 const now: () => number =
   typeof performance !== 'undefined' && typeof performance.now === 'function'
@@ -63,7 +90,8 @@ const now: () => number =
 
 /**
  * Checks that `history` is linearizable with respect to `model`. Returns a witness order on
- * success, an explanation on failure, and `ok: 'unknown'` if the time or step budget ran out.
+ * success, an explanation on failure (of the first partition found to fail), and
+ * `ok: 'unknown'` if the time or step budget ran out before any partition failed.
  * Throws on a malformed model or history.
  */
 export function checkLinearizable<S, I, O>(
@@ -81,41 +109,56 @@ export function checkLinearizable<S, I, O>(
   const budget: Budget = { steps: 0, maxSteps, deadline: started + timeoutMs, started };
 
   const parts = partitionHistory(model, history);
-  const orders: Operation<I, O>[][] = [];
-  for (let p = 0; p < parts.length; p++) {
-    const ops = parts[p]!;
-    const outcome = search(model, ops, budget);
-    const where =
-      parts.length > 1 ? ` (partition ${p + 1} of ${parts.length}, ${ops.length} operations)` : '';
-    if (outcome.kind === 'unknown') {
-      const elapsed = Math.round(now() - budget.started);
-      const why =
-        outcome.reason === 'timeout'
-          ? `timed out after ${elapsed} ms`
-          : `step budget of ${budget.maxSteps} model steps exhausted`;
-      return {
-        ok: 'unknown',
-        reason: outcome.reason,
-        explanation:
-          `Linearizability undecided${where}: ${why} (${budget.steps} model steps, ` +
-          `${elapsed} ms; deepest linearized prefix ${outcome.deepest} of ${ops.length} operations).`,
-      };
+  const elapsed = () => Math.round(now() - started);
+  const searches: (Search<S> | undefined)[] = new Array(parts.length);
+  const orders: Operation<I, O>[][] = new Array(parts.length);
+  const undecided = (reason: 'timeout' | 'budget'): CheckResult<I, O> => {
+    const open = [];
+    for (let p = 0; p < parts.length; p++) {
+      if (orders[p] === undefined) open.push({ part: p, deepest: searches[p]?.deepest() });
     }
-    if (outcome.kind === 'fail') {
-      return explainFailure(model, ops, outcome.prefix, outcome.state, where, options.explainLimit ?? 30);
+    return explainUndecided(reason, { steps: budget.steps, maxSteps, elapsedMs: elapsed() }, parts, open);
+  };
+  // Partitions take turns in slices of SLICE_STEPS model steps (round-robin in first-seen
+  // order), so one hard partition cannot spend the whole budget before an easy failing one
+  // is looked at. The first failure decides the history (as in Porcupine's parallel check).
+  let live = parts.map((_, p) => p);
+  while (live.length > 0) {
+    const still: number[] = [];
+    for (const p of live) {
+      const ops = parts[p]!;
+      const search = (searches[p] ??= startSearch(model, ops, budget));
+      const outcome = search.run(live.length === 1 ? Infinity : budget.steps + SLICE_STEPS);
+      if (outcome.kind === 'paused') {
+        still.push(p);
+        if (now() > budget.deadline) return undecided('timeout');
+      } else if (outcome.kind === 'ok') {
+        orders[p] = outcome.order.map((i) => ops[i]!);
+        searches[p] = undefined; // its memo can go
+      } else if (outcome.kind === 'fail') {
+        const where = parts.length > 1 ? ` (partition ${p + 1} of ${parts.length}, ${ops.length} operations)` : '';
+        return explainFailure(model, ops, outcome.prefix, outcome.state, where, options.explainLimit ?? 30);
+      } else {
+        // The budget is shared: no other partition can make progress either.
+        return undecided(outcome.reason);
+      }
     }
-    orders.push(outcome.order.map((i) => ops[i]!));
+    live = still;
   }
   const order = mergeOrders(orders);
   return { ok: true, order, effectivePending: order.filter(isPending) };
 }
 
-/** The search over one (sub-)history, whose operations are sorted by call time. */
-function search<S, I, O>(
+/**
+ * The search over one (sub-)history, whose operations are sorted by call time. `run` goes on
+ * from where the previous call stopped until the search decides, the shared budget runs out,
+ * or `budget.steps` reaches `stepLimit` (then it answers `paused` and can be run again).
+ */
+function startSearch<S, I, O>(
   model: Model<S, I, O>,
   ops: Operation<I, O>[],
   budget: Budget,
-): SearchOutcome<S> {
+): Search<S> {
   const n = ops.length;
   const pending = new Uint8Array(n);
   const calls = new Float64Array(n);
@@ -306,245 +349,118 @@ function search<S, I, O>(
   // Phases at each configuration: 0 = completed read-only candidates (the first that fits is
   // taken and no alternative is tried: if the history can be linearized from here, it can be
   // with that read first), 1 = other completed candidates, 2 = pending candidates.
-  let phase = 0;
-  let entry = next[H]!;
-  let pcur = -1;
-  let bound = 0;
-  let iterations = 0;
-  for (;;) {
-    if (completedRemaining === 0) return { kind: 'ok', order: Array.from(stackOp.subarray(0, depth)) };
-    if ((++iterations & 1023) === 0 && now() > budget.deadline) {
-      return { kind: 'unknown', reason: 'timeout', deepest: Math.max(bestDepth, depth) };
-    }
-    if (budget.steps >= budget.maxSteps) {
-      return { kind: 'unknown', reason: 'budget', deepest: Math.max(bestDepth, depth) };
-    }
-    if (phase === 0) {
-      if (entry === -1 || entry >= n) {
-        phase = 1;
-        entry = next[H]!;
-        continue;
-      }
-      if (!readOnly[entry]) {
-        entry = next[entry]!;
-        continue;
-      }
-      const r = tryOp(entry, true);
-      if (r === PUSHED) {
-        entry = next[H]!;
-        continue;
-      }
-      if (r === REJECTED) {
-        entry = next[entry]!;
-        continue;
-      }
-      // DOMINATED: the forced successor already failed, so this configuration fails too.
-    } else if (phase === 1) {
-      if (entry !== -1 && entry < n) {
-        if (!readOnly[entry] && tryOp(entry, false) === PUSHED) {
-          phase = 0;
-          entry = next[H]!;
-        } else {
-          entry = next[entry]!;
-        }
-        continue;
-      }
-      phase = 2;
-      bound = entry === -1 ? Infinity : rets[entry - n]!;
-      pcur = pnext[PH]!;
-      continue;
-    } else {
-      if (pcur !== -1 && calls[pcur]! <= bound) {
-        const i = pcur;
-        if (tryOp(i, false) === PUSHED) {
-          phase = 0;
-          entry = next[H]!;
-        } else {
-          pcur = pnext[i]!;
-        }
-        continue;
-      }
-    }
-
-    // Dead end: no candidate extends this configuration. The most informative prefix has the
-    // most completed operations and, among those, the fewest pending ones taken as effective.
-    const completedDepth = depth - pendingDepth;
-    const bestCompleted = bestDepth - bestPendingDepth;
-    if (
-      bestDepth < 0 ||
-      completedDepth > bestCompleted ||
-      (completedDepth === bestCompleted && pendingDepth < bestPendingDepth)
-    ) {
-      bestDepth = depth;
-      bestPendingDepth = pendingDepth;
-      bestPrefix = Array.from(stackOp.subarray(0, depth));
-      bestState = state;
-    }
-    // Backtrack; undoing a forced step means its parent configuration failed as well.
-    let i: number;
+  // The loop's own variables are saved here between slices (kept local while running).
+  const saved = { phase: 0, entry: next[H]!, pcur: -1, bound: 0, iterations: 0 };
+  const deepest = () => Math.max(bestDepth, depth);
+  const run = (stepLimit: number): SearchOutcome<S> => {
+    let { phase, entry, pcur, bound, iterations } = saved;
+    const limit = Math.min(stepLimit, budget.maxSteps);
     for (;;) {
-      if (depth === 0) return { kind: 'fail', prefix: bestPrefix, state: bestState };
-      // Only configurations entered by a completed operation are remembered: one entered by a
-      // pending operation was explored under the restriction above, so its failure is not
-      // absolute.
-      if (!pending[stackOp[depth - 1]!]) failed.add(stateId);
-      depth--;
-      i = stackOp[depth]!;
-      state = stackState[depth]!;
-      stateId = stackStateId[depth]!;
-      if (pending[i]) {
-        pendingDepth--;
-        pbits.clear(pIndex[i]!);
-        punlift(i);
+      if (completedRemaining === 0) return { kind: 'ok', order: Array.from(stackOp.subarray(0, depth)) };
+      if ((++iterations & 1023) === 0 && now() > budget.deadline) {
+        return { kind: 'unknown', reason: 'timeout', deepest: deepest() };
+      }
+      if (budget.steps >= limit) {
+        if (budget.steps >= budget.maxSteps) return { kind: 'unknown', reason: 'budget', deepest: deepest() };
+        // Out of this slice: resume from this very point (the top of the loop) next time.
+        Object.assign(saved, { phase, entry, pcur, bound, iterations });
+        return { kind: 'paused' };
+      }
+      if (phase === 0) {
+        if (entry === -1 || entry >= n) {
+          phase = 1;
+          entry = next[H]!;
+          continue;
+        }
+        if (!readOnly[entry]) {
+          entry = next[entry]!;
+          continue;
+        }
+        const r = tryOp(entry, true);
+        if (r === PUSHED) {
+          entry = next[H]!;
+          continue;
+        }
+        if (r === REJECTED) {
+          entry = next[entry]!;
+          continue;
+        }
+        // DOMINATED: the forced successor already failed, so this configuration fails too.
+      } else if (phase === 1) {
+        if (entry !== -1 && entry < n) {
+          if (!readOnly[entry] && tryOp(entry, false) === PUSHED) {
+            phase = 0;
+            entry = next[H]!;
+          } else {
+            entry = next[entry]!;
+          }
+          continue;
+        }
+        phase = 2;
+        bound = entry === -1 ? Infinity : rets[entry - n]!;
+        pcur = pnext[PH]!;
+        continue;
       } else {
-        bits.clear(i);
-        unlift(i);
-        completedRemaining++;
+        if (pcur !== -1 && calls[pcur]! <= bound) {
+          const i = pcur;
+          if (tryOp(i, false) === PUSHED) {
+            phase = 0;
+            entry = next[H]!;
+          } else {
+            pcur = pnext[i]!;
+          }
+          continue;
+        }
       }
-      if (!stackForced[depth]) break;
-    }
-    if (pending[i]) {
-      phase = 2;
-      pcur = pnext[i]!;
-      bound = firstReturn();
-    } else {
-      phase = 1;
-      entry = next[i]!;
-    }
-  }
-}
 
-/** Builds the failure result: the longest prefix, the state after it, and each candidate's fate. */
-function explainFailure<S, I, O>(
-  model: Model<S, I, O>,
-  ops: Operation<I, O>[],
-  prefix: number[],
-  state: S,
-  where: string,
-  limit: number,
-): CheckResult<I, O> {
-  const inPrefix = new Uint8Array(ops.length);
-  for (const i of prefix) inPrefix[i] = 1;
-  let blocker = -1;
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i]!;
-    if (inPrefix[i] || isPending(op)) continue;
-    if (blocker === -1 || op.return! < ops[blocker]!.return!) blocker = i;
-  }
-  const bound = blocker === -1 ? Infinity : ops[blocker]!.return!;
-  const showState = (s: S) => {
-    try {
-      return model.describeState ? model.describeState(s) : model.key(s);
-    } catch {
-      return model.key(s);
+      // Dead end: no candidate extends this configuration. The most informative prefix has the
+      // most completed operations and, among those, the fewest pending ones taken as effective.
+      const completedDepth = depth - pendingDepth;
+      const bestCompleted = bestDepth - bestPendingDepth;
+      if (
+        bestDepth < 0 ||
+        completedDepth > bestCompleted ||
+        (completedDepth === bestCompleted && pendingDepth < bestPendingDepth)
+      ) {
+        bestDepth = depth;
+        bestPendingDepth = pendingDepth;
+        bestPrefix = Array.from(stackOp.subarray(0, depth));
+        bestState = state;
+      }
+      // Backtrack; undoing a forced step means its parent configuration failed as well.
+      let i: number;
+      for (;;) {
+        if (depth === 0) return { kind: 'fail', prefix: bestPrefix, state: bestState };
+        // Only configurations entered by a completed operation are remembered: one entered by a
+        // pending operation was explored under the restriction above, so its failure is not
+        // absolute.
+        if (!pending[stackOp[depth - 1]!]) failed.add(stateId);
+        depth--;
+        i = stackOp[depth]!;
+        state = stackState[depth]!;
+        stateId = stackStateId[depth]!;
+        if (pending[i]) {
+          pendingDepth--;
+          pbits.clear(pIndex[i]!);
+          punlift(i);
+        } else {
+          bits.clear(i);
+          unlift(i);
+          completedRemaining++;
+        }
+        if (!stackForced[depth]) break;
+      }
+      if (pending[i]) {
+        phase = 2;
+        pcur = pnext[i]!;
+        bound = firstReturn();
+      } else {
+        phase = 1;
+        entry = next[i]!;
+      }
     }
   };
-  const stateKey = model.key(state);
-  const candidates: CandidateFailure<I, O>[] = [];
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i]!;
-    if (inPrefix[i] || op.call > bound) continue;
-    const pending = isPending(op);
-    const r = model.step(state, op.input, pending ? undefined : op.output, pending);
-    let reason: string;
-    if (!r || !r.ok) {
-      reason =
-        r?.expected !== undefined
-          ? `rejected by the model: expected ${r.expected}`
-          : 'rejected by the model for this output';
-    } else if (pending && model.key(r.state) === stateKey) {
-      reason = 'never returned and would have no effect here';
-    } else {
-      reason =
-        `accepted (state would become ${showState(r.state)}), but no way to order the ` +
-        'remaining operations after it was found';
-    }
-    candidates.push({ op, pending, reason });
-  }
-  const unorderable = candidates.filter((c) => !c.pending).map((c) => c.op);
-  const completed = ops.filter((op) => !isPending(op)).length;
-
-  const lines: string[] = [];
-  lines.push(`History is not linearizable${where}.`);
-  const shownFrom = Math.max(0, prefix.length - limit);
-  lines.push(
-    `Longest linearizable prefix found: ${prefix.length} operations ` +
-      `(${ops.length} in history, ${completed} completed)` +
-      (shownFrom > 0 ? `; showing the last ${prefix.length - shownFrom}:` : ':'),
-  );
-  if (prefix.length === 0) lines.push('  (empty: no operation can go first)');
-  if (shownFrom > 0) lines.push(`  ... ${shownFrom} earlier operations`);
-  for (let k = shownFrom; k < prefix.length; k++) {
-    const op = ops[prefix[k]!]!;
-    const note = isPending(op) ? '   (never returned; taken as effective)' : '';
-    lines.push(`  ${String(k + 1).padStart(4)}. ${describeOperation(model, op)}${note}`);
-  }
-  lines.push(`State after the prefix: ${showState(state)}`);
-  if (blocker !== -1) {
-    lines.push(
-      `Stuck: ${describeOperation(model, ops[blocker]!)} returned at ${bound}, ` +
-        'but it cannot be linearized after this prefix, and nothing else that could go first lets it.',
-    );
-  }
-  lines.push('Operations that could go next, and why each failed:');
-  for (const c of candidates) lines.push(`  - ${describeOperation(model, c.op)}\n      ${c.reason}`);
-  lines.push(`Unorderable operations (${unorderable.length}):`);
-  for (const op of unorderable) lines.push(`  * ${describeOperation(model, op)}`);
-  return {
-    ok: false,
-    explanation: lines.join('\n'),
-    longestPrefix: prefix.map((i) => ops[i]!),
-    unorderable,
-    candidates,
-  };
-}
-
-/**
- * Interleaves per-partition witnesses into one global witness. Giving each operation the
- * point max(call of it and of everything before it in its partition's order) respects both
- * each order (points are non-decreasing) and real time (a point never exceeds the return).
- */
-function mergeOrders<I, O>(orders: Operation<I, O>[][]): Operation<I, O>[] {
-  if (orders.length === 1) return orders[0]!;
-  const items: { op: Operation<I, O>; point: number; part: number; pos: number }[] = [];
-  orders.forEach((order, part) => {
-    let point = -Infinity;
-    order.forEach((op, pos) => {
-      point = Math.max(point, op.call);
-      items.push({ op, point, part, pos });
-    });
-  });
-  items.sort((a, b) => a.point - b.point || a.part - b.part || a.pos - b.pos);
-  return items.map((x) => x.op);
-}
-
-function partitionHistory<S, I, O>(
-  model: Model<S, I, O>,
-  history: Operation<I, O>[],
-): Operation<I, O>[][] {
-  const index = new Map<Operation<I, O>, number>();
-  history.forEach((op, i) => index.set(op, i));
-  const byCall = (ops: Operation<I, O>[]) =>
-    ops.sort((a, b) => a.call - b.call || index.get(a)! - index.get(b)!);
-  if (!model.partition) return [byCall([...history])];
-  const fail = (why: string) => new Error(`checkLinearizable: model.partition ${why}`);
-  const parts = model.partition(history);
-  if (!Array.isArray(parts)) throw fail('must return an array of arrays');
-  const seen = new Set<Operation<I, O>>();
-  const out: Operation<I, O>[][] = [];
-  for (const part of parts) {
-    if (!Array.isArray(part)) throw fail('must return an array of arrays');
-    for (const op of part) {
-      if (!index.has(op)) {
-        throw fail('returned an operation that is not in the history (return the original objects)');
-      }
-      if (seen.has(op)) throw fail('put an operation in more than one part');
-      seen.add(op);
-    }
-    if (part.length > 0) out.push(byCall([...part]));
-  }
-  if (seen.size !== history.length) throw fail(`dropped ${history.length - seen.size} operation(s)`);
-  return out;
+  return { run, deepest };
 }
 
 function validateModel(model: unknown): void {

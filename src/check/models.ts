@@ -42,6 +42,11 @@ export function registerModel<V = unknown>(
 export type KvInput<V> =
   | { op: 'get'; key: string }
   | { op: 'put'; key: string; value: V }
+  /**
+   * Appends `value` to the key's value: strings concatenate, arrays concatenate (an absent
+   * key counts as `''` or `[]`). Appending to a value of another type throws.
+   */
+  | { op: 'append'; key: string; value: V }
   /** Compare-and-set: sets `to` if the current value equals `from` (`undefined`: absent). */
   | { op: 'cas'; key: string; from: V | undefined; to: V }
   | { op: 'delete'; key: string };
@@ -49,9 +54,10 @@ export type KvInput<V> =
 export type KvState<V> = ReadonlyMap<string, V>;
 
 /**
- * A map of independent registers with get / put / cas / delete. Outputs: get → the value
- * (`undefined` when absent); cas → `true` if it swapped; put and delete → an unchecked ack.
- * `partition` splits the history per key, so each key is checked on its own.
+ * A map of independent registers with get / put / append / cas / delete (Porcupine's kv model
+ * has get / put / append). Outputs: get → the value (`undefined` when absent); cas → `true`
+ * if it swapped; put, append and delete → an unchecked ack. `partition` splits the history
+ * per key, so each key is checked on its own.
  */
 export function kvModel<V = unknown>(): Model<KvState<V>, KvInput<V>, unknown> {
   const set = (state: KvState<V>, key: string, value: V | undefined): KvState<V> => {
@@ -70,6 +76,8 @@ export function kvModel<V = unknown>(): Model<KvState<V>, KvInput<V>, unknown> {
           return { ok: false, state, expected: show(current) };
         case 'put':
           return { ok: true, state: set(state, input.key, input.value) };
+        case 'append':
+          return { ok: true, state: set(state, input.key, appended(current, input.value)) };
         case 'delete':
           return { ok: true, state: state.has(input.key) ? set(state, input.key, undefined) : state };
         case 'cas': {
@@ -102,6 +110,8 @@ export function kvModel<V = unknown>(): Model<KvState<V>, KvInput<V>, unknown> {
           return `get(${k}) -> ${out}`;
         case 'put':
           return `put(${k}, ${show(input.value)})${ack(op)}`;
+        case 'append':
+          return `append(${k}, ${show(input.value)})${ack(op)}`;
         case 'delete':
           return `delete(${k})${ack(op)}`;
         case 'cas':
@@ -113,6 +123,19 @@ export function kvModel<V = unknown>(): Model<KvState<V>, KvInput<V>, unknown> {
       return `{${kvKey(state)}}`;
     },
   };
+}
+
+/** `current` with `value` appended: string to string, array to array; absent is empty. */
+function appended<V>(current: V | undefined, value: V): V {
+  if (typeof value === 'string' && (current === undefined || typeof current === 'string')) {
+    return ((current ?? '') + value) as V;
+  }
+  if (Array.isArray(value) && (current === undefined || Array.isArray(current))) {
+    return [...((current as unknown[] | undefined) ?? []), ...value] as V;
+  }
+  throw new TypeError(
+    `kvModel: append needs a string or array value matching the current value, got ${show(value)} onto ${show(current)}`,
+  );
 }
 
 function kvKey<V>(state: KvState<V>): string {

@@ -46,7 +46,8 @@ export interface Model<S, I, O> {
   readOnly?(input: I): boolean;
   /**
    * Optional P-compositionality: split the history into independent sub-histories (e.g. one
-   * per key) that are checked separately. Every operation must appear in exactly one part.
+   * per key) that are checked separately, taking turns, until one fails. Every operation must
+   * appear in exactly one part.
    */
   partition?(history: Operation<I, O>[]): Operation<I, O>[][];
   /** Describes an operation's input and output; client and times are added by the checker. */
@@ -58,7 +59,7 @@ export interface Model<S, I, O> {
 export interface CheckOptions {
   /** Give up with `ok: 'unknown'` after this much wall-clock time. */
   timeoutMs?: number;
-  /** Give up with `ok: 'unknown'` after this many calls to `model.step`. */
+  /** Give up with `ok: 'unknown'` after this many calls to `model.step` (all partitions together). */
   maxSteps?: number;
   /** How many operations of the longest prefix to print in an explanation (default 30). */
   explainLimit?: number;

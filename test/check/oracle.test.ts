@@ -192,4 +192,29 @@ describe('search agrees with brute force on small random histories', () => {
     expect(tally.ok).toBeGreaterThan(200);
     expect(tally.bad).toBeGreaterThan(200);
   });
+
+  it('key-value with append (pending appends neither commute nor overwrite)', () => {
+    const tally = { ok: 0, bad: 0 };
+    const model = kvModel<string>();
+    const reads = [undefined, 'a', 'b', 'ab', 'ba', 'aa', 'p', 'pa', 'pb'];
+    for (let seed = 0; seed < 2000; seed++) {
+      const rand = prng(40_000 + seed);
+      const count = 2 + Math.floor(rand() * 7);
+      const h: Operation<KvInput<string>, unknown>[] = [];
+      for (let k = 0; k < count; k++) {
+        const key = rand() < 0.7 ? 'a' : 'b';
+        const x = rand();
+        if (x < 0.45) {
+          h.push(randomOp(rand, k, { op: 'append', key, value: rand() < 0.5 ? 'a' : 'b' }, 'ok', 0.3));
+        } else if (x < 0.55) {
+          h.push(randomOp(rand, k, { op: 'put', key, value: 'p' }, 'ok', 0.3));
+        } else {
+          h.push(randomOp(rand, k, { op: 'get', key }, reads[Math.floor(rand() * reads.length)], 0.3));
+        }
+      }
+      compare(model, h, tally);
+    }
+    expect(tally.ok).toBeGreaterThan(200);
+    expect(tally.bad).toBeGreaterThan(200);
+  });
 });
