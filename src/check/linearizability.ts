@@ -67,7 +67,7 @@ interface Budget {
 type SearchOutcome<S> =
   | { kind: 'ok'; order: number[] }
   | { kind: 'fail'; prefix: number[]; state: S }
-  | { kind: 'unknown'; reason: 'timeout' | 'budget'; deepest: number }
+  | { kind: 'unknown'; reason: 'timeout' | 'budget' }
   | { kind: 'paused' };
 
 interface Search<S> {
@@ -358,10 +358,10 @@ function startSearch<S, I, O>(
     for (;;) {
       if (completedRemaining === 0) return { kind: 'ok', order: Array.from(stackOp.subarray(0, depth)) };
       if ((++iterations & 1023) === 0 && now() > budget.deadline) {
-        return { kind: 'unknown', reason: 'timeout', deepest: deepest() };
+        return { kind: 'unknown', reason: 'timeout' };
       }
       if (budget.steps >= limit) {
-        if (budget.steps >= budget.maxSteps) return { kind: 'unknown', reason: 'budget', deepest: deepest() };
+        if (budget.steps >= budget.maxSteps) return { kind: 'unknown', reason: 'budget' };
         // Out of this slice: resume from this very point (the top of the loop) next time.
         Object.assign(saved, { phase, entry, pcur, bound, iterations });
         return { kind: 'paused' };
