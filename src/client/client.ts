@@ -4,6 +4,7 @@ import { encode } from '../codec/index.ts';
 import { sha256Sync, toHex } from '../crypto/index.ts';
 import type { Transport } from '../transport/index.ts';
 import { open, seal, type WireKind } from '../wire/index.ts';
+import { checkClientTiming } from '../replica/tuning.ts';
 
 /** The application state as agreed: XState's snapshot shape, as plain data. */
 export interface AppSnapshot {
@@ -254,6 +255,7 @@ export class Client {
     if (options.startSeq !== undefined && !(Number.isSafeInteger(options.startSeq) && options.startSeq >= 0)) {
       throw new TypeError(`createClient: startSeq must be a non-negative safe integer, got ${String(options.startSeq)}`);
     }
+    checkClientTiming(options, 'createClient: options');
     this.id = options.id;
     this.#seq = options.startSeq ?? 0;
     this.#opts = {

@@ -3,6 +3,7 @@ import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../cli
 import { generateIdentity, type Identity } from '../crypto/index.ts';
 import { BEHAVIOURS, ByzantineReplica, createReplica, signReconfiguration, type AnyReplica, type Behaviour, type FaultModel, type GroupMember, type Replica, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
 import { Simulation, type LinkConfig, type NodeEnv } from '../sim/index.ts';
+import { checkClientTiming, resolveTuning } from '../replica/tuning.ts';
 
 export interface LocalClusterOptions {
   machine: AnyStateMachine;
@@ -438,4 +439,6 @@ function validate(o: LocalClusterOptions): void {
   if (o.f !== undefined && !(Number.isInteger(o.f) && o.f >= 0 && o.f <= 10)) throw new TypeError('createLocalCluster: `f` must be an integer from 0 to 10');
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new TypeError('createLocalCluster: `seed` must be an integer');
   if (o.clock !== undefined && o.clock !== 'virtual' && o.clock !== 'real') throw new TypeError("createLocalCluster: `clock` is 'virtual' or 'real'");
+  resolveTuning(o.tuning, 'createLocalCluster');
+  checkClientTiming(o.client, 'createLocalCluster: client');
 }

@@ -11,6 +11,7 @@ import { toBase64Url } from '../crypto/bytes.ts';
 import { exportIdentity, generateIdentity, type Identity } from '../crypto/index.ts';
 import { createClient, type Client, type ClientOptions } from '../client/index.ts';
 import type { ReplicaStatus, ReplicaTuning } from '../replica/types.ts';
+import { resolveTuning, TUNING_RULES } from '../replica/tuning.ts';
 import type { TransportStats } from '../transport/webrtc.ts';
 import { webrtcTransport } from '../transport/node.ts';
 import type { ReplicaProcessConfig } from './replica-process.ts';
@@ -92,6 +93,9 @@ export class ProcessGroup {
     const f = options.f ?? 1;
     if (!Number.isInteger(f) || f < 0 || f > 10) throw new TypeError('startProcessGroup: `f` must be an integer from 0 to 10');
     const n = options.faultModel === 'byzantine' ? 3 * f + 1 : 2 * f + 1;
+    // Refused here, before any process starts (each replica would refuse it at start).
+    resolveTuning(options.tuning, 'startProcessGroup');
+    if (options.statusMs !== undefined && !TUNING_RULES.statusMs.ok(options.statusMs)) throw new RangeError(`startProcessGroup: statusMs must be ${TUNING_RULES.statusMs.allowed}, got ${String(options.statusMs)}`);
     this.ids = Array.from({ length: n }, (_, i) => `r${i + 1}`);
     this.faultModel = options.faultModel;
     this.room = options.room ?? `group-${toBase64Url(globalThis.crypto.getRandomValues(new Uint8Array(6)))}`;

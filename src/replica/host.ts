@@ -3,7 +3,8 @@ import { createAppExecutor, type AppExecutor } from '../app/index.ts';
 import { realClock, type Clock } from '../clock.ts';
 import { memoryStorage, type Storage } from '../storage/index.ts';
 import { newMetrics, resolveMemberId, SerialQueue, validateOptions } from './common.ts';
-import { DEFAULT_TUNING, type ReplicaMetrics, type ReplicaOptions, type ReplicaTuning } from './types.ts';
+import { resolveTuning } from './tuning.ts';
+import type { ReplicaMetrics, ReplicaOptions, ReplicaTuning } from './types.ts';
 
 /** What a protocol runtime plugs into the host. */
 export interface ProtocolHooks<TMachine extends AnyStateMachine> {
@@ -42,7 +43,7 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
   constructor(options: ReplicaOptions, extraKeys: Array<[string, Uint8Array]> = []) {
     validateOptions(options);
     this.options = options;
-    this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
+    this.tuning = resolveTuning(options.tuning, 'createReplica');
     this.clock = options.clock ?? realClock();
     this.storage = options.storage ?? memoryStorage();
     for (const m of options.group.members) this.memberKeys.set(m.id, m.publicKey);
