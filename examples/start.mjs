@@ -87,6 +87,8 @@ process.on('SIGINT', () => {
 const clients = await group.createClients(opts.clients, { giveUpAfterMs: 30_000 });
 const latencies = [];
 let acked = 0;
+/** The highest log index a client was acknowledged: every replica must reach it before the states are compared. */
+let lastIndex = 0;
 let failed = 0;
 let running = true;
 const started = performance.now();
@@ -94,9 +96,10 @@ const workload = clients.map(async (client) => {
   while (running) {
     const t = performance.now();
     try {
-      await client.send({ type: 'INC' });
+      const out = await client.send({ type: 'INC' });
       latencies.push(performance.now() - t);
       acked++;
+      lastIndex = Math.max(lastIndex, out.index);
     } catch {
       failed++;
       if (stopping) return;
@@ -167,23 +170,33 @@ while (performance.now() < until) {
 running = false;
 await Promise.all(workload);
 const elapsed = seconds();
-// Let every replica apply the last requests, then compare their states.
-await group.waitFor(() => new Set(group.ids.map((id) => group.report(id)?.status.digest)).size === 1, 10_000, 'equal states').catch(() => {});
+// Let every replica apply the last requests, then compare their states. The reports come from
+// separate processes at different moments: comparing the latest ones at once can mix a replica's
+// state from before the last writes with another's after them (680, 680, 684 on a loaded machine).
+// So wait, with a deadline, until every running replica has reported since the workload ended,
+// all at the same applied index, at least the last acknowledged one, with the same digest.
+const settled = await group.settle({ atLeast: lastIndex, timeoutMs: 20_000 });
 const final = await clients[0].read();
 render();
 clearInterval(ticker);
 
 latencies.sort((a, b) => a - b);
 const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1) : '-');
-const digests = new Set(group.ids.map((id) => group.report(id)?.status.digest));
+const digests = new Set(settled.replicas.map((r) => r.digest));
 console.log('');
 console.log(bold('summary'));
 console.log(`  requests committed  ${acked} in ${elapsed.toFixed(1)} s (${(acked / elapsed).toFixed(0)} req/s), ${failed} gave up`);
 console.log(`  latency             p50 ${pct(0.5)} ms, p90 ${pct(0.9)} ms, p99 ${pct(0.99)} ms`);
 console.log(`  fault survived      ${victim} killed at ${killAt.toFixed(0)} s, restarted at ${restartAt.toFixed(0)} s, caught up ${caughtUpAt !== undefined ? `at ${caughtUpAt.toFixed(1)} s` : 'not yet'}`);
 console.log(`  final counter       ${final.context.count} (acknowledged ${acked}${final.context.count >= acked ? ', none lost' : ', LOST SOME'})`);
-console.log(`  replica states      ${digests.size === 1 ? 'identical on every replica' : `${digests.size} different digests`}`);
-await shutdown(final.context.count >= acked && digests.size === 1 ? 0 : 1);
+const states = settled.settled
+  ? `identical on every replica (applied index ${settled.replicas[0].appliedIndex}, settled in ${settled.waitedMs.toFixed(0)} ms)`
+  : `NOT SETTLED after ${(settled.waitedMs / 1000).toFixed(0)} s: ${digests.size === 1 ? 'one digest' : `${digests.size} different digests`}, last acknowledged index ${lastIndex}`;
+console.log(`  replica states      ${states}`);
+for (const r of settled.replicas) {
+  console.log(`    ${r.id}  applied ${String(r.appliedIndex ?? '-').padStart(7)}  digest ${r.digest?.slice(0, 16) ?? '-'}  ${r.phase}${r.running && !r.fresh ? ' (no report since the workload ended)' : ''}`);
+}
+await shutdown(final.context.count >= acked && settled.settled ? 0 : 1);
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));

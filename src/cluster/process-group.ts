@@ -46,12 +46,32 @@ export interface ReplicaReport {
   cpuMicros: number;
 }
 
+/** One replica as `settle` saw it. */
+export interface SettledReplica {
+  id: string;
+  running: boolean;
+  /** The replica's phase ('leader', 'follower', …), 'killed' or 'starting' (no report from this process yet). */
+  phase: string;
+  /** Reported since `settle` was called. */
+  fresh: boolean;
+  appliedIndex: number | undefined;
+  digest: string | undefined;
+}
+
+export interface SettleResult {
+  settled: boolean;
+  waitedMs: number;
+  replicas: SettledReplica[];
+}
+
 interface Member {
   id: string;
   identity: Identity;
   config: string;
   child?: ChildProcess;
   last?: ReplicaReport;
+  /** Reports received from any of its processes: tells a report received after some moment. */
+  reports: number;
   exits: Array<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -146,7 +166,7 @@ export class ProcessGroup {
         };
         const path = join(this.#dir, `${id}.json`);
         await writeFile(path, JSON.stringify(config));
-        this.#members.set(id, { id, identity: identities[i]!, config: path, exits: [] });
+        this.#members.set(id, { id, identity: identities[i]!, config: path, reports: 0, exits: [] });
       }
       await Promise.all(this.ids.map((id) => this.restart(id)));
     } catch (err) {
@@ -162,12 +182,16 @@ export class ProcessGroup {
     const child = fork(REPLICA_ENTRY, [m.config], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
     track(child);
     m.child = child;
+    // The previous process's last report describes a replica that no longer exists (it may say
+    // `leader`): until the new process reports, there is no report.
+    m.last = undefined;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
     });
     child.on('message', (msg: ReplicaReport) => {
       m.last = msg;
+      m.reports++;
       for (const l of this.#listeners) l();
     });
     child.once('exit', (code, signal) => {
@@ -224,6 +248,41 @@ export class ProcessGroup {
     });
     this.#clients.push(...clients);
     return clients;
+  }
+
+  /**
+   * Waits until the group has settled: every running replica has reported since this call, all
+   * at one applied index (at least `atLeast`, e.g. the highest index a client was acknowledged)
+   * with one digest. Reports come from separate processes at different moments, so comparing the
+   * latest ones without this can mix a state from before the last writes with one after them.
+   * Never rejects: after `timeoutMs` it answers `settled: false` with what it saw.
+   */
+  async settle(options: { atLeast?: number; timeoutMs?: number } = {}): Promise<SettleResult> {
+    const started = performance.now();
+    const since = new Map(this.ids.map((id) => [id, this.#member(id).reports]));
+    const seen = (): SettledReplica[] =>
+      this.ids.map((id) => {
+        const m = this.#member(id);
+        const running = this.isRunning(id);
+        const status = m.last?.status;
+        const phase = !running ? 'killed' : status ? status.phase : 'starting';
+        return { id, running, phase, fresh: running && m.reports > since.get(id)!, appliedIndex: status?.appliedIndex, digest: status?.digest };
+      });
+    const agreed = () => {
+      const live = seen().filter((r) => r.running);
+      const first = live[0];
+      return (
+        first !== undefined &&
+        first.appliedIndex !== undefined &&
+        first.appliedIndex >= (options.atLeast ?? 0) &&
+        live.every((r) => r.fresh && r.appliedIndex === first.appliedIndex && r.digest === first.digest)
+      );
+    };
+    const settled = await this.waitFor(agreed, options.timeoutMs ?? 30_000, 'the group to settle').then(
+      () => true,
+      () => false,
+    );
+    return { settled, waitedMs: performance.now() - started, replicas: seen() };
   }
 
   /** Resolves when `predicate` holds over the latest reports; rejects after `timeoutMs`. */

@@ -27,6 +27,10 @@ describe('npm start (examples/start.mjs)', () => {
       expect(out).toMatch(/restarted r\d from its files/);
       expect(out).toMatch(/final counter +(\d+) \(acknowledged \1, none lost\)/);
       expect(out).toMatch(/replica states +identical on every replica/);
+      // Each replica's applied index and digest, as the comparison saw them: one of each.
+      const rows = [...out.matchAll(/^ +(r\d) +applied +(\d+) +digest ([0-9a-f]{16}) /gm)];
+      expect(rows.map((r) => r[1])).toEqual(model === 'crash' ? ['r1', 'r2', 'r3'] : ['r1', 'r2', 'r3', 'r4']);
+      expect(new Set(rows.map((r) => `${r[2]} ${r[3]}`)).size).toBe(1);
       expect(code).toBe(0);
     }, 90_000);
   }
