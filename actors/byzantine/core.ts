@@ -1,5 +1,6 @@
 import { canonicalEqual } from '../../src/codec/index.ts';
 import { checkEvidence } from './evidence.ts';
+import { RequestBar, vouched } from './request-pool.ts';
 import { applyConfigCommand, cloneConfig, isMember, memberIds, primaryOf, quorumSize, weakQuorum } from './quorum.ts';
 import { checkCheckpointCert, checkNewView, checkViewChange, planNewView, type NewViewPlan, type ViewChangeMessage } from './view-change.ts';
 import {
@@ -72,8 +73,15 @@ interface Slot {
 
 interface Known {
   item: BatchItem;
+  /** Tick the request timer (blaming the primary) counts from: reset when a new view starts. */
   since: number;
+  /** Tick it was first received: forgetting counts from here, so view changes cannot keep it forever. */
+  born: number;
   proposed: boolean;
+  /** This replica holds another version than one a pre-prepare ordered (the client equivocated, or the primary lies). */
+  contended?: boolean;
+  /** Ordered by this replica as primary. */
+  ownProposal?: boolean;
 }
 
 interface Deferred {
@@ -121,6 +129,8 @@ export class BftCore {
   /** Batches by digest: of slots, or arrived before their pre-prepare. */
   readonly #pool = new Map<string, Batch>();
   readonly #known = new Map<string, Known>();
+  /** Requests dropped at a view change (see request-pool.ts): receipts ignored until they would have been forgotten. */
+  readonly #barred = new RequestBar();
   /** Slots whose pre-prepare waits for its batch or requests. */
   readonly #waiting = new Set<Slot>();
   #nextSeq = 0;
@@ -264,9 +274,9 @@ export class BftCore {
   /** A client request or ordered read, received by this replica from the client itself. */
   request(item: BatchItem): void {
     const key = itemKey(item);
-    if (key === undefined || this.#known.has(key)) return;
+    if (key === undefined || this.#known.has(key) || this.#barred.has(key, this.tickCount)) return;
     if (item.k === 'req' && this.#alreadyApplied(item.client, item.seq)) return;
-    this.#known.set(key, { item, since: this.tickCount, proposed: false });
+    this.#known.set(key, { item, since: this.tickCount, born: this.tickCount, proposed: false });
     this.#retryWaiting();
   }
 
@@ -441,10 +451,9 @@ export class BftCore {
     // A batch the new view re-proposes was checked by a quorum when it prepared in an earlier view:
     // its requests need not be here again (their clients may have stopped retrying).
     let verdict = this.#newViewPlan.get(slot.seq) === w.digest ? 'ok' : this.#judgeBatch(batch, slot.seq);
-    // Requests we never received (lost, or sent by a client that does not know us yet, like a
-    // newly added replica) are vouched for by f+1 other backups' prepares: one of them is correct,
-    // and a correct backup prepares only requests it received from their clients.
-    if (verdict === 'wait' && this.#preparesFor(slot, w.view, w.digest) >= weakQuorum(this.#configFor(slot.seq).members.length)) verdict = 'ok';
+    // Requests we never received, or received in another version (an equivocating client), are
+    // vouched for by the primary plus f other backups' prepares: see request-pool.ts.
+    if (verdict === 'wait' && vouched(this.#preparesFor(slot, w.view, w.digest), this.#configFor(slot.seq))) verdict = 'ok';
     if (verdict === 'wait') return;
     slot.waiting = undefined;
     if (verdict !== 'ok') return this.#caught(this.primary, `batch for seq ${slot.seq}: ${verdict}`);
@@ -478,6 +487,7 @@ export class BftCore {
       const k = key === undefined ? undefined : this.#known.get(key);
       if (k && !k.proposed && !primary) this.#noteOrderingDelay(this.tickCount - k.since);
       if (k) k.proposed = true;
+      if (k && primary) k.ownProposal = true;
       if (item.k === 'evidence') this.#evidenceProposed.add(item.accused);
     }
   }
@@ -493,8 +503,13 @@ export class BftCore {
         case 'req': {
           if (this.#alreadyApplied(item.client, item.seq)) break;
           const k = this.#known.get(`req:${item.client}:${item.seq}`);
+          // Another version than ours is no proof against the primary: the client may have sent
+          // it (requests are not signed). It waits for vouchers like a request we never received.
           if (!k) wait = true;
-          else if (!canonicalEqual((k.item as typeof item).event as never, item.event as never)) return `request ${item.client}:${item.seq} differs from what the client sent`;
+          else if (!canonicalEqual((k.item as typeof item).event as never, item.event as never)) {
+            wait = true;
+            k.contended = true;
+          }
           break;
         }
         case 'read':
@@ -800,10 +815,11 @@ export class BftCore {
   // ---- view change --------------------------------------------------------------------
 
   #checkRequestTimers(): void {
+    this.#barred.prune(this.tickCount);
     let expired = false;
     for (const [key, k] of this.#known) {
       const age = this.tickCount - k.since;
-      if (age > this.cfg.forgetRequestTicks) this.#known.delete(key);
+      if (this.tickCount - k.born > this.cfg.forgetRequestTicks) this.#known.delete(key);
       else if (age > this.cfg.requestTimeoutTicks) expired = true;
     }
     // A primary whose own requests do not execute in time gives up its view too (after a
@@ -951,7 +967,14 @@ export class BftCore {
       for (const [id, v] of s.prepares) if (v.view < view) s.prepares.delete(id);
       for (const [id, v] of s.commits) if (v.view < view) s.commits.delete(id);
     }
-    for (const k of this.#known.values()) {
+    for (const [key, k] of this.#known) {
+      // A request whose ordering stalled in the last view in a way an equivocating client causes is
+      // not carried into the new one (request-pool.ts); the rest get a fresh request timer.
+      if (k.contended || k.ownProposal) {
+        this.#known.delete(key);
+        this.#barred.bar(key, k.born + this.cfg.forgetRequestTicks);
+        continue;
+      }
       k.since = this.tickCount;
       k.proposed = false;
     }

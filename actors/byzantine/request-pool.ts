@@ -1,0 +1,65 @@
+import { weakQuorum } from './quorum.ts';
+import type { Config } from './types.ts';
+
+/**
+ * Which client requests a backup may prepare.
+ *
+ * Requests are authenticated by the link from their client, not signed, so a replica knows
+ * only what it received itself: nothing it holds proves to another replica what a client
+ * sent. A correct replica therefore prepares a request only if
+ *
+ * - it received that very request (same client, seq and event) from the client, or
+ * - the request is vouched for: the primary's pre-prepare and the prepares of f other backups
+ *   for the same batch. Of those f+1 replicas at least one is correct, and a correct primary
+ *   orders only requests it received, a correct backup prepares only requests it received or
+ *   saw vouched for; so some correct replica received it from the client.
+ *
+ * The second rule covers a request this backup never received (lost, or a client that does not
+ * know a newly added replica yet) and one it holds in another version: a client that sent
+ * event A to some replicas and event B to others for the same seq (it equivocated). Either
+ * version is the client's own; the primary orders the one it received, and the group follows
+ * it as soon as f other backups hold the same version, with no view change. Only when fewer
+ * than f+1 replicas (the primary among them) hold the primary's version does its batch wait
+ * until the request timer changes the view; the next primary orders its own version. Once a
+ * (client, seq) is executed, every other version still held is dropped (it is the same
+ * request for exactly-once purposes), and held versions are forgotten `forgetRequestTicks`
+ * after they were first received, however many view changes come in between.
+ */
+export function vouched(otherBackupPrepares: number, config: Config): boolean {
+  return 1 + otherBackupPrepares >= weakQuorum(config.members.length);
+}
+
+const MAX_BARRED = 4096;
+
+/**
+ * Requests a replica dropped at a view change, with the tick until which a new receipt of the
+ * same (client, seq) is ignored (when it would have been forgotten anyway).
+ *
+ * Dropped are the versions whose ordering stalled in the last view in a way an equivocating
+ * client causes: one this replica held while the primary ordered another version (contended),
+ * and, at the old primary, the requests it ordered that did not commit. When no version of a
+ * (client, seq) reaches f+1 replicas (every replica got its own), the old view's batch could
+ * not be vouched for; carried over, each new primary would order its own version and stall in
+ * turn. Dropped, the next primary orders only the rest and the group goes on after one view
+ * change; an equivocating client that retries the same seq is ignored until it would have been
+ * forgotten. An honest client loses nothing: its request is still held by the replicas that
+ * saw no conflict (a replica that dropped it prepares it vouched for), and a faulty primary
+ * that made one up to frame it delays it by at most the forget time.
+ */
+export class RequestBar {
+  readonly #until = new Map<string, number>();
+
+  bar(key: string, until: number): void {
+    if (this.#until.size >= MAX_BARRED) this.#until.delete(this.#until.keys().next().value!);
+    this.#until.set(key, until);
+  }
+
+  has(key: string, now: number): boolean {
+    const until = this.#until.get(key);
+    return until !== undefined && now <= until;
+  }
+
+  prune(now: number): void {
+    for (const [key, until] of this.#until) if (now > until) this.#until.delete(key);
+  }
+}
