@@ -1,5 +1,6 @@
 import { canonicalEqual } from '../../src/codec/index.ts';
 import { checkEvidence } from './evidence.ts';
+import { ExecutionLedger } from './execution-evidence.ts';
 import { RequestBar, vouched } from './request-pool.ts';
 import { applyConfigCommand, cloneConfig, isMember, memberIds, primaryOf, quorumSize, weakQuorum } from './quorum.ts';
 import { checkCheckpointCert, checkNewView, checkViewChange, planNewView, type NewViewPlan, type ViewChangeMessage } from './view-change.ts';
@@ -131,6 +132,8 @@ export class BftCore {
   readonly #known = new Map<string, Known>();
   /** Requests dropped at a view change (see request-pool.ts): receipts ignored until they would have been forgotten. */
   readonly #barred = new RequestBar();
+  /** Execution digests signed in commits (wrong execution is evidence within a batch or two). */
+  readonly #exec = new ExecutionLedger();
   /** Slots whose pre-prepare waits for its batch or requests. */
   readonly #waiting = new Set<Slot>();
   #nextSeq = 0;
@@ -311,6 +314,11 @@ export class BftCore {
 
   // ---- inputs: execution --------------------------------------------------------------
 
+  /** The runtime executed batch `seq`: our next commits carry the app digest after it. */
+  batchExecuted(seq: number, appDigest: string): void {
+    this.#exec.executed(seq, appDigest);
+  }
+
   /** The runtime executed boundary `seq`: sign its checkpoint. */
   boundaryExecuted(seq: number, appDigest: string): void {
     const config = this.#configAfter.get(seq);
@@ -355,6 +363,7 @@ export class BftCore {
       } else if (m.type === 'prepare' || m.type === 'commit') {
         const v = this.slots.get(m.seq)?.[m.type === 'prepare' ? 'prepares' : 'commits'].get(this.id);
         if (v && v.view === m.view && v.digest === m.digest) v.proof ??= proof;
+        if (m.type === 'commit' && m.exec) this.#recordExec(this.id, m.exec, proof);
       } else if (m.type === 'checkpoint') {
         const v = this.#checkpoints.get(m.seq)?.get(this.id);
         if (v && v.digest === m.digest) v.proof ??= proof;
@@ -533,6 +542,8 @@ export class BftCore {
   #onVote(from: string, m: Extract<BftMessage, { type: 'prepare' | 'commit' }>, proof: VerifiedProof | undefined): void {
     if (m.view > this.view) return this.#defer(from, m, proof);
     if (m.view < this.view) return;
+    // A late commit (its slot already executed here) still brings its execution claim.
+    if (m.type === 'commit' && m.exec && proof) this.#recordExec(from, m.exec, proof);
     if (!this.#admit(from, m, proof, m.seq)) return;
     const slot = this.#slot(m.seq);
     const votes = m.type === 'prepare' ? slot.prepares : slot.commits;
@@ -575,7 +586,7 @@ export class BftCore {
     this.#refreshCert(slot);
     this.#persistSlot(slot);
     slot.commits.set(this.id, { view: slot.view, digest: slot.digest, proof: undefined });
-    this.#broadcast({ type: 'commit', view: slot.view, seq: slot.seq, digest: slot.digest });
+    this.#broadcast(this.#commit(slot.view, slot.seq, slot.digest));
     this.#checkCommitted(slot);
   }
 
@@ -734,6 +745,7 @@ export class BftCore {
       }
     }
     for (const s of [...this.#checkpoints.keys()]) if (s < stable.seq) this.#checkpoints.delete(s);
+    this.#exec.prune(stable.seq);
     const own = this.#ownCheckpoints.get(stable.seq);
     if (this.executed >= stable.seq && own !== undefined && own !== stable.digest) this.#beginTransfer(stable);
     this.#collectGarbage();
@@ -1011,7 +1023,7 @@ export class BftCore {
       } else if (s.prepares.has(this.id)) {
         this.#broadcast({ type: 'prepare', view: s.view, seq: s.seq, digest: s.digest });
       }
-      if (s.sentCommit) this.#broadcast({ type: 'commit', view: s.view, seq: s.seq, digest: s.digest });
+      if (s.sentCommit) this.#broadcast(this.#commit(s.view, s.seq, s.digest));
     }
     const lastBoundary = Math.floor(this.executed / this.cfg.checkpointEvery) * this.cfg.checkpointEvery;
     const own = this.#ownCheckpoints.get(lastBoundary);
@@ -1145,8 +1157,10 @@ export class BftCore {
     if (this.#accusations.has(accused) || accused === this.id) return;
     if (checkEvidence(accused, evidence, this.group) !== null) return;
     this.#accusations.set(accused, evidence);
-    this.#caught(accused, evidence.kind === 'equivocation' ? 'equivocation' : 'checkpoint digest contradicts a stable certificate');
+    this.#caught(accused, evidence.kind === 'equivocation' ? 'equivocation' : evidence.kind === 'execution' ? 'execution digest contradicts a quorum' : 'checkpoint digest contradicts a stable certificate');
     if (detectedHere) this.#send(this.#others(), { type: 'accuse', accused, evidence });
+    // A primary proven faulty would not order the evidence against itself: move on at once.
+    if (accused === this.primary && !this.changing && isMember(this.group, this.id)) this.#startViewChange(this.view + 1);
   }
 
   #caught(replica: string, what: string): void {
@@ -1156,6 +1170,18 @@ export class BftCore {
   }
 
   // ---- helpers ------------------------------------------------------------------------
+
+  /** A commit vote, carrying our app digest after the last batch we executed. */
+  #commit(view: number, seq: number, digest: string): BftMessage {
+    const exec = this.#exec.claimFor(seq);
+    return exec ? { type: 'commit', view, seq, digest, exec } : { type: 'commit', view, seq, digest };
+  }
+
+  /** A signed execution claim: evidence against whoever contradicts a quorum that agrees. */
+  #recordExec(from: string, exec: { seq: number; digest: string }, proof: VerifiedProof): void {
+    if (exec.seq <= this.stable.seq || exec.seq > this.executed + this.cfg.windowSize) return;
+    for (const { accused, evidence } of this.#exec.record(from, exec, proof, this.group)) this.#accuse(accused, evidence, true);
+  }
 
   hardState(): HardState {
     const h: HardState = { view: this.view, changing: this.changing };

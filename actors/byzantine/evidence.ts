@@ -1,3 +1,4 @@
+import { checkExecutionEvidence } from './execution-evidence.ts';
 import { isMember, quorumSize } from './quorum.ts';
 import type { BftMessage, Config, Evidence, VerifiedProof } from './types.ts';
 
@@ -14,6 +15,7 @@ export function checkEvidence(accused: string, e: Evidence, config: Config): str
     if (e.a.from !== accused || e.b.from !== accused) return 'the proofs are not signed by the accused';
     return findConflict(e.a, e.b) ? null : 'the proofs do not conflict';
   }
+  if (e.kind === 'execution') return checkExecutionEvidence(accused, e, config);
   if (e.bad.from !== accused) return 'the contradicted checkpoint is not signed by the accused';
   const bad = e.bad.messages.find((m) => m.type === 'checkpoint');
   if (!bad || bad.type !== 'checkpoint') return 'no checkpoint in the accused proof';

@@ -12,6 +12,7 @@ export type BftEvent =
   | { type: 'timersDue' }
   | { type: 'read'; ids: string[] }
   | { type: 'boundaryExecuted'; seq: number; appDigest: string }
+  | { type: 'executed'; seq: number; appDigest: string }
   | { type: 'stateInstalled'; seq: number; digest: string; group: Config; before: Config };
 
 const phases: Phase[] = ['normal', 'viewChange', 'stateTransfer', 'joining', 'excluded'];
@@ -56,6 +57,8 @@ export const byzantineProtocolMachine = setup({
           return core.read(event.ids);
         case 'boundaryExecuted':
           return core.boundaryExecuted(event.seq, event.appDigest);
+        case 'executed':
+          return core.batchExecuted(event.seq, event.appDigest);
         case 'stateInstalled':
           return core.stateInstalled(event.seq, event.digest, event.group, event.before);
       }

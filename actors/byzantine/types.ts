@@ -51,7 +51,9 @@ export type Evidence =
   /** Two signed votes of the same kind, view and seq with different digests. */
   | { kind: 'equivocation'; a: VerifiedProof; b: VerifiedProof }
   /** A signed checkpoint digest that contradicts a stable certificate for the same seq. */
-  | { kind: 'checkpoint'; bad: VerifiedProof; cert: VerifiedProof[] };
+  | { kind: 'checkpoint'; bad: VerifiedProof; cert: VerifiedProof[] }
+  /** A signed commit whose execution digest for `seq` contradicts a quorum of signed commits that agree (execution-evidence.ts). */
+  | { kind: 'execution'; seq: number; bad: VerifiedProof; cert: VerifiedProof[] };
 
 export interface Batch {
   /** Replicated time chosen by the primary (checked against the backups' clocks). */
@@ -82,7 +84,8 @@ export interface PreparedClaim {
 export type BftMessage =
   | { type: 'prePrepare'; view: number; seq: number; digest: string }
   | { type: 'prepare'; view: number; seq: number; digest: string }
-  | { type: 'commit'; view: number; seq: number; digest: string }
+  /** `exec`: the sender's app-state digest after the last batch it executed (execution-evidence.ts). */
+  | { type: 'commit'; view: number; seq: number; digest: string; exec?: { seq: number; digest: string } }
   | { type: 'checkpoint'; seq: number; digest: string }
   /**
    * Moves to `view`: the sender's stable checkpoint with its certificate and every slot

@@ -30,9 +30,11 @@ export function validateBundle(body: unknown, content: ProofContent | 'any' = 'a
 export function validateMessage(m: unknown): BftMessage | string {
   if (!isObject(m)) return 'message is not an object';
   switch (m.type) {
+    case 'commit':
+      if (m.exec !== undefined && !(isObject(m.exec) && isSeq(m.exec.seq) && isDigest(m.exec.digest))) return 'bad commit exec';
+      return isCount(m.view) && isSeq(m.seq) && isDigest(m.digest) ? (m as BftMessage) : 'bad commit';
     case 'prePrepare':
     case 'prepare':
-    case 'commit':
       return isCount(m.view) && isSeq(m.seq) && isDigest(m.digest) ? (m as BftMessage) : `bad ${m.type}`;
     case 'checkpoint':
       return isSeq(m.seq) && isDigest(m.digest) ? (m as BftMessage) : 'bad checkpoint';
@@ -152,7 +154,8 @@ function evidenceProofs(e: Evidence): Array<{ proof: Proof; content: ProofConten
 function isEvidence(e: unknown): e is Evidence {
   if (!isObject(e)) return false;
   if (e.kind === 'equivocation') return isProof(e.a) && isProof(e.b);
-  return e.kind === 'checkpoint' && isProof(e.bad) && isList(e.cert) && e.cert.every(isProof);
+  if (e.kind === 'execution' && !isSeq(e.seq)) return false;
+  return (e.kind === 'checkpoint' || e.kind === 'execution') && isProof(e.bad) && isList(e.cert) && e.cert.every(isProof);
 }
 
 function isProof(x: unknown): x is Proof {

@@ -400,7 +400,10 @@ export class ByzantineReplica {
   async #carryOut(effect: Exclude<BftEffect, { type: 'persist' } | { type: 'send' }>): Promise<void> {
     switch (effect.type) {
       case 'execute':
-        return this.#execute(effect.seq, effect.batch, effect.boundary);
+        await this.#execute(effect.seq, effect.batch, effect.boundary);
+        // The core's next commits carry this digest: wrong execution is exposed within a batch or two.
+        this.#host.actor!.send({ type: 'executed', seq: effect.seq, appDigest: this.#host.executor.digest });
+        return;
       case 'readsReady':
         for (const id of effect.ids) {
           const w = this.#waitingReads.get(id);
