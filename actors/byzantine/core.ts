@@ -518,6 +518,7 @@ export class BftCore {
           else if (!canonicalEqual((k.item as typeof item).event as never, item.event as never)) {
             wait = true;
             k.contended = true;
+            this.#barred.suspect(item.client, this.tickCount + this.cfg.forgetRequestTicks);
           }
           break;
         }
@@ -685,7 +686,8 @@ export class BftCore {
     }
     for (const k of this.#known.values()) {
       if (items.length >= this.cfg.maxBatch) break;
-      if (k.proposed) continue;
+      // A client seen sending conflicting versions is not ordered for a while (request-pool.ts).
+      if (k.proposed || (k.item.k === 'req' && this.#barred.suspected(k.item.client, this.tickCount))) continue;
       k.proposed = true;
       items.push(k.item);
     }
@@ -832,7 +834,7 @@ export class BftCore {
     for (const [key, k] of this.#known) {
       const age = this.tickCount - k.since;
       if (this.tickCount - k.born > this.cfg.forgetRequestTicks) this.#known.delete(key);
-      else if (age > this.cfg.requestTimeoutTicks) expired = true;
+      else if (age > this.cfg.requestTimeoutTicks && !(k.item.k === 'req' && this.#barred.suspected(k.item.client, this.tickCount))) expired = true;
     }
     // A primary whose own requests do not execute in time gives up its view too (after a
     // reconfiguration it may be leading a view nobody else is in).
@@ -966,6 +968,13 @@ export class BftCore {
     this.#adoptStable(plan.stable);
     this.#newViewPlan = new Map(plan.prePrepares.map((p) => [p.seq, p.digest]));
     this.#emit({ type: 'persist', hard: this.hardState() });
+    // Our own batches that no backup prepared: a client that gave only us its version stalls them like this.
+    const unvouched = new Set<string>();
+    for (const s of this.slots.values()) {
+      if (s.committed || !s.batch || s.view < 0 || primaryOf(this.#configFor(s.seq), s.view) !== this.id) continue;
+      if ([...s.prepares].some(([id, v]) => id !== this.id && v.view === s.view && v.digest === s.digest)) continue;
+      for (const item of s.batch.items) if (item.k === 'req') unvouched.add(item.client);
+    }
     // Slots not yet committed start over in the new view (their certificates are kept for later view changes).
     for (const s of this.slots.values()) {
       if (s.committed) continue;
@@ -983,6 +992,7 @@ export class BftCore {
       // A request whose ordering stalled in the last view in a way an equivocating client causes is
       // not carried into the new one (request-pool.ts); the rest get a fresh request timer.
       if (k.contended || k.ownProposal) {
+        if (k.ownProposal && k.item.k === 'req' && unvouched.has(k.item.client)) this.#barred.suspect(k.item.client, this.tickCount + this.cfg.forgetRequestTicks);
         this.#known.delete(key);
         this.#barred.bar(key, k.born + this.cfg.forgetRequestTicks);
         continue;

@@ -48,6 +48,25 @@ const MAX_BARRED = 4096;
  */
 export class RequestBar {
   readonly #until = new Map<string, number>();
+  readonly #suspects = new Map<string, number>();
+
+  /**
+   * A client this replica saw send conflicting versions (it held one while a pre-prepare
+   * ordered another): until `until`, its requests are not ordered by this replica as primary,
+   * and not held against a primary that does not order them. Each client then costs the group
+   * at most one view change per forget interval, not one per seq. The cost of a false
+   * suspicion (a faulty primary made a version up to frame an honest client) is bounded too:
+   * that client waits until the suspicion lapses.
+   */
+  suspect(client: string, until: number): void {
+    if (this.#suspects.size >= MAX_BARRED) this.#suspects.delete(this.#suspects.keys().next().value!);
+    this.#suspects.set(client, Math.max(until, this.#suspects.get(client) ?? 0));
+  }
+
+  suspected(client: string, now: number): boolean {
+    const until = this.#suspects.get(client);
+    return until !== undefined && now <= until;
+  }
 
   bar(key: string, until: number): void {
     if (this.#until.size >= MAX_BARRED) this.#until.delete(this.#until.keys().next().value!);
@@ -61,5 +80,6 @@ export class RequestBar {
 
   prune(now: number): void {
     for (const [key, until] of this.#until) if (now > until) this.#until.delete(key);
+    for (const [client, until] of this.#suspects) if (now > until) this.#suspects.delete(client);
   }
 }

@@ -78,6 +78,32 @@ describe('Byzantine group: an equivocating client', () => {
       expect(maxView(cluster)).toBe(view);
     });
   });
+
+  it('a client that keeps equivocating against whoever is primary, seq after seq and retrying, costs a bounded number of view changes: honest writes go on', async () => {
+    await withCluster(10, async (cluster) => {
+      // The worst split: the primary alone gets its version, so no batch of the client's can be vouched for.
+      const liar = byzantineClient(cluster, 'evil', (to, seq, e) => ({ ...e, v: to === cluster.leader() ? seq : -seq }), { retryAfterMs: 150, giveUpAfterMs: 1_000 });
+      let stop = false;
+      const attacks = (async () => {
+        while (!stop) await liar.send({ type: 'ADD', amount: 0 });
+      })();
+      const honest = cluster.createClient();
+      const t0 = cluster.sim.clock.now();
+      for (let i = 0; i < 30; i++) {
+        await honest.send({ type: 'ADD', amount: 1 });
+        await cluster.sim.clock.sleep(200);
+      }
+      stop = true;
+      liar.close();
+      await attacks;
+      // 30 writes and 6 s of think time under attack (dozens of the liar's seqs): about one view change per
+      // forget interval (5 s here), not one per seq (10 views without suspicion).
+      expect(cluster.sim.clock.now() - t0).toBeLessThan(8_000);
+      expect(maxView(cluster)).toBeLessThanOrEqual(3);
+      await expectConverged(cluster);
+      expect((cluster.replica('r1').app.getSnapshot().context as { count: number }).count).toBe(30);
+    });
+  });
 });
 
 async function load(cluster: LocalCluster): Promise<void> {
