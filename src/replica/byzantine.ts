@@ -129,8 +129,9 @@ export class ByzantineReplica {
   }
 
   /** Simulated Byzantine behaviour (tests and demos): 'correct' ends it. */
-  setBehaviour(behaviour: Behaviour, flood?: Partial<FloodOptions>): void {
-    this.#misbehave.set(behaviour, this.#host.tuning.requestTimeoutMs, flood);
+  setBehaviour(behaviour: Behaviour, flood?: Partial<FloodOptions>): Promise<void> {
+    this.#misbehave.set(behaviour, this.#host.tuning.requestTimeoutMs, flood, this.#host.options.identity);
+    return this.#misbehave.ready;
   }
 
   get behaviour(): Behaviour {

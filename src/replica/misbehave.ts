@@ -63,10 +63,14 @@ export class Misbehaviour {
     this.#random = new Prng(seed ^ 0x5eed);
   }
 
-  set(behaviour: Behaviour, requestTimeoutMs: number, flood: Partial<FloodOptions> = {}): void {
+  /** Settles once the behaviour is ready (`flood`: the proofs it quotes are signed). */
+  ready: Promise<void> = Promise.resolve();
+
+  set(behaviour: Behaviour, requestTimeoutMs: number, flood: Partial<FloodOptions> = {}, identity?: Identity): void {
     if (!BEHAVIOURS.includes(behaviour)) throw new RangeError(`unknown behaviour ${String(behaviour)}; one of ${BEHAVIOURS.join(', ')}`);
     this.behaviour = behaviour;
     this.#flood = { ...DEFAULT_FLOOD, ...flood };
+    if (behaviour === 'flood' && this.#flood.kinds.includes('proofs')) this.ready = this.#fillPool(this.#flood.proofs * 2, identity);
     // Just under the backups' patience: requests complete, slowly, without a view change.
     this.#slowMs = Math.floor(requestTimeoutMs * 0.8);
   }
@@ -79,6 +83,8 @@ export class Misbehaviour {
   /** What actually goes out for one signed bundle to one recipient. */
   async outgoing(out: Outgoing, identity: Identity, others: string[]): Promise<Array<{ bytes: Uint8Array; delayMs: number }>> {
     const plain = [{ bytes: out.bytes, delayMs: 0 }];
+    // For `flood`, which may start any time: the latest checkpoint, whose state it then demands.
+    for (const m of out.messages) if (m.type === 'checkpoint') this.#checkpoint = { seq: m.seq, digest: m.digest };
     switch (this.behaviour) {
       case 'silent':
         return [];
@@ -102,7 +108,6 @@ export class Misbehaviour {
       case 'slow':
         return out.messages.some((m) => m.type === 'prePrepare') ? [{ bytes: out.bytes, delayMs: this.#slowMs }] : plain;
       case 'flood': {
-        for (const m of out.messages) if (m.type === 'checkpoint') this.#checkpoint = { seq: m.seq, digest: m.digest };
         const status = out.messages.find((m) => m.type === 'status');
         return status && status.type === 'status' ? [...plain, ...(await this.#storm(out.to, status.view, identity))] : plain;
       }
@@ -146,12 +151,22 @@ export class Misbehaviour {
     return out;
   }
 
-  /** `n` proofs signed by us, distinct from the last rounds' (a pool four times as big, signed once, cycled). */
-  async #freshProofs(n: number, identity: Identity): Promise<Proof[]> {
-    while (this.#pool.length < n * 4) {
-      const s = await sealWithProof({ from: this.id, to: BROADCAST, kind: 'protocol', body: [{ type: 'prepare', view: 0, seq: this.#pool.length + 1, digest: 'flood' }] }, identity);
-      this.#pool.push({ p: s.p, s: s.s! });
+  /** Signs proofs to quote until the pool holds `size` (256 at a time, in parallel). */
+  async #fillPool(size: number, identity: Identity | undefined): Promise<void> {
+    if (!identity) return;
+    while (this.#pool.length < size) {
+      const from = this.#pool.length;
+      const batch = Array.from({ length: Math.min(256, size - from) }, (_, i) =>
+        sealWithProof({ from: this.id, to: BROADCAST, kind: 'protocol', body: [{ type: 'prepare', view: 0, seq: from + i + 1, digest: 'flood' }] }, identity),
+      );
+      for (const s of await Promise.all(batch)) this.#pool.push({ p: s.p, s: s.s! });
     }
+  }
+
+  /** `n` proofs signed by us, distinct from the last round's (a pool twice as big, signed once, cycled). */
+  async #freshProofs(n: number, identity: Identity): Promise<Proof[]> {
+    await this.ready;
+    await this.#fillPool(n * 2, identity);
     const out: Proof[] = [];
     for (let i = 0; i < n; i++) out.push(this.#pool[this.#poolNext++ % this.#pool.length]!);
     return out;

@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { createLocalCluster, type ByzantineReplica, type LocalCluster, type ReplicaMetrics } from '../../src/index.ts';
 import type { FloodOptions } from '../../src/replica/index.ts';
+import { AnswerBudget, bundleAbuse, messageShape } from '../../actors/byzantine/budget.ts';
+import type { BftMessage } from '../../actors/byzantine/types.ts';
 import { counter } from '../fixtures/machines.ts';
 
 const STATUS_MS = 100;
@@ -89,4 +91,34 @@ describe('Byzantine group: a member flooding with validly signed messages', () =
     expect(r.storm.snapshotsSent).toBeLessThanOrEqual(9 * periods(r.storm));
     expect(r.misbehaviour['fetchState flood']).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describe('Byzantine budgets: shape limits and answer budgets (actors/byzantine/budget.ts)', () => {
+  const l = { signers: 4, windowSize: 32 };
+  const proof = { p: new Uint8Array(1), s: new Uint8Array(64) } as never;
+  const status: BftMessage = { type: 'status', view: 0, executed: 0, stable: 0, changing: false };
+  const vc = (prepared: Array<{ seq: number; prePrepare: number; prepares: number[] }>, proofs: number): BftMessage =>
+    ({ type: 'viewChange', view: 1, stable: { seq: 0, digest: 'genesis', cert: [] }, prepared: prepared.map((c) => ({ ...c, view: 0, digest: 'd' })), proofs: Array.from({ length: proofs }, () => proof) });
+
+  it('refuses, before any signature, bundles and proof-carrying messages larger than the protocol ever sends', () => {
+    expect(bundleAbuse([status], l)).toBeNull();
+    expect(bundleAbuse([status, status], l)).toBe('bundle: more than one status');
+    expect(bundleAbuse(Array.from({ length: 8 * 32 + 17 }, (_, i) => ({ type: 'prepare', view: 0, seq: i + 1, digest: 'd' })), l)).toMatch(/^bundle: 273 messages/);
+    // A prepared certificate: the primary's pre-prepare and at most one prepare per other signer.
+    expect(messageShape(vc([{ seq: 1, prePrepare: 0, prepares: [1, 2] }], 3), l)).toBeNull();
+    expect(messageShape(vc([{ seq: 1, prePrepare: 0, prepares: [1, 2, 3, 4] }], 5), l)).toMatch(/^view change: seq 1 certificate of 5 proofs/);
+    expect(messageShape(vc([{ seq: 1, prePrepare: 0, prepares: [1] }], 3), l)).toBe('view change: a proof nobody refers to');
+    expect(messageShape(vc(Array.from({ length: 33 }, (_, i) => ({ seq: i + 1, prePrepare: 0, prepares: [1] })), 2), l)).toMatch(/^view change: 33 prepared slots/);
+    expect(messageShape({ type: 'entries', slots: [{ seq: 1, view: 0, digest: 'd', commits: [0, 1, 2, 3, 4] }], proofs: Array.from({ length: 5 }, () => proof) }, l)).toMatch(/^entries: seq 1 certificate of 5/);
+    expect(messageShape({ type: 'newView', view: 1, viewChanges: Array.from({ length: 5 }, () => proof), prePrepares: [] }, l)).toMatch(/^new view: 5 view changes/);
+  });
+
+  it('answers a peer at most once per interval and kind, and reports a demand rate above the limit once per interval', () => {
+    const b = new AnswerBudget(5, 4);
+    expect([0, 1, 4, 5, 9, 10].map((t) => b.allow('r4', 'status', t))).toEqual([true, false, false, true, false, true]);
+    expect(b.allow('r3', 'status', 1)).toBe(true);
+    expect(b.allow('r4', 'newView', 1)).toBe(true);
+    expect(Array.from({ length: 8 }, () => b.demand('r4', 'status', 20))).toEqual([false, false, false, false, true, false, false, false]);
+    expect(b.demand('r4', 'status', 25)).toBe(false);
+  });
 });
