@@ -1,4 +1,5 @@
 import { canonicalEqual } from '../../src/codec/index.ts';
+import { AnswerBudget } from './budget.ts';
 import { checkEvidence } from './evidence.ts';
 import { ExecutionLedger } from './execution-evidence.ts';
 import { RequestBar, vouched } from './request-pool.ts';
@@ -169,11 +170,14 @@ export class BftCore {
   /** Ticks from knowing a request to the primary's pre-prepare of it, recent ones: a primary slow on purpose shows here. */
   #orderingDelays: number[] = [];
   readonly #alreadyApplied: BftInit['alreadyApplied'];
+  /** Answers to a peer's status or view change: at most one of a kind per peer per half status period (budget.ts). */
+  readonly #answers: AnswerBudget;
 
   constructor(init: BftInit) {
     this.cfg = init.config;
     this.id = init.config.id;
     this.#alreadyApplied = init.alreadyApplied;
+    this.#answers = new AnswerBudget(Math.max(1, Math.ceil(this.cfg.statusTicks / 2)), 4);
     this.view = init.hard.view;
     this.changing = init.hard.changing;
     if (!this.changing) for (const p of init.hard.plan ?? []) this.#newViewPlan.set(p.seq, p.digest);
@@ -907,16 +911,31 @@ export class BftCore {
     return m;
   }
 
-  #onViewChange(from: string, m: ViewChangeMessage, proof: VerifiedProof | undefined): void {
-    if (m.view < this.view || (m.view === this.view && !this.changing)) {
-      // A replica still asking for a view we are already in: show it the new view.
-      if (m.view === this.view && this.#sentNewView) this.#send([from], this.#sentNewView.message, this.#sentNewView.batches);
-      return;
-    }
-    if (!isMember(this.group, from) || m.view > this.view + MAX_VIEWS_AHEAD) return;
+  /**
+   * Whether a view change from `from` for `view` would be checked. If not, only its view number
+   * matters, so the runtime need not verify the proofs it quotes.
+   */
+  viewChangeWanted(from: string, view: number): boolean {
+    if (view < this.view || (view === this.view && !this.changing)) return false;
+    if (!isMember(this.group, this.id) || !isMember(this.group, from) || view > this.view + MAX_VIEWS_AHEAD) return false;
     // One view change per sender: its latest (a sender that moved on no longer backs older views).
     const latest = this.#latestViewChange.get(from);
-    if (latest !== undefined && latest >= m.view) return;
+    return latest === undefined || latest < view;
+  }
+
+  /** Whether a new view for `view` would be looked at (else its quoted view changes need no verifying). */
+  newViewWanted(view: number): boolean {
+    return isMember(this.group, this.id) && (view > this.view || (view === this.view && this.changing));
+  }
+
+  #onViewChange(from: string, m: ViewChangeMessage, proof: VerifiedProof | undefined): void {
+    if (this.#answers.demand(from, 'viewChange', this.tickCount)) this.#caught(from, `view change flood: more than ${this.#answers.floodAt} in ${this.#answers.interval} ticks`);
+    if (!this.viewChangeWanted(from, m.view)) {
+      // A replica still asking for a view we are already in: show it the new view (once per interval).
+      if (m.view === this.view && !this.changing && this.#sentNewView && this.#answers.allow(from, 'newView', this.tickCount)) this.#send([from], this.#sentNewView.message, this.#sentNewView.batches);
+      return;
+    }
+    const latest = this.#latestViewChange.get(from);
     const problem = checkViewChange(m, from, this.group, this.cfg.windowSize, (seq) => this.#configFor(seq));
     if (problem) return this.#caught(from, `view change: ${problem}`);
     if (latest !== undefined) this.#viewChanges.get(latest)?.delete(from);
@@ -1045,10 +1064,13 @@ export class BftCore {
   #onStatus(from: string, m: Extract<BftMessage, { type: 'status' }>): void {
     // Help only a peer that is stuck (the same position twice): a peer merely a little behind
     // under load catches up by itself.
+    if (this.#answers.demand(from, 'status', this.tickCount)) this.#caught(from, `status flood: more than ${this.#answers.floodAt} in ${this.#answers.interval} ticks`);
     const prev = this.#peerExecuted.get(from);
     const repeats = prev && prev.executed === m.executed ? prev.repeats + 1 : 0;
     this.#peerExecuted.set(from, { executed: m.executed, repeats });
     if (repeats < 1) return;
+    // One answer per peer and interval: a flood of statuses costs no more signatures than one.
+    if (!this.#answers.allow(from, 'status', this.tickCount)) return;
     if (m.stable < this.stable.seq && this.stable.seq > 0) {
       this.#send([from], { type: 'stableCert', seq: this.stable.seq, digest: this.stable.digest, cert: this.stable.cert });
       if (m.executed < this.stable.seq) return;
@@ -1080,7 +1102,7 @@ export class BftCore {
       if (slots.length) this.#send([from], { type: 'entries', slots, proofs }, batches);
     }
     // A replica behind our view, or still changing to it, missed our new view.
-    if ((m.view < this.view || (m.view === this.view && m.changing)) && !this.changing && this.#sentNewView) this.#send([from], this.#sentNewView.message, this.#sentNewView.batches);
+    if ((m.view < this.view || (m.view === this.view && m.changing)) && !this.changing && this.#sentNewView && this.#answers.allow(from, 'newView', this.tickCount)) this.#send([from], this.#sentNewView.message, this.#sentNewView.batches);
   }
 
   #onEntries(m: Extract<BftMessage, { type: 'entries' }>): void {

@@ -5,3 +5,4 @@ export { faultsTolerated, quorumSize, weakQuorum, primaryOf, applyConfigCommand 
 export { checkViewChange, checkNewView, planNewView, checkCheckpointCert, GENESIS_DIGEST } from './view-change.ts';
 export { validateBundle, validateMessage, validateBatch, nestedProofs, batchProofs, type ProofContent } from './validate.ts';
 export * from './types.ts';
+export { bundleAbuse, messageShape, maxBundleMessages, AnswerBudget, type ShapeLimits } from './budget.ts';

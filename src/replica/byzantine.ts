@@ -2,6 +2,7 @@ import { createActor, type Actor } from 'xstate';
 import {
   byzantineProtocolMachine,
   batchProofs,
+  bundleAbuse,
   GENESIS_DIGEST,
   nestedProofs,
   validateBatch,
@@ -28,7 +29,8 @@ import { indexKey, type StorageOp } from '../storage/index.ts';
 import { BROADCAST, open, seal, sealWithProof, type WireKind, type WireMessage } from '../wire/index.ts';
 import { decodeTrusted, plainResult } from './common.ts';
 import { ReplicaHost } from './host.ts';
-import { Misbehaviour, type Behaviour } from './misbehave.ts';
+import { Misbehaviour, type Behaviour, type FloodOptions } from './misbehave.ts';
+import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
@@ -86,12 +88,15 @@ export class ByzantineReplica {
   /** Boundaries executed in this drain whose checkpoint the core still has to sign. */
   #boundaries: Array<{ seq: number; appDigest: string }> = [];
   readonly #misbehave: Misbehaviour;
+  /** State chunks served per peer and status period (a flood of fetchState waits, coalesced). */
+  #serveBudget!: ServeBudget<Extract<BftMessage, { type: 'fetchState' }>>;
 
   constructor(options: ReplicaOptions) {
     this.#host = new ReplicaHost(options, options?.group?.admin ? [[ADMIN, options.group.admin]] : []);
     if (this.#host.id === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
     this.id = this.#host.id;
     this.#misbehave = new Misbehaviour(this.id, options.seed ?? 1);
+    this.#serveBudget = new ServeBudget(8, this.#host.tuning.statusMs);
     this.#scheduleFlush = this.#host.endOfInstant(async () => {
       this.#host.actor!.send({ type: 'flush', now: this.#host.clock.now() });
       await this.#drain();
@@ -124,8 +129,9 @@ export class ByzantineReplica {
   }
 
   /** Simulated Byzantine behaviour (tests and demos): 'correct' ends it. */
-  setBehaviour(behaviour: Behaviour): void {
-    this.#misbehave.set(behaviour, this.#host.tuning.requestTimeoutMs);
+  setBehaviour(behaviour: Behaviour, flood?: Partial<FloodOptions>): Promise<void> {
+    this.#misbehave.set(behaviour, this.#host.tuning.requestTimeoutMs, flood, this.#host.options.identity);
+    return this.#misbehave.ready;
   }
 
   get behaviour(): Behaviour {
@@ -211,17 +217,32 @@ export class ByzantineReplica {
 
 
   async #onBundle(msg: WireMessage, outer: Proof, attachments: Uint8Array[]): Promise<void> {
-    const messages = validateBundle(msg.body);
-    if (typeof messages === 'string') return this.#host.drop('malformed');
-    for (const m of messages) {
-      for (const { proof, content } of nestedProofs(m)) {
+    const validated = validateBundle(msg.body);
+    if (typeof validated === 'string') return this.#host.drop('malformed');
+    // Cheap checks first: a signed bundle holding more than the protocol sends, or quoting
+    // proofs that cannot hold, costs no verification and is counted against its sender.
+    const core = this.#core()!;
+    const abuse = bundleAbuse(validated, { signers: this.#host.memberKeys.size, windowSize: this.#host.tuning.windowSize });
+    if (abuse) return this.#abuse(abuse);
+    const messages: BftMessage[] = [];
+    for (const m of validated) {
+      // Only the view number of a view change or new view the core would not look at matters.
+      if (m.type === 'viewChange' && !core.viewChangeWanted(msg.from, m.view)) {
+        messages.push({ type: 'viewChange', view: m.view, stable: { seq: 0, digest: GENESIS_DIGEST, cert: [] }, prepared: [], proofs: [] });
+        continue;
+      }
+      if (m.type === 'newView' && !core.newViewWanted(m.view)) continue;
+      const problem = implausible(m, msg.from, { config: core.group, configFor: (seq) => core.configFor(seq), windowSize: this.#host.tuning.windowSize, peek: (p) => this.#peek(p, 'votes') });
+      if (problem) return this.#abuse(problem);
+      for (const { proof, content } of othersFirst(nestedProofs(m), msg.from, (p) => this.#peek(p, 'votes'))) {
         if (!(await this.#verifyProof(proof, content))) return this.#host.drop('bad-proof');
       }
+      messages.push(m);
     }
-    const proof = asVerified(outer, msg.from, messages);
+    const proof = asVerified(outer, msg.from, validated);
     this.#remember(outer, true);
     // Only batches the messages refer to are kept (others would be memory for nothing).
-    const wanted = referencedDigests(messages);
+    const wanted = referencedDigests(validated);
     for (const bytes of attachments) {
       const digest = toHex(sha256Sync(bytes));
       if (!wanted.has(digest)) {
@@ -233,7 +254,7 @@ export class ByzantineReplica {
       this.#host.actor!.send({ type: 'batch', digest, batch });
     }
     for (const m of messages) {
-      if (m.type === 'fetchState') await this.#serveState(msg.from, m);
+      if (m.type === 'fetchState') await this.#demandState(msg.from, m);
       else if (m.type === 'stateChunk') await this.#onStateChunk(msg.from, m);
       else this.#host.actor!.send({ type: 'message', from: msg.from, message: m, proof });
     }
@@ -254,14 +275,19 @@ export class ByzantineReplica {
    * signed protocol bundle holding what it may hold. Decorates it in place as a VerifiedProof.
    */
   async #verifyProof(proof: Proof, content: ProofContent): Promise<VerifiedProof | undefined> {
-    const d = decode(proof.p, { maxSize: this.#host.tuning.maxMessageBytes });
-    if (!d.ok) return undefined;
-    const payload = d.value as { f?: unknown; k?: unknown; m?: unknown } | null;
-    if (!payload || typeof payload !== 'object' || typeof payload.f !== 'string' || payload.k !== 'protocol') return undefined;
-    const signer = payload.f;
+    const peeked = this.#peek(proof, content);
+    if (!peeked) return undefined;
+    const { from: signer, messages } = peeked;
     if ((content === 'admin') !== (signer === ADMIN)) return undefined;
-    const messages = validateBundle(payload.m, content);
-    if (typeof messages === 'string') return undefined;
+    if (content === 'viewChange') {
+      // A view change quoted by a new view: its shape and claims before any signature.
+      const core = this.#core()!;
+      const vc = messages[0]!;
+      const problem =
+        bundleAbuse(messages, { signers: this.#host.memberKeys.size, windowSize: this.#host.tuning.windowSize }) ??
+        implausible(vc, signer, { config: core.group, configFor: (seq) => core.configFor(seq), windowSize: this.#host.tuning.windowSize, peek: (p) => this.#peek(p, 'votes') });
+      if (problem) return undefined;
+    }
     const key = this.#host.memberKeys.get(signer);
     if (!key) return undefined;
     const cacheKey = this.#cacheKey(proof);
@@ -273,9 +299,21 @@ export class ByzantineReplica {
     }
     if (!ok) return undefined;
     if (content === 'viewChange') {
-      for (const m of messages) for (const inner of nestedProofs(m)) if (!(await this.#verifyProof(inner.proof, inner.content))) return undefined;
+      for (const m of messages) for (const inner of othersFirst(nestedProofs(m), signer, (p) => this.#peek(p, 'votes'))) if (!(await this.#verifyProof(inner.proof, inner.content))) return undefined;
     }
     return asVerified(proof, signer, messages);
+  }
+
+  /** A quoted proof's signer and messages, decoded but not verified (for checks before verifying). */
+  #peek(proof: Proof, content: ProofContent): VerifiedProof | undefined {
+    return peekProof(proof, content, this.#host.tuning.maxMessageBytes);
+  }
+
+  /** Abuse by an authenticated member: dropped, and counted by reason (the text before ':'). */
+  #abuse(what: string): void {
+    this.#host.drop('abusive');
+    const key = what.split(':')[0]!;
+    this.#host.metrics.misbehaviour[key] = (this.#host.metrics.misbehaviour[key] ?? 0) + 1;
   }
 
   #cacheKey(proof: Proof): string {
@@ -499,6 +537,13 @@ export class ByzantineReplica {
     await this.#sendAlone([to], { type: 'fetchState', seq: t.seq, digest: t.digest, offset: t.received });
   }
 
+  /** A peer's fetchState: served within its budget, else the latest waits for the next period. */
+  async #demandState(from: string, m: Extract<BftMessage, { type: 'fetchState' }>): Promise<void> {
+    const verdict = this.#serveBudget.take(from, m, this.#host.clock.now());
+    if (verdict === 'flood') this.#abuse('fetchState flood: a second demand while one waits');
+    if (verdict === 'now') await this.#serveState(from, m);
+  }
+
   async #serveState(to: string, m: Extract<BftMessage, { type: 'fetchState' }>): Promise<void> {
     const bytes = await this.#host.storage.get(indexKey(SNAPSHOT_PREFIX, m.seq));
     if (!bytes || m.offset > bytes.length) return this.#host.drop('state-unavailable');
@@ -579,6 +624,7 @@ export class ByzantineReplica {
       this.#host.actor!.send({ type: 'flush', now });
     }
     if (this.#transfer && this.#core()!.phase !== 'stateTransfer' && this.#core()!.executed >= this.#transfer.seq) this.#transfer = undefined;
+    for (const { peer, demand } of this.#serveBudget.due(now)) await this.#serveState(peer, demand);
     await this.#drain();
   }
 
@@ -694,7 +740,10 @@ function addToGroups(groups: OutGroup[], effect: Extract<BftEffect, { type: 'sen
     g = { to: effect.to, messages: [], batches: new Map() };
     groups.push(g);
   }
-  g.messages.push(effect.message);
+  // The latest status supersedes an earlier one (receivers refuse a bundle with two).
+  const older = effect.message.type === 'status' ? g.messages.findIndex((m) => m.type === 'status') : -1;
+  if (older >= 0) g.messages[older] = effect.message;
+  else g.messages.push(effect.message);
   for (const b of effect.batches ?? []) g.batches.set(b.digest, b.batch);
 }
 

@@ -4,15 +4,35 @@
  * stays correct, so a replica switched back to 'correct' behaves again. `twin` is arranged by
  * the local cluster (a second node with the same keys); here it is just a name.
  */
-import type { Batch, BftMessage } from '../../actors/byzantine/index.ts';
+import type { Batch, BftMessage, Proof } from '../../actors/byzantine/index.ts';
 import type { Identity } from '../crypto/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex } from '../crypto/index.ts';
 import { Prng } from '../sim/prng.ts';
 import { BROADCAST, rewrap, seal, sealWithProof, type WireKind } from '../wire/index.ts';
 
-export const BEHAVIOURS = ['correct', 'silent', 'equivocate', 'forge', 'corrupt-signatures', 'wrong-result', 'replay', 'slow', 'twin'] as const;
+export const BEHAVIOURS = ['correct', 'silent', 'equivocate', 'forge', 'corrupt-signatures', 'wrong-result', 'replay', 'slow', 'twin', 'flood'] as const;
 export type Behaviour = (typeof BEHAVIOURS)[number];
+
+/**
+ * `flood`: besides its correct traffic, with each status it sends a peer, the member sends
+ * that peer validly signed abuse: statuses claiming it executed nothing (many in one bundle
+ * and some alone), view changes quoting many signed proofs, stale view changes, and
+ * fetchState demands for its latest checkpoint.
+ */
+export type FloodKind = 'status' | 'proofs' | 'fetch';
+export interface FloodOptions {
+  kinds: FloodKind[];
+  /** Statuses in the one big bundle. */
+  statuses: number;
+  /** Bundles of one status (and of one stale view change) each. */
+  bundles: number;
+  /** Distinct signed proofs quoted by the view change. */
+  proofs: number;
+  /** fetchState bundles. */
+  fetches: number;
+}
+export const DEFAULT_FLOOD: FloodOptions = { kinds: ['status', 'proofs', 'fetch'], statuses: 256, bundles: 4, proofs: 64, fetches: 8 };
 
 export interface Outgoing {
   to: string;
@@ -30,6 +50,11 @@ export class Misbehaviour {
   readonly #random: Prng;
   /** Recently sent envelopes, for `replay`. */
   readonly #history: Array<{ to: string; bytes: Uint8Array }> = [];
+  #flood: FloodOptions = DEFAULT_FLOOD;
+  /** `flood`: our latest checkpoint (what we ask peers' state of), and pre-signed proofs to quote. */
+  #checkpoint: { seq: number; digest: string } | undefined;
+  #pool: Proof[] = [];
+  #poolNext = 0;
 
   constructor(
     readonly id: string,
@@ -38,9 +63,14 @@ export class Misbehaviour {
     this.#random = new Prng(seed ^ 0x5eed);
   }
 
-  set(behaviour: Behaviour, requestTimeoutMs: number): void {
+  /** Settles once the behaviour is ready (`flood`: the proofs it quotes are signed). */
+  ready: Promise<void> = Promise.resolve();
+
+  set(behaviour: Behaviour, requestTimeoutMs: number, flood: Partial<FloodOptions> = {}, identity?: Identity): void {
     if (!BEHAVIOURS.includes(behaviour)) throw new RangeError(`unknown behaviour ${String(behaviour)}; one of ${BEHAVIOURS.join(', ')}`);
     this.behaviour = behaviour;
+    this.#flood = { ...DEFAULT_FLOOD, ...flood };
+    if (behaviour === 'flood' && this.#flood.kinds.includes('proofs')) this.ready = this.#fillPool(this.#flood.proofs * 2, identity);
     // Just under the backups' patience: requests complete, slowly, without a view change.
     this.#slowMs = Math.floor(requestTimeoutMs * 0.8);
   }
@@ -53,6 +83,8 @@ export class Misbehaviour {
   /** What actually goes out for one signed bundle to one recipient. */
   async outgoing(out: Outgoing, identity: Identity, others: string[]): Promise<Array<{ bytes: Uint8Array; delayMs: number }>> {
     const plain = [{ bytes: out.bytes, delayMs: 0 }];
+    // For `flood`, which may start any time: the latest checkpoint, whose state it then demands.
+    for (const m of out.messages) if (m.type === 'checkpoint') this.#checkpoint = { seq: m.seq, digest: m.digest };
     switch (this.behaviour) {
       case 'silent':
         return [];
@@ -75,6 +107,10 @@ export class Misbehaviour {
       }
       case 'slow':
         return out.messages.some((m) => m.type === 'prePrepare') ? [{ bytes: out.bytes, delayMs: this.#slowMs }] : plain;
+      case 'flood': {
+        const status = out.messages.find((m) => m.type === 'status');
+        return status && status.type === 'status' ? [...plain, ...(await this.#storm(out.to, status.view, identity))] : plain;
+      }
       case 'equivocate':
         return out.messages.some((m) => m.type === 'prePrepare') && this.#secondHalf(out.to, others) ? [{ bytes: await this.#conflicting(out, identity), delayMs: 0 }] : plain;
       default:
@@ -90,6 +126,50 @@ export class Misbehaviour {
       return [{ bytes }, { bytes: await seal({ from: victim, to, kind, body }) }];
     }
     return [{ bytes }];
+  }
+
+  /** One round of `flood` abuse to one peer, every bundle validly signed by this member. */
+  async #storm(to: string, view: number, identity: Identity): Promise<Array<{ bytes: Uint8Array; delayMs: number }>> {
+    const f = this.#flood;
+    const out: Array<{ bytes: Uint8Array; delayMs: number }> = [];
+    const send = async (body: BftMessage[]) => out.push({ bytes: (await sealWithProof({ from: this.id, to, kind: 'protocol', body }, identity)).bytes, delayMs: 0 });
+    if (f.kinds.includes('status')) {
+      const status: BftMessage = { type: 'status', view, executed: 0, stable: 0, changing: false };
+      if (f.statuses > 1) await send(Array.from({ length: f.statuses }, () => status));
+      for (let i = 0; i < f.bundles; i++) await send([status]);
+    }
+    if (f.kinds.includes('proofs')) {
+      // One prepared certificate quoting every proof (the sender signed them all): only a full check refuses it.
+      const proofs = await this.#freshProofs(f.proofs, identity);
+      const prepared = [{ seq: 1, view, digest: 'flood', prePrepare: 0, prepares: proofs.map((_, i) => i).slice(1) }];
+      await send([{ type: 'viewChange', view: view + 1, stable: { seq: 0, digest: 'genesis', cert: [] }, prepared, proofs: proofs as never }]);
+      // Stale view changes: a primary that sent the new view answers each with it.
+      for (let i = 0; i < f.bundles; i++) await send([{ type: 'viewChange', view, stable: { seq: 0, digest: 'genesis', cert: [] }, prepared: [], proofs: [] }]);
+    }
+    const cp = this.#checkpoint;
+    if (f.kinds.includes('fetch') && cp) for (let i = 0; i < f.fetches; i++) await send([{ type: 'fetchState', seq: cp.seq, digest: cp.digest, offset: 0 }]);
+    return out;
+  }
+
+  /** Signs proofs to quote until the pool holds `size` (256 at a time, in parallel). */
+  async #fillPool(size: number, identity: Identity | undefined): Promise<void> {
+    if (!identity) return;
+    while (this.#pool.length < size) {
+      const from = this.#pool.length;
+      const batch = Array.from({ length: Math.min(256, size - from) }, (_, i) =>
+        sealWithProof({ from: this.id, to: BROADCAST, kind: 'protocol', body: [{ type: 'prepare', view: 0, seq: from + i + 1, digest: 'flood' }] }, identity),
+      );
+      for (const s of await Promise.all(batch)) this.#pool.push({ p: s.p, s: s.s! });
+    }
+  }
+
+  /** `n` proofs signed by us, distinct from the last round's (a pool twice as big, signed once, cycled). */
+  async #freshProofs(n: number, identity: Identity): Promise<Proof[]> {
+    await this.ready;
+    await this.#fillPool(n * 2, identity);
+    const out: Proof[] = [];
+    for (let i = 0; i < n; i++) out.push(this.#pool[this.#poolNext++ % this.#pool.length]!);
+    return out;
   }
 
   #remember(to: string, bytes: Uint8Array): void {
