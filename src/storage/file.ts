@@ -5,8 +5,11 @@
  *
  * Layout of `dir`:
  *   LOCK              the pid (and a nonce) of the process that has the store open
- *   storage.log       a file header, then an append-only sequence of records
+ *   storage.log       a file header with a checkpoint of the synced length (file/format.ts),
+ *                     then an append-only sequence of records
  *   storage.log.next  a compacted log being written (deleted on open if a crash left it)
+ *   storage.meta      generation and length of the log at creation, compaction and close
+ *                     (file/meta.ts); storage.meta.next is its replacement being written
  *
  * A record is one `set`, `delete` or `batch` call, so a batch is atomic: on replay either its
  * record is complete and checksummed, or it is discarded. Every record starts with a 20-byte
@@ -19,6 +22,15 @@
  * followed by an intact record of a *later* group (group start past the damage) was synced
  * before that group was written, so it is real corruption and opening fails.
  *
+ * A log can also lose synced records without a damaged byte: cut short (even at a record
+ * boundary), deleted, or replaced by an older copy. Records alone cannot show that, so after
+ * each group's fdatasync the store writes the new end into a checkpoint slot of the header,
+ * with no fsync of its own (the next group's fdatasync carries it). Opening refuses, with
+ * StorageDamagedError, a log that ends or is damaged before its checkpoint or before the length
+ * storage.meta recorded, a missing log that storage.meta says was written, and a log of an
+ * older generation than storage.meta's. A crash never produces these: it can only tear the
+ * group being written, which is past every checkpoint and was never acknowledged.
+ *
  * The live data is kept in memory (a Map plus a lazily sorted key array) and rebuilt on open
  * by replaying the log; reads never touch the disk.
  *
@@ -30,14 +42,16 @@ import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { assertBatch, assertKey, assertScanOptions, assertValue, scanBounds } from './keys.ts';
 import { StorageArgumentError, StorageClosedError, type ScanOptions, type Storage, type StorageOp } from './types.ts';
-import { StorageCorruptionError, StorageIOError, StorageLockedError } from './file/errors.ts';
+import { StorageCorruptionError, StorageDamagedError, StorageIOError, StorageLockedError, type StorageDamage } from './file/errors.ts';
+import { DATA_START, encodeFileHeader, encodeSlot, FILE_VERSION, slotOffset } from './file/format.ts';
 import { exists, ignoreMissing, syncDir, writeAll, writeRecords, WRITE_CHUNK_BYTES } from './file/io.ts';
 import { acquireLock, releaseLock } from './file/lock.ts';
 import { encodeRecord, opSize, sealRecord } from './file/record.ts';
-import { createEmptyLog, FILE_HEADER, fileHeader, replayLog, type ReplayResult } from './file/replay.ts';
+import { META_NAME, META_NEXT_NAME, readMeta, writeMeta, type Meta } from './file/meta.ts';
+import { createEmptyLog, LOG_NAME, NEXT_NAME, readLogHeader, replayLog, type ReplayResult } from './file/replay.ts';
 import { SortedIndex } from './file/sorted-index.ts';
 
-export { StorageCorruptionError, StorageIOError, StorageLockedError };
+export { StorageCorruptionError, StorageDamagedError, StorageIOError, StorageLockedError, type StorageDamage };
 export { crc32c } from './file/crc.ts';
 
 export interface FileStorageOptions {
@@ -48,7 +62,7 @@ export interface FileStorageOptions {
 }
 
 export interface FileStorageStats {
-  /** fdatasync/fsync calls, on the log, on compacted files and on the directory. */
+  /** fdatasync/fsync calls, on the log, on compacted files, on storage.meta and on the directory (one per write group). */
   fsyncs: number;
   /** Write groups appended (each is one write and one fdatasync). */
   groups: number;
@@ -75,8 +89,6 @@ export interface FileStorage extends Storage {
   compact(): Promise<void>;
 }
 
-const LOG_NAME = 'storage.log';
-const NEXT_NAME = 'storage.log.next';
 /** Payload size at which a compacted file starts a new record. */
 const COMPACT_RECORD_BYTES = 1 << 20;
 
@@ -129,12 +141,56 @@ export async function openFileStorage(dir: string, options: FileStorageOptions =
   let fh: FileHandle | undefined;
   try {
     await unlink(join(dir, NEXT_NAME)).catch(ignoreMissing);
+    await unlink(join(dir, META_NEXT_NAME)).catch(ignoreMissing);
     const logPath = join(dir, LOG_NAME);
-    if (!(await exists(logPath))) await createEmptyLog(dir);
+    let meta = await readMeta(dir);
+    let fsyncs = 0;
+    if (!(await exists(logPath))) {
+      // storage.meta is written only once a log is in place: without the log it means a deleted file.
+      if (meta !== undefined) {
+        throw new StorageDamagedError(
+          logPath,
+          'missing',
+          `${logPath} is missing, but ${join(dir, META_NAME)} says a log of generation ${meta.generation} with at least ${meta.end} bytes was synced here`,
+          meta.end,
+          0,
+        );
+      }
+      await createEmptyLog(dir);
+      fsyncs += 2;
+    }
     fh = await open(logPath, 'r+');
+    const header = await readLogHeader(fh, logPath);
+    if (meta !== undefined && meta.generation > header.generation) {
+      throw new StorageDamagedError(
+        logPath,
+        'replaced',
+        `${logPath} is of generation ${header.generation}, older than generation ${meta.generation} recorded in ${join(dir, META_NAME)}: an older copy of the log`,
+        meta.generation,
+        header.generation,
+      );
+    }
+    // How far the log was synced: its checkpoint, or the length storage.meta recorded at the last close if longer.
+    let durable = header.checkpoint?.end ?? header.dataStart;
+    if (meta !== undefined && meta.generation === header.generation) durable = Math.max(durable, meta.end);
     const index = new SortedIndex();
-    const replay = await replayLog(fh, index, logPath);
-    const store = new FileStore(dir, fh, lock, index, replay, compactMinBytes, compactRatio);
+    const replay = await replayLog(fh, index, logPath, header, durable);
+    // No storage.meta (a crash right after creating the log, or a store of an earlier version) or an
+    // older one (a crash between a compaction's rename and its storage.meta): record the log found.
+    if (header.version === FILE_VERSION && (meta === undefined || meta.generation < header.generation)) {
+      meta = { generation: header.generation, end: replay.end };
+      fsyncs += await writeMeta(dir, meta);
+    }
+    const checkpoint = { generation: header.generation, seq: header.checkpoint?.seq ?? 0, meta };
+    const store = new FileStore(dir, fh, lock, index, { ...replay, fsyncs: replay.fsyncs + fsyncs }, checkpoint, compactMinBytes, compactRatio);
+    if (header.version !== FILE_VERSION) {
+      // A version 1 log has no checkpoint to append after: rewrite it in this version first.
+      fh = undefined;
+      await store.compact().catch(async (err: unknown) => {
+        await store.close();
+        throw err;
+      });
+    }
     return store;
   } catch (err) {
     await fh?.close().catch(() => {});
@@ -162,6 +218,11 @@ class FileStore implements FileStorage {
   #end: number;
   /** Size of the log right after the last compaction (0 before any). */
   #compactedSize = 0;
+  /** Generation of the log file (format.ts), and the sequence number of its latest checkpoint. */
+  #generation: number;
+  #seq: number;
+  /** What storage.meta says now (undefined before a version 1 log is rewritten). */
+  #meta: Meta | undefined;
   #queue: Pending[] = [];
   #busy = false;
   #idleWaiters: Array<() => void> = [];
@@ -170,8 +231,20 @@ class FileStore implements FileStorage {
   #failed: StorageIOError | undefined;
   readonly #stats: FileStorageStats;
 
-  constructor(dir: string, fh: FileHandle, lock: string, index: SortedIndex, replay: ReplayResult, compactMinBytes: number, compactRatio: number) {
+  constructor(
+    dir: string,
+    fh: FileHandle,
+    lock: string,
+    index: SortedIndex,
+    replay: ReplayResult,
+    checkpoint: { generation: number; seq: number; meta: Meta | undefined },
+    compactMinBytes: number,
+    compactRatio: number,
+  ) {
     this.dir = dir;
+    this.#generation = checkpoint.generation;
+    this.#seq = checkpoint.seq;
+    this.#meta = checkpoint.meta;
     this.#fh = fh;
     this.#lock = lock;
     this.#index = index;
@@ -253,6 +326,16 @@ class FileStore implements FileStorage {
     this.#closing = (async () => {
       // Writes issued before close still complete.
       if (this.#busy) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      // The length reached, durably: the log's own checkpoint is synced only by a next group.
+      // Best effort: without it, the store reopens as after a crash.
+      const meta = this.#meta;
+      if (!this.#failed && meta !== undefined && (meta.generation !== this.#generation || meta.end !== this.#end)) {
+        const next = { generation: this.#generation, end: this.#end };
+        await writeMeta(this.dir, next).then((n) => {
+          this.#stats.fsyncs += n;
+          this.#meta = next;
+        }, () => {});
+      }
       await this.#fh.close().catch(() => {});
       await releaseLock(this.dir, this.#lock);
     })();
@@ -344,6 +427,10 @@ class FileStore implements FileStorage {
     this.#stats.groups++;
     this.#stats.bytesAppended += pos - groupStart;
     this.#end = pos;
+    // Checkpoint the new end only now, so that it never claims unsynced records; no fsync of
+    // its own: the next group's fdatasync (or storage.meta at close) makes it durable.
+    this.#seq++;
+    await writeAll(this.#fh, encodeSlot(this.#generation, this.#seq, pos), slotOffset(this.#seq));
   }
 
   /**
@@ -357,11 +444,10 @@ class FileStore implements FileStorage {
     const { keys, values } = this.#index.snapshot();
     const nextPath = join(this.dir, NEXT_NAME);
     const fh = await open(nextPath, 'w+');
-    let pos = 0;
+    const generation = this.#generation + 1;
+    let pos = DATA_START;
     let renamed = false;
     try {
-      await writeAll(fh, fileHeader(), 0);
-      pos = FILE_HEADER;
       let pending: Uint8Array[] = [];
       let pendingStart = pos;
       let pendingBytes = 0;
@@ -393,6 +479,8 @@ class FileStore implements FileStorage {
         }
       }
       if (pending.length > 0) await writeRecords(fh, pending, pendingStart);
+      // The header goes in last, once the end is known: both checkpoints say the whole file.
+      await writeAll(fh, encodeFileHeader(generation, pos), 0);
       await fh.datasync();
       this.#stats.fsyncs++;
       await rename(nextPath, join(this.dir, LOG_NAME));
@@ -407,9 +495,15 @@ class FileStore implements FileStorage {
     const old = this.#fh;
     this.#fh = fh;
     this.#end = pos;
+    this.#generation = generation;
+    this.#seq = 1;
     this.#compactedSize = pos;
     this.#stats.compactions++;
     await old.close().catch(() => {});
+    // Now a copy of the old log (an older generation) is refused as a rollback.
+    const meta = { generation, end: pos };
+    this.#stats.fsyncs += await writeMeta(this.dir, meta);
+    this.#meta = meta;
   }
 }
 

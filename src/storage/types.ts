@@ -7,6 +7,8 @@
  *
  * Durability: when a returned promise resolves, the write survives a crash of the process.
  * A batch is atomic: after a crash either all of its operations are visible or none.
+ * A durable back end that finds less than it acknowledged (files cut short, damaged, deleted
+ * or rolled back) refuses to open rather than serve the rest (fileStorage: StorageDamagedError).
  */
 export type StorageOp =
   | { type: 'set'; key: string; value: Uint8Array }

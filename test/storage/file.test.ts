@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crc32c, fileStorage, openFileStorage, StorageCorruptionError, StorageLockedError, type FileStorage } from '../../src/storage/file.ts';
+import { crc32c, fileStorage, openFileStorage, StorageCorruptionError, StorageDamagedError, StorageLockedError, type FileStorage } from '../../src/storage/file.ts';
 import { indexKey, type Storage, type StorageOp } from '../../src/storage/index.ts';
 import { describeStorageContract } from './contract.ts';
 
@@ -12,6 +12,29 @@ let base = '';
 let dirs = 0;
 const freshDir = () => join(base, `s${++dirs}`);
 const LOG = 'storage.log';
+const META = 'storage.meta';
+const DATA_START = 1536;
+
+/** The files of a store directory (storage.meta may be absent). */
+interface Files {
+  log: Uint8Array;
+  meta: Uint8Array | undefined;
+}
+async function capture(dir: string): Promise<Files> {
+  const meta = await readFile(join(dir, META)).then((b) => new Uint8Array(b), () => undefined);
+  return { log: new Uint8Array(await readFile(join(dir, LOG))), meta };
+}
+async function restore(dir: string, files: Files): Promise<void> {
+  await writeFile(join(dir, LOG), files.log);
+  if (files.meta) await writeFile(join(dir, META), files.meta);
+  else await rm(join(dir, META), { force: true });
+}
+/** A crash while writing a group leaves its records (`log`, torn or not) under the header and storage.meta from `before` it. */
+function torn(before: Files, log: Uint8Array): Files {
+  const out = log.slice();
+  out.set(before.log.subarray(0, DATA_START));
+  return { log: out, meta: before.meta };
+}
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'statechorus-file-'));
@@ -160,21 +183,29 @@ describe('fileStorage', () => {
   });
 
   describe('recovery', () => {
-    /** Writes `n` records, each its own group; returns the log bytes and where the last record starts. */
-    async function logWithRecords(n: number): Promise<{ dir: string; file: Uint8Array; lastStart: number; keys: string[] }> {
+    /**
+     * Writes `n` records, each its own group; returns the log bytes, where the last record
+     * starts, the files after close, and the files as they were before the last write (whose
+     * header and storage.meta a crash during that write leaves).
+     */
+    async function logWithRecords(n: number): Promise<{ dir: string; file: Uint8Array; lastStart: number; keys: string[]; closed: Files; beforeFirst: Files; beforeLast: Files }> {
       const dir = freshDir();
       const s = await openFileStorage(dir);
       const keys: string[] = [];
       let lastStart = 0;
+      const beforeFirst = await capture(dir);
+      let beforeLast: Files | undefined;
       for (let i = 0; i < n; i++) {
         lastStart = s.stats().logBytes;
+        if (i === n - 1) beforeLast = await capture(dir);
         const key = `key/${i}`;
         keys.push(key);
         if (i % 3 === 2) await s.batch([{ type: 'set', key, value: valueFor(key, 40) }, { type: 'delete', key: `key/${i - 1}` }]);
         else await s.set(key, valueFor(key, 40));
       }
       await s.close();
-      return { dir, file: new Uint8Array(await readFile(join(dir, LOG))), lastStart, keys };
+      const closed = await capture(dir);
+      return { dir, file: closed.log, lastStart, keys, closed, beforeFirst, beforeLast: beforeLast! };
     }
 
     /** The state after the first `count` of logWithRecords' writes. */
@@ -188,10 +219,10 @@ describe('fileStorage', () => {
     }
 
     it('discards a record torn at any byte and keeps every complete one', async () => {
-      const { dir, file, lastStart, keys } = await logWithRecords(6);
+      const { dir, file, lastStart, keys, beforeLast } = await logWithRecords(6);
       expect(lastStart).toBeLessThan(file.length);
       for (let cut = lastStart; cut < file.length; cut++) {
-        await writeFile(join(dir, LOG), file.subarray(0, cut));
+        await restore(dir, torn(beforeLast, file.subarray(0, cut)));
         const s = await openFileStorage(dir);
         expect(s.stats().truncatedBytes).toBe(cut - lastStart);
         sameEntries(await contents(s), expectedAfter(keys, 5));
@@ -202,7 +233,7 @@ describe('fileStorage', () => {
     });
 
     it('discards garbage and zeros appended after the last record', async () => {
-      const { dir, file, keys } = await logWithRecords(4);
+      const { dir, file, keys, closed } = await logWithRecords(4);
       const random = prng(7);
       for (const n of [1, 19, 20, 21, 100, 5000, 70_000]) {
         for (const kind of ['random', 'zeros', 'ones']) {
@@ -210,7 +241,7 @@ describe('fileStorage', () => {
           const damaged = new Uint8Array(file.length + n);
           damaged.set(file);
           damaged.set(tail, file.length);
-          await writeFile(join(dir, LOG), damaged);
+          await restore(dir, { log: damaged, meta: closed.meta });
           const s = await openFileStorage(dir);
           expect(s.stats().truncatedBytes).toBe(n);
           sameEntries(await contents(s), expectedAfter(keys, 4));
@@ -228,6 +259,7 @@ describe('fileStorage', () => {
       const s = await openFileStorage(dir);
       await s.set('first', bytes(1));
       const groupStart = s.stats().logBytes;
+      const before = await capture(dir);
       // calls issued together share one group
       await Promise.all(Array.from({ length: 30 }, (_, i) => s.set(`g/${String(i).padStart(2, '0')}`, valueFor(`g${i}`, 30))));
       expect(s.stats().groups).toBe(2);
@@ -236,7 +268,7 @@ describe('fileStorage', () => {
       const random = prng(11);
       for (let round = 0; round < 40; round++) {
         const cut = groupStart + Math.floor(random() * (file.length - groupStart));
-        await writeFile(join(dir, LOG), file.subarray(0, cut));
+        await restore(dir, torn(before, file.subarray(0, cut)));
         const r = await openFileStorage(dir);
         const got = [...(await contents(r)).keys()].filter((k) => k.startsWith('g/'));
         // whatever survived is the first `got.length` calls
@@ -251,6 +283,7 @@ describe('fileStorage', () => {
       const s = await openFileStorage(dir);
       await s.set('synced', bytes(1));
       const groupStart = s.stats().logBytes;
+      const before = await capture(dir);
       // one group of several records
       await Promise.all(['a', 'b', 'c', 'd'].map((k) => s.set(k, valueFor(k, 1000))));
       expect(s.stats().groups).toBe(2);
@@ -261,7 +294,7 @@ describe('fileStorage', () => {
       expect(holeAt).toBeGreaterThan(groupStart);
       const damaged = file.slice();
       damaged.fill(0, holeAt, holeAt + 512);
-      await writeFile(join(dir, LOG), damaged);
+      await restore(dir, torn(before, damaged));
       const r = await openFileStorage(dir);
       expect(await r.get('synced')).toEqual(bytes(1));
       expect(r.stats().truncatedBytes).toBeGreaterThan(0);
@@ -270,8 +303,10 @@ describe('fileStorage', () => {
     });
 
     it('refuses to open a log damaged before later synced records, with a clear error', async () => {
-      const { dir, file, keys } = await logWithRecords(5);
-      const firstRecord = 16; // after the file header
+      const { dir, file, keys, closed, beforeFirst } = await logWithRecords(5);
+      // a header and storage.meta from before any record: as if every checkpoint after it had
+      // been lost with a power loss, so only the later intact records show the damage
+      const firstRecord = 1536; // after the file header
       const cases: Array<[string, number]> = [
         ['payload byte', firstRecord + 20 + 7],
         ['length field', firstRecord + 1],
@@ -282,14 +317,17 @@ describe('fileStorage', () => {
       for (const [what, at] of cases) {
         const damaged = file.slice();
         damaged[at]! ^= 0x40;
-        await writeFile(join(dir, LOG), damaged);
-        await expect(openFileStorage(dir)).rejects.toThrow(StorageCorruptionError);
-        await expect(openFileStorage(dir)).rejects.toThrow(/corrupt: the record at offset 16 is damaged/);
+        await restore(dir, torn(beforeFirst, damaged));
+        await expect(openFileStorage(dir)).rejects.toThrow(StorageDamagedError);
+        await expect(openFileStorage(dir)).rejects.toThrow(/is damaged at offset 1536, but an intact record written after it was synced follows/);
+        // and with the checkpoint intact, as it almost always is
+        await restore(dir, { log: damaged, meta: closed.meta });
+        await expect(openFileStorage(dir)).rejects.toThrow(/is damaged at offset 1536, before the end of acknowledged data/);
         // the failed open released its lock and left the file alone
         expect((await stat(join(dir, LOG))).size).toBe(file.length);
         expect(what.length).toBeGreaterThan(0);
       }
-      await writeFile(join(dir, LOG), file);
+      await restore(dir, closed);
       const s = await openFileStorage(dir);
       sameEntries(await contents(s), expectedAfter(keys, 5));
       await s.close();
