@@ -100,12 +100,14 @@ const COMPACT_RECORD_BYTES = 1 << 20;
 export function fileStorage(dir: string, options: FileStorageOptions = {}): FileStorage & { readonly ready: Promise<void> } {
   const opening = openFileStorage(dir, options);
   opening.catch(() => {}); // surfaced by the calls below
+  const ready = opening.then(() => {});
+  ready.catch(() => {}); // and by `ready` to whoever awaits it: not an unhandled rejection that ends the process
   let opened: FileStorage | undefined;
   void opening.then((s) => (opened = s), () => {});
   const when = <T>(use: (s: FileStorage) => Promise<T>): Promise<T> => (opened ? use(opened) : opening.then(use));
   return {
     dir,
-    ready: opening.then(() => {}),
+    ready,
     get: (key) => when((s) => s.get(key)),
     set: (key, value) => when((s) => s.set(key, value)),
     delete: (key) => when((s) => s.delete(key)),

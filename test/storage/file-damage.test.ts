@@ -9,7 +9,10 @@ import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crc32c, openFileStorage, StorageCorruptionError, StorageDamagedError, type FileStorage } from '../../src/storage/file.ts';
+import { generateIdentity } from '../../src/crypto/index.ts';
+import { createReplica } from '../../src/index.ts';
+import { crc32c, fileStorage, openFileStorage, StorageCorruptionError, StorageDamagedError, type FileStorage } from '../../src/storage/file.ts';
+import { counter } from '../fixtures/machines.ts';
 
 let base = '';
 let dirs = 0;
@@ -174,6 +177,29 @@ describe('fileStorage refuses damage a crash cannot produce', () => {
     await s.close();
     await writeFile(join(dir2, LOG), early.log);
     expect((await tryOpen(dir2)).error?.damage).toBe('shortened');
+  });
+});
+
+describe('a replica on a damaged log', () => {
+  it('refuses to start with the storage error instead of serving from what is left', async () => {
+    const { dir, closed } = await acknowledged(50, 5);
+    await restore(dir, { ...closed, log: closed.log.subarray(0, Math.floor(closed.log.length / 2)) });
+    const identity = await generateIdentity();
+    const storage = fileStorage(dir);
+    const replica = createReplica({
+      machine: counter,
+      identity,
+      group: { faultModel: 'crash', members: [{ id: 'solo', publicKey: identity.publicKey }] },
+      transport: { send: () => {}, onMessage: () => {} },
+      storage,
+    });
+    try {
+      await expect(replica.start()).rejects.toThrow(StorageDamagedError);
+      expect(replica.status().running).toBe(false);
+    } finally {
+      await replica.stop().catch(() => {});
+      await storage.close();
+    }
   });
 });
 
