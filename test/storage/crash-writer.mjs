@@ -20,7 +20,18 @@ const round = Number(roundArg);
 const { openFileStorage } = await import(pathToFileURL(modulePath).href);
 const { crashValue, logKey, prng } = await import(new URL('./crash-common.mjs', import.meta.url).href);
 
-const print = (line) => writeSync(1, line + '\n');
+// stdout is a non-blocking pipe: when a loaded parent has not drained it, writeSync throws
+// EAGAIN; retry until the whole line is out (the line must precede any later one).
+const print = (line) => {
+  const buf = Buffer.from(line + '\n');
+  for (let done = 0; done < buf.length; ) {
+    try {
+      done += writeSync(1, buf, done);
+    } catch (err) {
+      if (err?.code !== 'EAGAIN') throw err;
+    }
+  }
+};
 const random = prng(Number(seedArg));
 // Compact early and often, so kills land in compactions too.
 const s = await openFileStorage(dir, { compactMinBytes: 128 << 10, compactRatio: 1.25 });
