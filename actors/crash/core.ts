@@ -214,6 +214,9 @@ export class RaftCore {
     if (this.recovery) {
       // Knowing nothing yet, it takes part in nothing; catching up, it follows but never votes.
       if (this.recovery.stage === 'query' || m.type === 'vote' || m.type === 'timeoutNow') return;
+      // The leader believes we hold entries we lost: an acknowledgement of our former self, delivered
+      // after it forgot them, restored its record. Ask it again to forget it.
+      if (m.type === 'heartbeat' && m.term >= this.term && m.commit > this.log.lastIndex) this.#send(from, { type: 'recover', term: this.term, nonce: this.recovery.nonce });
       this.#step(from, m);
       this.#recoveryProgress(false);
       return;

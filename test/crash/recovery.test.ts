@@ -84,6 +84,23 @@ describe('crash model: a replica that lost its state (finding 5)', () => {
     });
   });
 
+  it('an idle group finishes the recovery even when an acknowledgement from the wiped replica\'s former self arrives after it asked', async () => {
+    // Seeds where that stale acknowledgement restored the leader's record of the replica's log: it never sent the entries again.
+    for (const seed of [3, 5]) {
+      await withCluster(seed, async (cluster) => {
+        await cluster.waitForLeader();
+        const client = cluster.createClient();
+        for (let i = 0; i < 200; i++) await client.send({ type: 'INC' });
+        const leader = cluster.leader()!;
+        const victim = cluster.replicaIds.find((id) => id !== leader)!;
+        cluster.crash(victim);
+        await cluster.restart(victim, { wipe: true });
+        await cluster.waitFor(() => cluster.replica(victim).status().phase === 'follower' && cluster.replica(victim).status().appliedIndex >= 201, { timeoutMs: 3_000, stepMs: 1 });
+        expectEqualDigests(cluster);
+      });
+    }
+  });
+
   it('a replica added later joins through the log, and recovers like any other member when its disk is lost', async () => {
     await withCluster(12, async (cluster) => {
       const client = cluster.createClient();
@@ -195,5 +212,23 @@ describe('crash model: recovery rules (actors/crash/recovery.ts)', () => {
     });
     expect(core.recovery).toBeNull();
     expect(core.takeEffects().some((e) => e.type === 'persist' && e.recovery === null)).toBe(true);
+  });
+
+  it('catching up, asks the leader again when its heartbeat shows it believes we hold entries we lost', () => {
+    const core = new RaftCore({
+      config: { ...DEFAULT_RAFT_CONFIG, id: 'a' },
+      hardState: { term: 4, vote: 'b', commit: 0 },
+      membership: { voters: ['a', 'b', 'c'], learners: [] },
+      snapshot: null,
+      entries: [],
+      seed: 3,
+      recovery: { stage: 'catchUp', target: { leaderTerm: 4, index: 9, term: 4 } },
+    });
+    core.takeEffects();
+    core.receive('b', { type: 'heartbeat', term: 4, commit: 9, readRound: 0 });
+    expect(core.takeEffects().filter((e) => e.type === 'send').map((e) => e.type === 'send' && [e.to, e.message.type])).toEqual([
+      ['b', 'recover'],
+      ['b', 'heartbeatReply'],
+    ]);
   });
 });
