@@ -1,5 +1,6 @@
 import { RaftLog } from './log.ts';
-import type { Entry, HardState, Membership, RaftConfig, RaftEffect, RaftMessage, Role, SnapshotMeta } from './types.ts';
+import { Recovery, type RecoveryInit } from './recovery.ts';
+import type { Entry, HardState, Membership, RaftConfig, RaftEffect, RaftMessage, RecoveryRecord, Role, SnapshotMeta } from './types.ts';
 
 /** Leader's view of one follower. */
 interface Progress {
@@ -36,6 +37,8 @@ export interface RaftInit {
   entries: Entry[];
   /** Seed for randomized election timeouts (from the runtime's PRNG: the protocol stays pure). */
   seed: number;
+  /** The replica starts without its state (or stopped while catching up after that): recover first (recovery.ts). */
+  recovery?: RecoveryInit;
 }
 
 export type MembershipChange = { add: string } | { remove: string } | { promote: string } | { demote: string };
@@ -81,6 +84,8 @@ export class RaftCore {
   reads: PendingRead[] = [];
   readsAwaitingCommit: string[] = [];
   readRound = 0;
+  /** Set while this replica recovers lost state: it neither votes nor campaigns (recovery.ts). */
+  recovery: Recovery | null = null;
   #rng: number;
 
   constructor(init: RaftInit) {
@@ -112,6 +117,10 @@ export class RaftCore {
     this.#resetElectionTimeout();
     // Entries committed before a restart are applied again on top of the snapshot.
     this.#emitApply();
+    if (init.recovery) {
+      this.recovery = new Recovery(init.recovery, this.id);
+      this.#recoveryProgress(false);
+    }
   }
 
   // ---- inputs -------------------------------------------------------------------------
@@ -119,7 +128,8 @@ export class RaftCore {
   tick(now: number): void {
     this.now = Math.max(this.now, now);
     this.tickCount++;
-    if (this.role === 'leader') this.#tickLeader();
+    if (this.recovery) this.#recoveryProgress(true);
+    else if (this.role === 'leader') this.#tickLeader();
     else this.#tickElection();
   }
 
@@ -199,6 +209,22 @@ export class RaftCore {
   }
 
   receive(from: string, m: RaftMessage): void {
+    if (m.type === 'recover') return this.#answerRecover(from, m);
+    if (m.type === 'recoverReply') return this.#onRecoverReply(from, m);
+    if (this.recovery) {
+      // Knowing nothing yet, it takes part in nothing; catching up, it follows but never votes.
+      if (this.recovery.stage === 'query' || m.type === 'vote' || m.type === 'timeoutNow') return;
+      // The leader believes we hold entries we lost: an acknowledgement of our former self, delivered
+      // after it forgot them, restored its record. Ask it again to forget it.
+      if (m.type === 'heartbeat' && m.term >= this.term && m.commit > this.log.lastIndex) this.#send(from, { type: 'recover', term: this.term, nonce: this.recovery.nonce });
+      this.#step(from, m);
+      this.#recoveryProgress(false);
+      return;
+    }
+    this.#step(from, m);
+  }
+
+  #step(from: string, m: Exclude<RaftMessage, { type: 'recover' | 'recoverReply' }>): void {
     if (m.term > this.term) {
       if (m.type === 'vote' && !m.transfer && this.#inLease()) return; // a healthy leader is not unseated
       if ((m.type === 'vote' && m.pre) || (m.type === 'voteReply' && m.pre && m.granted)) {
@@ -671,6 +697,80 @@ export class RaftCore {
     this.#send(from, { type: 'appendReply', term: this.term, success: true, matchIndex: meta.index, hintIndex: 0, hintTerm: 0 });
   }
 
+  // ---- recovery of lost state (recovery.ts) ---------------------------------------------
+
+  /** Anyone may ask; a leader forgets what it knew of the asker's log (it is gone) and probes it afresh. */
+  #answerRecover(from: string, m: Extract<RaftMessage, { type: 'recover' }>): void {
+    const pr = this.role === 'leader' ? this.progress.get(from) : undefined;
+    if (pr) Object.assign(pr, { match: 0, next: this.log.lastIndex + 1, state: 'probe', probeSent: false, inflight: [], pendingSnapshot: 0 });
+    this.#send(from, {
+      type: 'recoverReply',
+      term: this.term,
+      nonce: m.nonce,
+      leader: this.role === 'leader',
+      recovering: this.recovery !== null,
+      empty: this.term === 0 && this.log.lastIndex === 0,
+      lastIndex: this.log.lastIndex,
+      lastTerm: this.log.lastTerm,
+      membership: cloneMembership(this.membership),
+    });
+  }
+
+  #onRecoverReply(from: string, m: Extract<RaftMessage, { type: 'recoverReply' }>): void {
+    const r = this.recovery;
+    if (!r) return;
+    const decision = r.record(from, m);
+    if (r.stage === 'catchUp') {
+      // A leader newer than the one we are catching up to: its log is the one to hold now.
+      if (m.nonce !== r.nonce || !m.leader || m.recovering || m.term < this.term || m.term <= r.target!.leaderTerm) return;
+      if (m.term > this.term) this.#becomeFollower(m.term, from);
+      this.leader = from;
+      r.target = { leaderTerm: m.term, index: m.lastIndex, term: m.lastTerm };
+      this.#persist({ recovery: { ...r.target } });
+      this.#recoveryProgress(false);
+      return;
+    }
+    if (!decision) return;
+    if (decision.kind === 'genesis') {
+      this.recovery = null;
+      this.#persist({ recovery: null }); // the hard state written marks the storage as this replica's
+      return;
+    }
+    this.role = 'follower';
+    this.term = decision.term;
+    this.leader = decision.leader;
+    this.vote = decision.leader; // that term has its leader: never a second vote in it
+    this.electionElapsed = 0;
+    r.stage = 'catchUp';
+    r.askedAtTerm = decision.term;
+    r.target = { leaderTerm: decision.term, index: decision.index, term: decision.lastTerm };
+    this.#persist({ recovery: { ...r.target } }); // durable before anything else goes out
+    this.#recoveryProgress(false);
+  }
+
+  /** Asks (again) when due; ends the recovery once the log holds the target entry. */
+  #recoveryProgress(tick: boolean): void {
+    const r = this.recovery!;
+    if (r.stage === 'catchUp') {
+      const t = r.target!;
+      if (this.leader !== null && this.vote === null) {
+        this.vote = this.leader;
+        this.#persistHardState();
+      }
+      if (this.log.snapshotIndex >= t.index || this.log.term(t.index) === t.term) {
+        this.recovery = null;
+        this.#persist({ recovery: null });
+        return;
+      }
+    }
+    if (!r.due(this.term, tick)) return;
+    const nonce = r.asked(this.term, () => {
+      this.#resetElectionTimeout();
+      return this.#rng;
+    });
+    for (const id of new Set([...r.peers, ...this.#peers()])) this.#send(id, { type: 'recover', term: this.term, nonce });
+  }
+
   // ---- linearizable reads (read index) --------------------------------------------------
 
   #startRead(ids: string[]): void {
@@ -790,11 +890,12 @@ export class RaftCore {
    * Adds to the trailing persist effect when nothing was emitted since, so one write carries it
    * all. `overlap` only if everything in the write may be under way while later effects run.
    */
-  #persist(p: { truncateAfter?: number; entries?: Entry[] }, overlap = false): void {
+  #persist(p: { truncateAfter?: number; entries?: Entry[]; recovery?: RecoveryRecord | null }, overlap = false): void {
     const last = this.effects[this.effects.length - 1];
     if (last?.type === 'persist') {
       if (!overlap) delete last.overlap;
       last.hardState = this.hardState();
+      if (p.recovery !== undefined) last.recovery = p.recovery;
       if (p.truncateAfter !== undefined) {
         last.truncateAfter = Math.min(last.truncateAfter ?? Infinity, p.truncateAfter);
         last.entries = (last.entries ?? []).filter((e) => e.index <= p.truncateAfter!);

@@ -13,14 +13,19 @@ export type RaftEvent =
   | { type: 'changeMembership'; change: MembershipChange; now: number }
   | { type: 'persisted'; index: number };
 
-const roles: Role[] = ['follower', 'preCandidate', 'candidate', 'leader'];
+/** The chart's phases: Raft's roles, and `recovering` while a replica that lost its state recovers (recovery.ts). */
+type Phase = Role | 'recovering';
+const phases: Phase[] = ['recovering', 'follower', 'preCandidate', 'candidate', 'leader'];
+
+const phaseOf = (core: RaftCore): Phase => (core.recovery ? 'recovering' : core.role);
 
 /** In every phase: follow the core into the phase it moved to. */
-const followRole = roles.map((role) => ({ guard: { type: 'roleIs' as const, params: { role } }, target: `#raft.${role}` }));
+const followPhase = (from: Phase) => phases.filter((p) => p !== from).map((phase) => ({ guard: { type: 'phaseIs' as const, params: { phase } }, target: `#raft.${phase}` }));
 
 /**
  * The crash-fault protocol as a statechart: its states are Raft's phases (follower,
- * pre-candidate, candidate, leader). Every event is stepped through the pure core, and the
+ * pre-candidate, candidate, leader) and `recovering` (a replica that started without its state
+ * and does not vote until it has recovered from a quorum). Every event is stepped through the pure core, and the
  * chart moves to whichever phase the core is in, so inspection shows the live phase and
  * the core's state as context. No I/O and no timers here: the runtime sends `tick`s from its
  * clock and carries out the core's effects.
@@ -32,7 +37,7 @@ export const crashProtocolMachine = setup({
     input: {} as RaftInit,
   },
   guards: {
-    roleIs: ({ context }, params: { role: Role }) => context.core.role === params.role,
+    phaseIs: ({ context }, params: { phase: Phase }) => phaseOf(context.core) === params.phase,
   },
   actions: {
     step: ({ context, event }) => {
@@ -75,9 +80,10 @@ export const crashProtocolMachine = setup({
   initial: 'follower',
   on: { '*': { actions: 'step' } },
   states: {
-    follower: { always: followRole.filter((t) => t.target !== '#raft.follower') },
-    preCandidate: { always: followRole.filter((t) => t.target !== '#raft.preCandidate') },
-    candidate: { always: followRole.filter((t) => t.target !== '#raft.candidate') },
-    leader: { always: followRole.filter((t) => t.target !== '#raft.leader') },
+    recovering: { always: followPhase('recovering') },
+    follower: { always: followPhase('follower') },
+    preCandidate: { always: followPhase('preCandidate') },
+    candidate: { always: followPhase('candidate') },
+    leader: { always: followPhase('leader') },
   },
 });

@@ -51,7 +51,33 @@ export type RaftMessage =
   | { type: 'heartbeat'; term: number; commit: number; readRound: number }
   | { type: 'heartbeatReply'; term: number; readRound: number }
   | { type: 'snapshot'; term: number; meta: SnapshotMeta; data: Uint8Array }
-  | { type: 'timeoutNow'; term: number };
+  | { type: 'timeoutNow'; term: number }
+  /** Sent by a replica that started without its state (recovery.ts); `term` is the sender's and changes nothing. */
+  | { type: 'recover'; term: number; nonce: number }
+  /** The answer: what the sender holds, whether it leads, and whether it is recovering itself. */
+  | {
+      type: 'recoverReply';
+      term: number;
+      nonce: number;
+      leader: boolean;
+      recovering: boolean;
+      /** Term 0, no entries, no snapshot: this replica never took part in anything. */
+      empty: boolean;
+      lastIndex: number;
+      lastTerm: number;
+      membership: Membership;
+    };
+
+/**
+ * Kept durable while a replica that lost its state catches up: the log position of the leader
+ * that answered its recovery. Until it holds the entry (index, term), it neither votes nor
+ * grants pre-votes: that leader's log held every entry committed before the state was lost.
+ */
+export interface RecoveryRecord {
+  leaderTerm: number;
+  index: number;
+  term: number;
+}
 
 export type RaftEffect =
   /**
@@ -60,7 +86,7 @@ export type RaftEffect =
    * first), the runtime may carry out later effects while the write is under way, and reports
    * with a `persisted` event when it is done: the leader counts itself toward a commit only then.
    */
-  | { type: 'persist'; hardState?: HardState; truncateAfter?: number; entries?: Entry[]; overlap?: boolean }
+  | { type: 'persist'; hardState?: HardState; truncateAfter?: number; entries?: Entry[]; overlap?: boolean; recovery?: RecoveryRecord | null }
   | { type: 'send'; to: string; message: RaftMessage }
   /** Committed entries, in log order, to apply to the application. */
   | { type: 'apply'; entries: Entry[] }

@@ -194,8 +194,21 @@ export class LocalCluster {
     this.sim.crash(id);
   }
 
-  restart(id: string): Promise<void> {
+  /**
+   * Starts a crashed replica again from its storage. Test tooling: `{ wipe: true }` first empties
+   * its storage (a lost or replaced disk), so it starts knowing nothing.
+   */
+  async restart(id: string, options: { wipe?: boolean } = {}): Promise<void> {
     this.#known(id);
+    if (options.wipe) {
+      if (this.sim.isUp(id)) throw new Error(`restart ${id} with wipe: crash it first`);
+      const storage = this.sim.storageOf(id);
+      // As a task of the virtual clock, so the run replays exactly.
+      await this.sim.clock.run(async () => {
+        const keys = (await storage.scan()).map(([key]) => ({ type: 'delete' as const, key }));
+        if (keys.length) await storage.batch(keys);
+      });
+    }
     return this.sim.restart(id);
   }
 

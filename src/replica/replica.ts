@@ -1,7 +1,7 @@
 import { createActor, type Actor } from 'xstate';
-import { crashProtocolMachine, validateRaftMessage, type Entry, type HardState, type RaftEffect, type RaftInit, type RaftMessage, type SnapshotMeta } from '../../actors/crash/index.ts';
+import { crashProtocolMachine, termProblem, validateRaftMessage, type Entry, type HardState, type RaftEffect, type RaftInit, type RaftMessage, type RecoveryRecord, type SnapshotMeta } from '../../actors/crash/index.ts';
 import type { RaftCore } from '../../actors/crash/core.ts';
-import { checkEvent, type AppExecutor } from '../app/index.ts';
+import { checkEvent, createAppExecutor, type AppExecutor } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { indexKey, prefixEnd, type StorageOp } from '../storage/index.ts';
 import { open, seal, type WireKind, type WireMessage } from '../wire/index.ts';
@@ -12,6 +12,8 @@ import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'raft/hard';
 const SNAPSHOT_KEY = 'raft/snapshot';
+/** Present while this replica catches up after losing its state (actors/crash/recovery.ts). */
+const RECOVERY_KEY = 'raft/recovery';
 const LOG_PREFIX = 'raft/log/';
 const LOG_END = prefixEnd(LOG_PREFIX)!;
 
@@ -151,6 +153,9 @@ export class Replica {
       case 'protocol': {
         const m = validateRaftMessage(msg.body);
         if (typeof m === 'string') return this.#host.drop('malformed');
+        // A member that sends what no correct replica sends is refused and counted, never followed.
+        const problem = termProblem(this.#core()!.term, m) ?? (m.type === 'snapshot' && m.meta.index > this.#core()!.commit ? this.#snapshotProblem(m.data) : null);
+        if (problem) return this.#misbehaved(problem === 'bad snapshot' ? 'bad-snapshot' : 'absurd-term');
         this.#host.actor!.send({ type: 'message', from: msg.from, message: m });
         return this.#drain();
       }
@@ -160,6 +165,27 @@ export class Replica {
         return this.#onRead(msg.from, msg.body);
       default:
         return this.#host.drop('unexpected-kind');
+    }
+  }
+
+  #misbehaved(what: string): void {
+    this.#host.drop(what);
+    this.#host.metrics.misbehaviour[what] = (this.#host.metrics.misbehaviour[what] ?? 0) + 1;
+  }
+
+  /** Restores a snapshot on a scratch executor first: one that does not decode or restore is refused before the protocol installs it. */
+  #snapshotProblem(data: Uint8Array): string | null {
+    const decoded = decode(data, { maxSize: this.#host.tuning.maxMessageBytes });
+    const record = decoded.ok ? (decoded.value as { time?: unknown; app?: unknown }) : undefined;
+    if (!record || typeof record !== 'object' || typeof record.time !== 'number' || !Number.isFinite(record.time) || !(record.app instanceof Uint8Array)) return 'bad snapshot';
+    const scratch = createAppExecutor(this.#host.options.machine);
+    try {
+      scratch.restore(record.app);
+      return null;
+    } catch {
+      return 'bad snapshot';
+    } finally {
+      scratch.stop();
     }
   }
 
@@ -430,6 +456,7 @@ export class Replica {
 
   async #load(): Promise<RaftInit> {
     const hardBytes = await this.#host.storage.get(HARD_KEY);
+    const recoveryBytes = await this.#host.storage.get(RECOVERY_KEY);
     const hard = hardBytes ? (decodeTrusted(hardBytes, 'hard state') as unknown as HardState) : { term: 0, vote: null, commit: 0 };
     const stored = await this.#loadSnapshot();
     if (stored) {
@@ -462,6 +489,12 @@ export class Replica {
       snapshot: stored ? { ...stored.meta, time: stored.time } : null,
       entries,
       seed: this.#host.options.seed ?? (globalThis.crypto.getRandomValues(new Uint32Array(1))[0]! | 1),
+      // Nothing stored: a lost disk or a new group (or a replica being added); recovery tells which before it votes.
+      ...(recoveryBytes
+        ? { recovery: { stage: 'catchUp' as const, target: decodeTrusted(recoveryBytes, 'recovery record') as unknown as RecoveryRecord } }
+        : !hardBytes && !stored && entries.length === 0
+          ? { recovery: { stage: 'query' as const, peers: [...this.#host.memberKeys.keys()], initialMembers } }
+          : {}),
     };
   }
 
@@ -487,6 +520,8 @@ function persistOps(effect: Extract<RaftEffect, { type: 'persist' }>): StorageOp
   if (effect.truncateAfter !== undefined) ops.push({ type: 'deleteRange', start: indexKey(LOG_PREFIX, effect.truncateAfter + 1), end: LOG_END });
   for (const e of effect.entries ?? []) ops.push({ type: 'set', key: indexKey(LOG_PREFIX, e.index), value: encode(e as never) });
   if (effect.hardState) ops.push({ type: 'set', key: HARD_KEY, value: encode(effect.hardState as never) });
+  if (effect.recovery) ops.push({ type: 'set', key: RECOVERY_KEY, value: encode(effect.recovery as never) });
+  else if (effect.recovery === null) ops.push({ type: 'delete', key: RECOVERY_KEY });
   return ops;
 }
 

@@ -15,15 +15,17 @@ describe('crash-fault group under random faults (seeded simulation)', () => {
       reports.push(await withSeed(seed, () => runCrashScenario(seed)));
     }
     const sum = (f: (r: ScenarioReport) => number) => reports.reduce((n, r) => n + f(r), 0);
+    const wipes = () => sum((r) => r.faults.filter((f) => f.startsWith('wipe')).length);
     console.log(
       `${reports.length} seeds: ${sum((r) => r.completed)} operations completed, ${sum((r) => r.pending)} gave up, ` +
-        `${sum((r) => r.faults.length)} faults injected, ${sum((r) => r.snapshotsInstalled)} snapshot installs, ` +
+        `${sum((r) => r.faults.length)} faults injected (${wipes()} disks wiped), ${sum((r) => r.snapshotsInstalled)} snapshot installs, ` +
         `${(sum((r) => r.virtualMs) / 1000).toFixed(0)} s of virtual time`,
     );
     // The scenario must actually exercise faults and snapshot transfer, or it proves little.
     expect(sum((r) => r.faults.filter((f) => f.startsWith('crash')).length)).toBeGreaterThan(0);
     expect(sum((r) => r.faults.filter((f) => f.startsWith('partition')).length)).toBeGreaterThan(0);
     if (reports.length >= 20) expect(sum((r) => r.snapshotsInstalled)).toBeGreaterThan(0);
+    if (reports.length >= 20) expect(wipes()).toBeGreaterThan(0);
   }, 600_000);
 
   it('replays exactly: the same seed gives the same trace, history and state', async () => {
