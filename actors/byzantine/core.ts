@@ -389,6 +389,8 @@ export class BftCore {
     if (this.#pool.has(digest)) return;
     if (this.#pool.size > this.slots.size + MAX_POOL_UNREFERENCED) this.#prunePool();
     this.#pool.set(digest, batch);
+    // Batches of one message may come in several envelopes: the new view may wait for the last.
+    if (this.changing) this.#tryNewView();
   }
 
   receive(from: string, m: BftMessage, proof: VerifiedProof | undefined): void {
@@ -682,16 +684,28 @@ export class BftCore {
    */
   #takeQueued(seq: number): BatchItem[] {
     const items: BatchItem[] = [];
+    // Bytes too, so that a batch always fits one message (the rest waits for the next seq).
+    const budget = this.cfg.maxBatchBytes ?? Infinity;
+    let bytes = 0;
+    const fits = (item: BatchItem): boolean => {
+      const size = this.cfg.itemSize ? this.cfg.itemSize(item) : 0;
+      if (items.length > 0 && bytes + size > budget) return false;
+      bytes += size;
+      return true;
+    };
     for (const [accused, proof] of this.#accusations) {
       if (items.length >= this.cfg.maxBatch) break;
       if (this.#evidenceProposed.has(accused) || !isMember(this.group, accused)) continue;
+      const item: BatchItem = { k: 'evidence', accused, proof };
+      if (!fits(item)) break;
       this.#evidenceProposed.add(accused);
-      items.push({ k: 'evidence', accused, proof });
+      items.push(item);
     }
     for (const k of this.#known.values()) {
       if (items.length >= this.cfg.maxBatch) break;
       // A client seen sending conflicting versions is not ordered for a while (request-pool.ts).
       if (k.proposed || (k.item.k === 'req' && this.#barred.suspected(k.item.client, this.tickCount))) continue;
+      if (!fits(k.item)) break;
       k.proposed = true;
       items.push(k.item);
     }

@@ -176,6 +176,9 @@ export interface BftConfig {
   windowSize: number;
   /** Most items per batch. */
   maxBatch: number;
+  /** Most encoded bytes of items per batch (one item always goes); with `itemSize` from the runtime (the core does no encoding). */
+  maxBatchBytes?: number;
+  itemSize?(item: BatchItem): number;
   /** A known request not executed within this many ticks makes a backup start a view change. */
   requestTimeoutTicks: number;
   /** A view change not completed within this many ticks moves on to the next view (doubling each time). */

@@ -13,6 +13,48 @@ export const SNAPSHOT_LIMITS: CodecLimits = { maxSize: 512 * 1024 * 1024, maxDep
 const EVENT_LIMITS: CodecLimits = { rootName: 'event' };
 
 /**
+ * The size budget of one client event: its canonical encoding may take at most this many bytes
+ * (1 MiB, the limit checkEvent always had). It is the one budget every other size derives from:
+ * a request, an append, a batch and an envelope are all sized so that an accepted event always
+ * fits (see README, "Sizes"). Groups and clients may lower it (`maxEventBytes`), never raise it:
+ * the executor refuses larger events deterministically at apply time.
+ */
+export const MAX_EVENT_BYTES = 1024 * 1024;
+/** Only to measure an oversized event for the error message. */
+const MEASURE_LIMITS: CodecLimits = { maxSize: 512 * 1024 * 1024, rootName: 'event' };
+
+/** An event over the size budget: its encoded size and the limit. */
+export interface EventOversize {
+  size: number;
+  limit: number;
+}
+
+/** The text that names an oversized event's size and the limit (replicas send it to clients). */
+export function oversizeText(o: EventOversize): string {
+  return `the event takes ${o.size > (MEASURE_LIMITS.maxSize as number) ? 'more than ' + String(MEASURE_LIMITS.maxSize) : String(o.size)} bytes encoded, over the limit of ${o.limit} bytes (maxEventBytes)`;
+}
+
+/**
+ * checkEvent with the size spelt out: `oversize` when the event is plain data but over
+ * `maxBytes` (capped at MAX_EVENT_BYTES), else `problem` as checkEvent says.
+ */
+export function inspectEvent(event: unknown, maxBytes = MAX_EVENT_BYTES): { problem: string | null; oversize?: EventOversize } {
+  const limit = Math.min(maxBytes, MAX_EVENT_BYTES);
+  const problem = checkEvent(event, limit);
+  if (problem === null || typeof event !== 'object' || event === null) return { problem };
+  const error = checkPlain(event, { ...EVENT_LIMITS, maxSize: limit });
+  if (error === null || error.code !== 'too-large') return { problem };
+  let size: number;
+  try {
+    size = encode(event, MEASURE_LIMITS).length;
+  } catch {
+    size = Infinity;
+  }
+  const oversize = { size, limit };
+  return { problem: oversizeText(oversize), oversize };
+}
+
+/**
  * A state or event the replicas could not agree on byte for byte. Its own name keeps its
  * message in the replicated state (see `errorText`).
  */
@@ -29,11 +71,11 @@ export class AppDataError extends Error {
  * starting with `xstate.` (XState's internal events: a client could otherwise fire a
  * delayed transition early or fake a child's completion). Else a message saying why not.
  */
-export function checkEvent(event: unknown): string | null {
+export function checkEvent(event: unknown, maxBytes = MAX_EVENT_BYTES): string | null {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     return `an event must be an object with a string "type", got ${event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event}`;
   }
-  const error = checkPlain(event, EVENT_LIMITS);
+  const error = checkPlain(event, { ...EVENT_LIMITS, maxSize: Math.min(maxBytes, MAX_EVENT_BYTES) });
   if (error !== null) return `the event is not plain serializable data: ${error.message}`;
   const type = (event as { type?: unknown }).type;
   if (typeof type !== 'string') return `event.type must be a string, got ${type === null ? 'null' : typeof type}`;

@@ -1,10 +1,12 @@
-import { checkEvent } from '../app/index.ts';
+import { inspectEvent, MAX_EVENT_BYTES } from '../app/index.ts';
 import { realClock, type Clock } from '../clock.ts';
 import { encode } from '../codec/index.ts';
 import { sha256Sync, toHex } from '../crypto/index.ts';
 import type { Transport } from '../transport/index.ts';
-import { open, seal, type WireKind } from '../wire/index.ts';
+import { EventTooLargeError, open, seal, WIRE_MAX_DEPTH, type WireKind } from '../wire/index.ts';
 import { checkClientTiming } from '../replica/tuning.ts';
+
+export { EventTooLargeError };
 
 /** The application state as agreed: XState's snapshot shape, as plain data. */
 export interface AppSnapshot {
@@ -61,6 +63,12 @@ export interface ClientOptions {
    * `Date.now() * 1000` (room for 1,000 requests per millisecond of the previous run).
    */
   startSeq?: number;
+  /**
+   * The event size budget (canonical encoding, bytes; default and most 1 MiB): `send` rejects a
+   * larger event with EventTooLargeError before anything is sent. A group configured with a lower
+   * `tuning.maxEventBytes` refuses larger events itself; the client reports that the same way.
+   */
+  maxEventBytes?: number;
 }
 
 /** A replica whose reply differed from the accepted one (byzantine model). */
@@ -106,7 +114,7 @@ interface Claim {
   members: string[];
 }
 
-type Vote = { claim: Claim } | { error: string };
+type Vote = { claim: Claim } | { error: string; reason?: Record<string, unknown> };
 
 /**
  * The votes of one request or read: the latest vote of each replica, grouped by match key.
@@ -144,8 +152,8 @@ class VoteTally {
   }
 
   /** The first error received (in order of each replica's first vote) among current error votes. */
-  firstError(): { replica: string; message: string } | undefined {
-    for (const [replica, v] of this.#votes) if ('error' in v.vote) return { replica, message: v.vote.error };
+  firstError(): { replica: string; message: string; reason?: Record<string, unknown> } | undefined {
+    for (const [replica, v] of this.#votes) if ('error' in v.vote) return { replica, message: v.vote.error, ...(v.vote.reason ? { reason: v.vote.reason } : {}) };
     return undefined;
   }
 
@@ -168,7 +176,8 @@ const ERROR_KEY = 'error';
  */
 function matchKey(c: Claim): string {
   // JSON of the parts, not a concatenation: ids containing ',' must not make two lists look alike.
-  return JSON.stringify([c.index, c.digest, c.members, toHex(sha256Sync(encode(c.snapshot as never)))]);
+  // Within what a reply may be (REPLY_LIMIT): a state over the codec's 1 MiB default is still a vote.
+  return JSON.stringify([c.index, c.digest, c.members, toHex(sha256Sync(encode(c.snapshot as never, { maxSize: REPLY_LIMIT, maxDepth: WIRE_MAX_DEPTH })))]);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -209,6 +218,8 @@ interface Ballot {
 }
 
 const DISSENT_LOG_LIMIT = 100;
+/** The largest reply a client opens (a replica's maxMessageBytes may be at most this to reach clients). */
+const REPLY_LIMIT = 64 * 1024 * 1024;
 
 /**
  * A client of a replica group. Requests are sent one at a time per client (exactly-once
@@ -252,6 +263,9 @@ export class Client {
     if (options.faultModel !== undefined && options.faultModel !== 'crash' && options.faultModel !== 'byzantine') {
       throw new TypeError(`createClient: unknown faultModel ${String(options.faultModel)}`);
     }
+    if (options.maxEventBytes !== undefined && !(Number.isSafeInteger(options.maxEventBytes) && options.maxEventBytes > 0)) {
+      throw new TypeError(`createClient: maxEventBytes must be a positive safe integer, got ${String(options.maxEventBytes)}`);
+    }
     if (options.startSeq !== undefined && !(Number.isSafeInteger(options.startSeq) && options.startSeq >= 0)) {
       throw new TypeError(`createClient: startSeq must be a non-negative safe integer, got ${String(options.startSeq)}`);
     }
@@ -264,6 +278,7 @@ export class Client {
       giveUpAfterMs: 30_000,
       startSeq: 0,
       ...options,
+      maxEventBytes: Math.min(options.maxEventBytes ?? MAX_EVENT_BYTES, MAX_EVENT_BYTES),
       readFallbackMs: options.readFallbackMs ?? 2 * (options.retryAfterMs ?? 300),
       clock: options.clock ?? realClock(),
     };
@@ -299,7 +314,8 @@ export class Client {
 
   /** Orders an event; resolves with the agreed outcome once a replica applied it. */
   send(event: unknown): Promise<Outcome> {
-    const problem = checkEvent(event);
+    const { problem, oversize } = inspectEvent(event, this.#opts.maxEventBytes);
+    if (oversize) return Promise.reject(new EventTooLargeError(oversize.size, oversize.limit, `client.send: ${problem}`));
     if (problem) return Promise.reject(new TypeError(`client.send: ${problem}`));
     return this.#serialised(() => {
       const seq = ++this.#seq;
@@ -396,14 +412,15 @@ export class Client {
   }
 
   async #send(to: string, kind: WireKind, body: unknown): Promise<void> {
-    const bytes = await seal({ from: this.id, to, kind, body });
+    // The event was checked against the budget; the envelope adds little around it.
+    const bytes = await seal({ from: this.id, to, kind, body }, undefined, undefined, this.#opts.maxEventBytes + 64 * 1024);
     this.#opts.transport.send(to, bytes);
   }
 
   async #receive(from: string, bytes: Uint8Array): Promise<void> {
     if (this.#byzantine) return this.#receiveVote(from, bytes);
     if (!this.#opts.replicas.includes(from)) return;
-    const r = await open(bytes, from, { self: this.id, memberKey: () => undefined, maxBytes: 64 * 1024 * 1024 });
+    const r = await open(bytes, from, { self: this.id, memberKey: () => undefined, maxBytes: REPLY_LIMIT });
     if (!r.ok) return;
     const p = this.#current;
     const body = r.message.body as Record<string, unknown> | null;
@@ -437,7 +454,7 @@ export class Client {
       }
       case 'error':
         this.#finish(p);
-        p.reject(new RequestRejectedError(`${from}: ${String(body.message)}`));
+        p.reject(rejection(from, body));
         return;
     }
   }
@@ -515,7 +532,7 @@ export class Client {
 
   async #receiveVote(from: string, bytes: Uint8Array): Promise<void> {
     if (!this.#members.includes(from)) return;
-    const r = await open(bytes, from, { self: this.id, memberKey: () => undefined, maxBytes: 64 * 1024 * 1024 });
+    const r = await open(bytes, from, { self: this.id, memberKey: () => undefined, maxBytes: REPLY_LIMIT });
     // The group may have changed while the envelope was opened.
     if (!r.ok || !this.#members.includes(from)) return;
     const kind = r.message.kind;
@@ -528,7 +545,7 @@ export class Client {
     let vote: Vote;
     let key: string;
     if (kind === 'error') {
-      vote = { error: String(body.message) };
+      vote = { error: String(body.message), ...(body.code === 'event-too-large' ? { reason: body } : {}) };
       key = ERROR_KEY;
     } else {
       const claim = kind === 'reply' ? toClaim(body.result, body.members) : toClaim(body, body.members);
@@ -559,7 +576,7 @@ export class Client {
       if (b.tally.voters(ERROR_KEY).length < f + 1) return;
       const first = b.tally.firstError()!;
       this.#endBallot(b);
-      b.reject(new RequestRejectedError(`${first.replica}: ${first.message}`));
+      b.reject(rejection(first.replica, first.reason ?? { message: first.message }));
       return;
     }
     const quorum = b.kind === 'read' ? this.#readQuorum(vote.claim) : this.#resultQuorum(vote.claim);
@@ -605,6 +622,13 @@ export class Client {
     this.#dissentLog.push(kind === 'reply' ? { seq: d.number, replica, digest } : { nonce: d.number, replica, digest });
     if (this.#dissentLog.length > DISSENT_LOG_LIMIT) this.#dissentLog.splice(0, this.#dissentLog.length - DISSENT_LOG_LIMIT);
   }
+}
+
+/** A replica's refusal: EventTooLargeError when it names the size budget, else RequestRejectedError. */
+function rejection(replica: string, body: Record<string, unknown>): Error {
+  const message = `${replica}: ${String(body.message)}`;
+  if (body.code === 'event-too-large' && typeof body.limit === 'number') return new EventTooLargeError(typeof body.size === 'number' ? body.size : Infinity, body.limit, message);
+  return new RequestRejectedError(message);
 }
 
 export function createClient(options: ClientOptions): Client {

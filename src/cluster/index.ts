@@ -1,1 +1,1 @@
-export { LocalCluster, createLocalCluster, type LocalClusterOptions, type ClusterReplica, type ClusterClient } from './local.ts';
+export { ClusterHaltedError, LocalCluster, createLocalCluster, type LocalClusterOptions, type ClusterReplica, type ClusterClient } from './local.ts';

@@ -47,6 +47,22 @@ export interface ClusterClient {
 }
 
 /**
+ * The simulation stopped because a replica's work threw (a bug: bad input is dropped and
+ * counted, never thrown). Every pending and later call of the cluster rejects with it, so a
+ * script's `await` ends with this error instead of a silent exit.
+ */
+export class ClusterHaltedError extends Error {
+  override name = 'ClusterHaltedError';
+  constructor(
+    /** The replica whose work threw (undefined if no replica recorded the failure: then the simulation's own task failed). */
+    readonly replica: string | undefined,
+    override readonly cause: unknown,
+  ) {
+    super(`${replica ? `replica ${replica} stopped` : 'the simulation stopped'}: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`);
+  }
+}
+
+/**
  * n replicas (r1 … rn) in one process over the simulated network: for tests, demos and
  * embedding. The virtual clock runs by itself, so `await` works as usual and a minute of
  * simulated time passes in milliseconds; the same seed and calls give the same run.
@@ -71,6 +87,10 @@ export class LocalCluster {
   /** The members the group started with; replicas added later join through the log. */
   readonly #initialIds: string[] = [];
   #clients = 0;
+  /** Set when the simulation halted (a task threw); `#halted` rejects with it. */
+  #halt: ClusterHaltedError | undefined;
+  readonly #halted: Promise<never>;
+  readonly #haltListeners = new Set<(error: ClusterHaltedError) => void>();
 
   private constructor(options: LocalClusterOptions, sim: Simulation) {
     this.sim = sim;
@@ -80,6 +100,46 @@ export class LocalCluster {
     this.#tuning = options.tuning ?? {};
     this.#clientOptions = options.client ?? {};
     this.#inspect = options.inspect;
+    this.#halted = new Promise<never>((_, reject) => {
+      this.#haltListeners.add(reject);
+    });
+    this.#halted.catch(() => {});
+  }
+
+  /** Watches the virtual clock: a task that throws stops it, and the cluster says who and why. */
+  #watch(): void {
+    this.sim.clock.whenStopped().catch((cause: unknown) => {
+      const replica = [...this.#replicas].find(([, r]) => r.failure !== undefined)?.[0];
+      this.#halted_(replica, replica ? this.#replicas.get(replica)!.failure : cause);
+    });
+  }
+
+  /** A replica stopped on a bug (or the clock did): every pending and later call rejects with it. */
+  #halted_(replica: string | undefined, cause: unknown): void {
+    if (this.#halt) return;
+    this.#halt = new ClusterHaltedError(replica, cause);
+    for (const listener of this.#haltListeners) listener(this.#halt);
+  }
+
+  /** Why the simulation halted (a replica's work threw), if it did. */
+  get failure(): ClusterHaltedError | undefined {
+    return this.#halt;
+  }
+
+  /** Calls `listener` once if the simulation halts; returns a function that removes it. */
+  onHalt(listener: (error: ClusterHaltedError) => void): () => void {
+    if (this.#halt) {
+      listener(this.#halt);
+      return () => {};
+    }
+    this.#haltListeners.add(listener);
+    return () => this.#haltListeners.delete(listener);
+  }
+
+  /** `work`, or the halt error as soon as the simulation halts (it would never settle then). */
+  #orHalt<T>(work: Promise<T>): Promise<T> {
+    if (this.#halt) return Promise.reject(this.#halt);
+    return Promise.race([work, this.#halted]);
   }
 
   static async create(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -91,6 +151,7 @@ export class LocalCluster {
     for (let i = 1; i <= n; i++) await cluster.#newIdentity(`r${i}`);
     cluster.#initialIds.push(...cluster.#replicaIds);
     sim.clock.startAuto({ realTime: options.clock === 'real' });
+    cluster.#watch();
     for (const id of [...cluster.#identities.keys()]) await cluster.#addNode(id);
     return cluster;
   }
@@ -175,7 +236,7 @@ export class LocalCluster {
       e.onMessage((from, bytes) => handler?.(from, bytes));
     });
     // Calls enter the simulation as tasks, so they happen at a definite point of the run.
-    const call = <T>(fn: () => Promise<T>): Promise<T> => this.sim.clock.run(() => ({ p: fn() })).then((box) => box.p);
+    const call = <T>(fn: () => Promise<T>): Promise<T> => this.#orHalt(this.sim.clock.run(() => ({ p: fn() })).then((box) => box.p));
     return {
       id,
       send: (event) => call(() => client.send(event)),
@@ -235,7 +296,7 @@ export class LocalCluster {
     const deadline = this.sim.clock.now() + (options.timeoutMs ?? 10_000);
     while (!predicate()) {
       if (this.sim.clock.now() >= deadline) throw new Error(`waitFor: condition not reached within ${options.timeoutMs ?? 10_000} ms of cluster time`);
-      await this.sim.clock.sleep(options.stepMs ?? 10);
+      await this.#orHalt(this.sim.clock.sleep(options.stepMs ?? 10));
     }
   }
 
@@ -289,7 +350,7 @@ export class LocalCluster {
 
   async transferLeadership(to: string): Promise<void> {
     this.#known(to);
-    const err = await this.#onLeader((leader) => leader.transferLeadership(to));
+    const err = await this.#orHalt(this.#onLeader((leader) => leader.transferLeadership(to)));
     if (err) throw new Error(`transferLeadership: ${err}`);
     await this.waitFor(() => this.leader() === to);
   }
@@ -358,6 +419,7 @@ export class LocalCluster {
         clock: env.clock,
         seed: env.random.nextUint32(),
         tuning: this.#tuning,
+        onFailure: (err) => this.#halted_(node, err),
       });
       for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
       await replica.start();
@@ -365,7 +427,14 @@ export class LocalCluster {
     });
   }
 
+  /** Stops every replica and the clock; rejects with ClusterHaltedError if the simulation had halted. */
   async stop(): Promise<void> {
+    if (this.#halt) {
+      // Nothing runs any more: a graceful stop would wait for work that never finishes.
+      for (const id of this.sim.nodeIds) if (this.sim.isUp(id)) this.sim.crash(id);
+      await this.sim.stop().catch(() => {});
+      throw this.#halt;
+    }
     await this.sim.stop();
   }
 
@@ -429,6 +498,7 @@ export class LocalCluster {
         clock: env.clock,
         seed: env.random.nextUint32(),
         tuning: this.#tuning,
+        onFailure: (err) => this.#halted_(id, err),
         ...(this.#inspect ? { inspect: (event: InspectionEvent) => this.#inspect!(id, event) } : {}),
       });
       for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);

@@ -22,15 +22,17 @@ import {
   type StableCheckpoint,
   type VerifiedProof,
 } from '../../actors/byzantine/index.ts';
-import { checkEvent, type AppExecutor } from '../app/index.ts';
+import { inspectEvent, type AppExecutor } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex, verify } from '../crypto/index.ts';
 import { indexKey, type StorageOp } from '../storage/index.ts';
-import { BROADCAST, open, seal, sealWithProof, type WireKind, type WireMessage } from '../wire/index.ts';
+import { BROADCAST, eventBudget, open, RECORD_LIMITS, rewrap, sealWithProof, wireLimits, type WireKind, type WireMessage } from '../wire/index.ts';
 import { decodeTrusted, plainResult } from './common.ts';
 import { ReplicaHost } from './host.ts';
 import { Misbehaviour, type Behaviour, type FloodOptions } from './misbehave.ts';
 import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.ts';
+import { count, sealForClient, tooLarge } from './egress.ts';
+import { batchBytesBudget, itemSize, packAttachments } from './batch-size.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
@@ -262,7 +264,7 @@ export class ByzantineReplica {
   }
 
   async #openBatch(bytes: Uint8Array): Promise<Batch | undefined> {
-    const d = decode(bytes, { maxSize: this.#host.tuning.maxMessageBytes });
+    const d = decode(bytes, wireLimits(this.#host.tuning.maxMessageBytes));
     if (!d.ok) return undefined;
     const batch = validateBatch(d.value);
     if (typeof batch === 'string') return undefined;
@@ -329,10 +331,12 @@ export class ByzantineReplica {
     const b = body as { seq?: unknown; event?: unknown } | null;
     if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#host.drop('malformed');
     const seq = b.seq as number;
-    const problem = checkEvent(b.event);
+    const t = this.#host.tuning;
+    const { problem, oversize } = inspectEvent(b.event, eventBudget(t.maxEventBytes, t.maxMessageBytes));
     if (problem) {
-      this.#host.drop('bad-event');
-      return this.#sendToClient(client, 'error', { seq, message: problem });
+      // Oversized: refused here, so no batch can outgrow the message limit because of it.
+      this.#host.drop(oversize ? 'event-too-large' : 'bad-event');
+      return this.#sendToClient(client, 'error', { seq, message: problem, ...(oversize ? { code: 'event-too-large', size: oversize.size, limit: oversize.limit } : {}) });
     }
     this.#host.metrics.requests++;
     const last = this.#host.executor.lastReply(client);
@@ -409,24 +413,45 @@ export class ByzantineReplica {
   }
 
 
-  /** Signs one bundle per group, transmits it in order, and tells the core its own proof. */
+  /**
+   * Signs one bundle per group, transmits it in order, and tells the core its own proof. The
+   * batches a bundle refers to go beside it; when they do not all fit in one message (a view
+   * change or catch-up naming many large batches), the same signed bundle goes again with the
+   * rest, in as many envelopes as needed (see batch-size.ts).
+   */
   async #transmitGroups(groups: OutGroup[]): Promise<void> {
+    const max = this.#host.tuning.maxMessageBytes;
     const sealed = await Promise.all(
-      groups.map((g) => {
+      groups.map(async (g) => {
         const to = g.to.length === 1 ? g.to[0]! : BROADCAST;
-        const attachments = [...g.batches.values()].map((b) => encode(b as never));
+        const digests = [...g.batches.keys()];
+        const encoded = [...g.batches.values()].map((b) => encode(b as never, RECORD_LIMITS));
         this.#host.metrics.signatures++;
-        return sealWithProof({ from: this.id, to, kind: 'protocol', body: g.messages }, this.#host.options.identity, attachments).then((s) => ({ ...s, attachments }));
+        try {
+          const s = await sealWithProof({ from: this.id, to, kind: 'protocol', body: g.messages }, this.#host.options.identity, undefined, max);
+          const { envelopes, left } = packAttachments(s.p.length, encoded, max);
+          for (let i = 0; i < left; i++) count(this.#host.metrics, 'unsendable');
+          return { p: s.p, s: s.s!, envelopes: envelopes.map((e) => ({ attachments: e.map((j) => encoded[j]!), digests: e.map((j) => digests[j]!) })) };
+        } catch (err) {
+          if (!tooLarge(err)) throw err;
+          count(this.#host.metrics, 'unsendable');
+          return undefined;
+        }
       }),
     );
     for (let i = 0; i < groups.length; i++) {
       const g = groups[i]!;
-      const s = sealed[i]!;
-      this.#remember({ p: s.p, s: s.s! }, true);
-      this.#host.actor!.send({ type: 'signed', proof: asVerified({ p: s.p, s: s.s! }, this.id, g.messages) });
-      for (const to of g.to) {
-        const variants = await this.#misbehave.outgoing({ to, messages: g.messages, bytes: s.bytes, p: s.p, s: s.s!, attachments: s.attachments, batches: g.batches }, this.#host.options.identity, this.#memberIdsForForgery());
-        for (const v of variants) this.#host.transmit(to, v.bytes, v.delayMs);
+      const s = sealed[i];
+      if (!s) continue;
+      this.#remember({ p: s.p, s: s.s }, true);
+      this.#host.actor!.send({ type: 'signed', proof: asVerified({ p: s.p, s: s.s }, this.id, g.messages) });
+      for (const e of s.envelopes) {
+        const bytes = rewrap(s.p, s.s, e.attachments, max);
+        const batches = new Map(e.digests.map((d) => [d, g.batches.get(d)!]));
+        for (const to of g.to) {
+          const variants = await this.#misbehave.outgoing({ to, messages: g.messages, bytes, p: s.p, s: s.s, attachments: e.attachments, batches }, this.#host.options.identity, this.#memberIdsForForgery());
+          for (const v of variants) this.#host.transmit(to, v.bytes, v.delayMs);
+        }
       }
     }
   }
@@ -495,7 +520,7 @@ export class ByzantineReplica {
     const appDigest = this.#host.executor.digest;
     const core = this.#core()!;
     const record: CheckpointRecord = { seq, app: this.#host.executor.snapshot(), config: core.configAfter(seq)!, before: core.configFor(seq) };
-    await this.#host.storage.set(indexKey(SNAPSHOT_PREFIX, seq), encode(record as never));
+    await this.#host.storage.set(indexKey(SNAPSHOT_PREFIX, seq), encode(record as never, RECORD_LIMITS));
     this.#host.metrics.storageWrites++;
     this.#host.metrics.snapshotsTaken++;
     this.#boundaries.push({ seq, appDigest });
@@ -516,7 +541,8 @@ export class ByzantineReplica {
   }
 
   async #sendToClient(to: string, kind: WireKind, body: unknown): Promise<void> {
-    const bytes = await seal({ from: this.id, to, kind, body });
+    const bytes = await sealForClient(this.id, to, kind, body, this.#host.tuning.maxMessageBytes, this.#host.metrics);
+    if (!bytes) return;
     for (const v of await this.#misbehave.outgoingToClient(to, kind, body, bytes, this.#memberIdsForForgery())) this.#host.transmit(to, v.bytes, 0);
   }
 
@@ -585,11 +611,11 @@ export class ByzantineReplica {
 
   /** Checks a checkpoint's bytes against the certified digest, then installs the app state. */
   #installCheckpoint(bytes: Uint8Array, seq: number, digest: string): CheckpointRecord | string {
-    const d = decode(bytes, { maxSize: Number.MAX_SAFE_INTEGER });
+    const d = decode(bytes, RECORD_LIMITS);
     if (!d.ok) return 'undecodable';
     const record = d.value as unknown as CheckpointRecord;
     if (!record || typeof record !== 'object' || record.seq !== seq || !(record.app instanceof Uint8Array) || !isConfig(record.config) || !isConfig(record.before)) return 'malformed';
-    const app = decode(record.app, { maxSize: Number.MAX_SAFE_INTEGER });
+    const app = decode(record.app, RECORD_LIMITS);
     const value = app.ok ? app.value : undefined;
     const claimed = value && typeof value === 'object' && !Array.isArray(value) ? (value as { digest?: unknown }).digest : undefined;
     if (typeof claimed !== 'string') return 'no app digest';
@@ -678,9 +704,12 @@ export class ByzantineReplica {
         statusTicks: Math.max(1, Math.ceil(t.statusMs / t.tickMs)),
         forgetRequestTicks: Math.max(1, Math.ceil((t.requestTimeoutMs * 10) / t.tickMs)),
         maxClockSkewMs: 30_000,
-        hashBatch: (b: Batch) => toHex(sha256Sync(encode(b as never))),
+        // Batches are split by bytes (batch-size.ts), so the batch a pre-prepare carries always fits one message.
+        maxBatchBytes: batchBytesBudget(t.maxMessageBytes),
+        itemSize,
+        hashBatch: (b: Batch) => toHex(sha256Sync(encode(b as never, RECORD_LIMITS))),
         hashCheckpoint: (c: { seq: number; appDigest: string; config: Config; before: Config }) =>
-          toHex(sha256Sync(encode({ seq: c.seq, app: c.appDigest, config: c.config, before: c.before } as never))),
+          toHex(sha256Sync(encode({ seq: c.seq, app: c.appDigest, config: c.config, before: c.before } as never, RECORD_LIMITS))),
       },
       group,
       ...(groupBefore ? { groupBefore } : {}),
@@ -750,10 +779,10 @@ function addToGroups(groups: OutGroup[], effect: Extract<BftEffect, { type: 'sen
 function persistOps(effect: Extract<BftEffect, { type: 'persist' }>): StorageOp[] {
   const ops: StorageOp[] = [];
   if (effect.dropSlotsUpTo !== undefined) ops.push({ type: 'deleteRange', start: SLOT_PREFIX, end: indexKey(SLOT_PREFIX, effect.dropSlotsUpTo + 1) });
-  for (const r of effect.slots ?? []) ops.push({ type: 'set', key: indexKey(SLOT_PREFIX, r.seq), value: encode(r as never) });
-  if (effect.hard) ops.push({ type: 'set', key: HARD_KEY, value: encode(effect.hard as never) });
-  if (effect.stable) ops.push({ type: 'set', key: STABLE_KEY, value: encode(effect.stable as never) });
-  if (effect.newView) ops.push({ type: 'set', key: NEW_VIEW_KEY, value: encode(effect.newView as never) });
+  for (const r of effect.slots ?? []) ops.push({ type: 'set', key: indexKey(SLOT_PREFIX, r.seq), value: encode(r as never, RECORD_LIMITS) });
+  if (effect.hard) ops.push({ type: 'set', key: HARD_KEY, value: encode(effect.hard as never, RECORD_LIMITS) });
+  if (effect.stable) ops.push({ type: 'set', key: STABLE_KEY, value: encode(effect.stable as never, RECORD_LIMITS) });
+  if (effect.newView) ops.push({ type: 'set', key: NEW_VIEW_KEY, value: encode(effect.newView as never, RECORD_LIMITS) });
   return ops;
 }
 

@@ -1,5 +1,6 @@
 import type { ApplyResult } from '../app/index.ts';
 import { decode } from '../codec/index.ts';
+import { RECORD_LIMITS } from '../wire/limits.ts';
 import { bytesEqual } from '../crypto/index.ts';
 import type { ReplicaMetrics, ReplicaOptions } from './types.ts';
 
@@ -15,7 +16,7 @@ export function newMetrics(): ReplicaMetrics {
 
 /** Our own storage: a record that does not decode means the disk is corrupt, which we refuse to paper over. */
 export function decodeTrusted(bytes: Uint8Array, what: string): Record<string, unknown> {
-  const r = decode(bytes, { maxSize: Number.MAX_SAFE_INTEGER });
+  const r = decode(bytes, RECORD_LIMITS);
   if (!r.ok) throw new Error(`stored ${what} is corrupt: ${r.error.message}`);
   return r.value as Record<string, unknown>;
 }

@@ -35,8 +35,10 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
   running = false;
   actor: Actor<TMachine> | undefined;
   /** One piece of work at a time; a piece that throws (a bug) stops the replica. */
-  readonly queue = new SerialQueue(() => {
+  readonly queue = new SerialQueue((err) => {
+    const wasRunning = this.running;
     this.running = false;
+    if (wasRunning) this.options.onFailure?.(err);
   });
   #tickHandle: unknown;
 

@@ -9,7 +9,10 @@ import type { Identity } from '../crypto/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex } from '../crypto/index.ts';
 import { Prng } from '../sim/prng.ts';
-import { BROADCAST, rewrap, seal, sealWithProof, type WireKind } from '../wire/index.ts';
+import { BROADCAST, RECORD_LIMITS, rewrap, seal, sealWithProof, type WireKind } from '../wire/index.ts';
+
+/** Simulated faults may build messages over the limit: receivers drop them as too large. */
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
 export const BEHAVIOURS = ['correct', 'silent', 'equivocate', 'forge', 'corrupt-signatures', 'wrong-result', 'replay', 'slow', 'twin', 'flood'] as const;
 export type Behaviour = (typeof BEHAVIOURS)[number];
@@ -96,7 +99,7 @@ export class Misbehaviour {
       case 'forge': {
         // The same votes in another member's name, signed with our own key: receivers must refuse them.
         const victim = others.length ? others[this.#random.int(others.length)]! : this.id;
-        const forged = await seal({ from: victim, to: out.to, kind: 'protocol', body: out.messages }, identity, out.attachments);
+        const forged = await seal({ from: victim, to: out.to, kind: 'protocol', body: out.messages }, identity, out.attachments, NO_LIMIT);
         return [...plain, { bytes: forged, delayMs: 0 }];
       }
       case 'replay': {
@@ -123,7 +126,7 @@ export class Misbehaviour {
     if (this.behaviour === 'silent') return [];
     if (this.behaviour === 'forge' && others.length) {
       const victim = others[this.#random.int(others.length)]!;
-      return [{ bytes }, { bytes: await seal({ from: victim, to, kind, body }) }];
+      return [{ bytes }, { bytes: await seal({ from: victim, to, kind, body }, undefined, undefined, NO_LIMIT) }];
     }
     return [{ bytes }];
   }
@@ -188,13 +191,13 @@ export class Misbehaviour {
     const attachments: Uint8Array[] = [];
     const digests = new Map<string, string>();
     for (const [digest, batch] of out.batches) {
-      const altered = encode({ ...batch, time: batch.time + 1 } as never);
+      const altered = encode({ ...batch, time: batch.time + 1 } as never, RECORD_LIMITS);
       digests.set(digest, toHex(sha256Sync(altered)));
       attachments.push(altered);
     }
     const messages = out.messages.map((m) => (m.type === 'prePrepare' && digests.has(m.digest) ? { ...m, digest: digests.get(m.digest)! } : m));
     const payload = decode(out.p);
     const to = payload.ok ? String((payload.value as { t: string }).t) : BROADCAST;
-    return (await sealWithProof({ from: this.id, to, kind: 'protocol', body: messages }, identity, attachments)).bytes;
+    return (await sealWithProof({ from: this.id, to, kind: 'protocol', body: messages }, identity, attachments, NO_LIMIT)).bytes;
   }
 }

@@ -1,12 +1,14 @@
 import { createActor, type Actor } from 'xstate';
 import { crashProtocolMachine, termProblem, validateRaftMessage, type Entry, type HardState, type RaftEffect, type RaftInit, type RaftMessage, type RecoveryRecord, type SnapshotMeta } from '../../actors/crash/index.ts';
 import type { RaftCore } from '../../actors/crash/core.ts';
-import { checkEvent, createAppExecutor, type AppExecutor } from '../app/index.ts';
+import { checkEvent, createAppExecutor, inspectEvent, type AppExecutor } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { indexKey, prefixEnd, type StorageOp } from '../storage/index.ts';
-import { open, seal, type WireKind, type WireMessage } from '../wire/index.ts';
+import { eventBudget, open, RECORD_LIMITS, type WireKind, type WireMessage } from '../wire/index.ts';
 import { ByzantineReplica } from './byzantine.ts';
 import { decodeTrusted, plainResult } from './common.ts';
+import { sealForClient, sealProtocol } from './egress.ts';
+import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './snapshot-transfer.ts';
 import { ReplicaHost } from './host.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
@@ -42,10 +44,14 @@ export class Replica {
   #readCounter = 0;
   #wasLeader = false;
   #lastSnapshotIndex = 0;
+  /** Snapshots travel in chunks (a state larger than one message). */
+  readonly #transfer: SnapshotTransfer;
 
   constructor(options: ReplicaOptions) {
     this.#host = new ReplicaHost(options);
     this.id = this.#host.id;
+    const t = this.#host.tuning;
+    this.#transfer = new SnapshotTransfer(Math.min(t.stateChunkBytes, Math.floor(t.maxMessageBytes / 2)), t.maxMessageBytes * 64, t.tickMs * t.electionTicks);
   }
 
   get metrics(): ReplicaMetrics {
@@ -151,13 +157,10 @@ export class Replica {
   async #dispatch(msg: WireMessage): Promise<void> {
     switch (msg.kind) {
       case 'protocol': {
+        if (isTransferMessage(msg.body)) return this.#onTransfer(msg.from, msg.body);
         const m = validateRaftMessage(msg.body);
         if (typeof m === 'string') return this.#host.drop('malformed');
-        // A member that sends what no correct replica sends is refused and counted, never followed.
-        const problem = termProblem(this.#core()!.term, m) ?? (m.type === 'snapshot' && m.meta.index > this.#core()!.commit ? this.#snapshotProblem(m.data) : null);
-        if (problem) return this.#misbehaved(problem === 'bad snapshot' ? 'bad-snapshot' : 'absurd-term');
-        this.#host.actor!.send({ type: 'message', from: msg.from, message: m });
-        return this.#drain();
+        return this.#deliver(msg.from, m);
       }
       case 'request':
         return this.#onRequest(msg.from, msg.body);
@@ -168,6 +171,14 @@ export class Replica {
     }
   }
 
+  /** Hands a valid protocol message (or an assembled snapshot) to the core, unless it is what no correct replica sends. */
+  #deliver(from: string, m: RaftMessage): Promise<void> | void {
+    const problem = termProblem(this.#core()!.term, m) ?? (m.type === 'snapshot' && m.meta.index > this.#core()!.commit ? this.#snapshotProblem(m.data) : null);
+    if (problem) return this.#misbehaved(problem === 'bad snapshot' ? 'bad-snapshot' : 'absurd-term');
+    this.#host.actor!.send({ type: 'message', from, message: m });
+    return this.#drain();
+  }
+
   #misbehaved(what: string): void {
     this.#host.drop(what);
     this.#host.metrics.misbehaviour[what] = (this.#host.metrics.misbehaviour[what] ?? 0) + 1;
@@ -175,7 +186,7 @@ export class Replica {
 
   /** Restores a snapshot on a scratch executor first: one that does not decode or restore is refused before the protocol installs it. */
   #snapshotProblem(data: Uint8Array): string | null {
-    const decoded = decode(data, { maxSize: this.#host.tuning.maxMessageBytes });
+    const decoded = decode(data, RECORD_LIMITS); // assembled from chunks: bounded by memory, not by one message
     const record = decoded.ok ? (decoded.value as { time?: unknown; app?: unknown }) : undefined;
     if (!record || typeof record !== 'object' || typeof record.time !== 'number' || !Number.isFinite(record.time) || !(record.app instanceof Uint8Array)) return 'bad snapshot';
     const scratch = createAppExecutor(this.#host.options.machine);
@@ -193,10 +204,12 @@ export class Replica {
     const b = body as { seq?: unknown; event?: unknown } | null;
     if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#host.drop('malformed');
     const seq = b.seq as number;
-    const problem = checkEvent(b.event);
+    const t = this.#host.tuning;
+    const { problem, oversize } = inspectEvent(b.event, eventBudget(t.maxEventBytes, t.maxMessageBytes));
     if (problem) {
-      this.#host.drop('bad-event');
-      return this.#send(client, 'error', { seq, message: problem });
+      // Oversized: refused here, so no message this replica builds can outgrow the limit because of it.
+      this.#host.drop(oversize ? 'event-too-large' : 'bad-event');
+      return this.#send(client, 'error', { seq, message: problem, ...(oversize ? { code: 'event-too-large', size: oversize.size, limit: oversize.limit } : {}) });
     }
     this.#host.metrics.requests++;
     // Already applied: answer from the replicated reply table, never apply twice.
@@ -270,7 +283,7 @@ export class Replica {
         // Sign in parallel, transmit in order: the order must not depend on which signature
         // finished first, or a seed would not replay the same run.
         const sealed = await Promise.all(out.map((s) => this.#seal(s.to, 'protocol', s.message)));
-        for (let i = 0; i < out.length; i++) this.#host.transmit(out[i]!.to, sealed[i]!);
+        for (let i = 0; i < out.length; i++) if (sealed[i]) this.#host.transmit(out[i]!.to, sealed[i]!);
       };
       for (const effect of effects) {
         if (effect.type === 'persist') {
@@ -309,13 +322,13 @@ export class Replica {
   async #carryOut(effect: Exclude<RaftEffect, { type: 'persist' } | { type: 'send' }>): Promise<void> {
     switch (effect.type) {
       case 'apply': {
-        const replies: Array<{ to: string; bytes: Promise<Uint8Array> }> = [];
+        const replies: Array<{ to: string; bytes: Promise<Uint8Array | undefined> }> = [];
         for (const entry of effect.entries) {
           const reply = this.#apply(entry);
           if (reply) replies.push(reply);
         }
         const sealed = await Promise.all(replies.map((r) => r.bytes));
-        for (let i = 0; i < replies.length; i++) this.#host.transmit(replies[i]!.to, sealed[i]!);
+        for (let i = 0; i < replies.length; i++) if (sealed[i]) this.#host.transmit(replies[i]!.to, sealed[i]!);
         await this.#maybeSnapshot();
         return;
       }
@@ -353,11 +366,12 @@ export class Replica {
         const stored = await this.#loadSnapshot();
         if (!stored) return;
         this.#host.metrics.snapshotsSent++;
-        await this.#send(effect.to, 'protocol', { type: 'snapshot', term: effect.term, meta: stored.meta, data: stored.data });
+        // The first chunk; the follower asks for the rest (see snapshot-transfer.ts).
+        await this.#send(effect.to, 'protocol', this.#transfer.chunk(effect.term, stored.meta, stored.data, 0));
         return;
       }
       case 'installSnapshot': {
-        const decoded = decode(effect.data, { maxSize: this.#host.tuning.maxMessageBytes });
+        const decoded = decode(effect.data, RECORD_LIMITS);
         if (!decoded.ok) throw new Error(`snapshot from the leader does not decode: ${decoded.error.message}`);
         const record = decoded.value as { time: number; app: Uint8Array };
         this.#host.executor.restore(record.app);
@@ -376,7 +390,7 @@ export class Replica {
   }
 
   /** Applies one committed entry; returns the reply to send, if this replica owes one. */
-  #apply(entry: Entry): { to: string; bytes: Promise<Uint8Array> } | undefined {
+  #apply(entry: Entry): { to: string; bytes: Promise<Uint8Array | undefined> } | undefined {
     this.#host.metrics.entriesApplied++;
     if (entry.kind !== 'request') {
       this.#host.executor.applyNoop(entry.index, entry.time);
@@ -418,7 +432,7 @@ export class Replica {
     const meta = core.snapshotMetaAt(applied);
     if (!meta) return;
     const time = this.#host.executor.time;
-    const data = encode({ time, app: this.#host.executor.snapshot() });
+    const data = encode({ time, app: this.#host.executor.snapshot() }, RECORD_LIMITS);
     await this.#host.storage.set(SNAPSHOT_KEY, encodeSnapshot({ meta, time, data }));
     this.#host.metrics.storageWrites++;
     this.#lastSnapshotIndex = applied;
@@ -428,14 +442,38 @@ export class Replica {
   }
 
   async #send(to: string, kind: WireKind, body: unknown): Promise<void> {
-    this.#host.transmit(to, await this.#seal(to, kind, body));
+    const bytes = await this.#seal(to, kind, body);
+    if (bytes) this.#host.transmit(to, bytes);
   }
 
-  #seal(to: string, kind: WireKind, body: unknown): Promise<Uint8Array> {
-    if (kind === 'protocol') this.#host.metrics.signatures++;
-    return seal({ from: this.id, to, kind, body }, kind === 'protocol' ? this.#host.options.identity : undefined);
+  /** Within the message limit; undefined (counted) when even a degraded form does not fit. */
+  #seal(to: string, kind: WireKind, body: unknown): Promise<Uint8Array | undefined> {
+    const max = this.#host.tuning.maxMessageBytes;
+    if (kind !== 'protocol') return sealForClient(this.id, to, kind, body, max, this.#host.metrics);
+    this.#host.metrics.signatures++;
+    return sealProtocol(this.id, to, body, this.#host.options.identity, max, this.#host.metrics);
   }
 
+
+  /** A snapshot chunk (follower) or a request for the next one (leader). */
+  async #onTransfer(from: string, body: unknown): Promise<void> {
+    const m: TransferMessage | string = validateTransferMessage(body);
+    if (typeof m === 'string') return this.#host.drop('malformed');
+    if (m.type === 'snapshotFetch') {
+      const core = this.#core()!;
+      if (core.role !== 'leader' || m.term !== core.term) return;
+      const chunk = this.#transfer.serve(m, await this.#loadSnapshot());
+      if (chunk) await this.#send(from, 'protocol', chunk);
+      return;
+    }
+    const r = this.#transfer.receive(from, m, this.#host.clock.now());
+    if (!r) return;
+    if ('drop' in r) return this.#host.drop(r.drop);
+    if ('fetch' in r) return this.#send(from, 'protocol', r.fetch);
+    const whole = validateRaftMessage({ type: 'snapshot', ...r.snapshot });
+    if (typeof whole === 'string') return this.#host.drop('malformed');
+    return this.#deliver(from, whole);
+  }
 
   // ---- time ---------------------------------------------------------------------------
 
@@ -444,6 +482,8 @@ export class Replica {
     this.#host.actor!.send({ type: 'tick', now });
     const due = this.#host.executor.nextTimerDue();
     if (due !== undefined && due <= now) this.#host.actor!.send({ type: 'advanceTime', now });
+    const stalled = this.#transfer.stalled(now);
+    if (stalled) await this.#send(stalled.to, 'protocol', stalled.fetch);
     await this.#drain();
   }
 
@@ -518,15 +558,15 @@ export function createReplica(options: ReplicaOptions): AnyReplica {
 function persistOps(effect: Extract<RaftEffect, { type: 'persist' }>): StorageOp[] {
   const ops: StorageOp[] = [];
   if (effect.truncateAfter !== undefined) ops.push({ type: 'deleteRange', start: indexKey(LOG_PREFIX, effect.truncateAfter + 1), end: LOG_END });
-  for (const e of effect.entries ?? []) ops.push({ type: 'set', key: indexKey(LOG_PREFIX, e.index), value: encode(e as never) });
-  if (effect.hardState) ops.push({ type: 'set', key: HARD_KEY, value: encode(effect.hardState as never) });
-  if (effect.recovery) ops.push({ type: 'set', key: RECOVERY_KEY, value: encode(effect.recovery as never) });
+  for (const e of effect.entries ?? []) ops.push({ type: 'set', key: indexKey(LOG_PREFIX, e.index), value: encode(e as never, RECORD_LIMITS) });
+  if (effect.hardState) ops.push({ type: 'set', key: HARD_KEY, value: encode(effect.hardState as never, RECORD_LIMITS) });
+  if (effect.recovery) ops.push({ type: 'set', key: RECOVERY_KEY, value: encode(effect.recovery as never, RECORD_LIMITS) });
   else if (effect.recovery === null) ops.push({ type: 'delete', key: RECOVERY_KEY });
   return ops;
 }
 
 function encodeSnapshot(s: StoredSnapshot): Uint8Array {
-  return encode({ meta: s.meta as never, time: s.time, data: s.data });
+  return encode({ meta: s.meta as never, time: s.time, data: s.data }, RECORD_LIMITS);
 }
 
 /** Encoded size of a log entry, cached (entries are immutable once appended). */
@@ -534,7 +574,7 @@ const entrySizes = new WeakMap<Entry, number>();
 function entrySize(e: Entry): number {
   let n = entrySizes.get(e);
   if (n === undefined) {
-    n = encode(e as never).length;
+    n = encode(e as never, RECORD_LIMITS).length;
     entrySizes.set(e, n);
   }
   return n;

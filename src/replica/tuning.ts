@@ -29,6 +29,8 @@ export const TUNING_RULES: { readonly [K in keyof ReplicaTuning]: OptionRule } =
   keepEntries: whole(0),
   // Below this a signed envelope with a few requests no longer fits.
   maxMessageBytes: whole(64 * 1024),
+  // At most MAX_EVENT_BYTES: the executor refuses larger events at apply time whatever a replica accepts.
+  maxEventBytes: { ok: (v) => Number.isSafeInteger(v) && v >= 1 && v <= 1024 * 1024, allowed: 'a whole number of bytes from 1 to 1048576 (1 MiB)' },
   removeSilentAfterMs: { ok: (v) => Number.isFinite(v) && v >= 0, allowed: 'a number of milliseconds ≥ 0 (0 = off)' },
   checkpointEvery: whole(1),
   windowSize: whole(1),

@@ -31,8 +31,17 @@ export interface ReplicaTuning {
   snapshotEvery: number;
   /** Entries kept in the log behind a snapshot, so slightly slow followers need no snapshot. */
   keepEntries: number;
-  /** Larger incoming messages are dropped before decoding. */
+  /**
+   * The message limit: larger incoming messages are dropped before decoding, and every message
+   * a replica builds is encoded within it (a reply too large to send goes without its snapshot).
+   */
   maxMessageBytes: number;
+  /**
+   * The size budget of one client event (canonical encoding, bytes): larger requests are refused
+   * with an error the client turns into EventTooLargeError. At most MAX_EVENT_BYTES (1 MiB) and a
+   * quarter of maxMessageBytes, so that every message carrying an accepted event fits.
+   */
+  maxEventBytes: number;
   /** Demote a voter silent this long (ms) to learner and re-admit it once caught up; 0 = off. */
   removeSilentAfterMs: number;
   /** Byzantine: a checkpoint every this many batches (sequence numbers). */
@@ -45,7 +54,7 @@ export interface ReplicaTuning {
   viewChangeTimeoutMs: number;
   /** Byzantine: status and vote retransmission period (ms). */
   statusMs: number;
-  /** Byzantine: state transfer chunk size (bytes). */
+  /** State transfer and snapshot chunk size (bytes), both models. */
   stateChunkBytes: number;
 }
 
@@ -57,6 +66,7 @@ export const DEFAULT_TUNING: ReplicaTuning = {
   snapshotEvery: 10_000,
   keepEntries: 1_000,
   maxMessageBytes: 16 * 1024 * 1024,
+  maxEventBytes: 1024 * 1024,
   removeSilentAfterMs: 0,
   checkpointEvery: 64,
   windowSize: 256,
@@ -83,6 +93,11 @@ export interface ReplicaOptions {
    */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   tuning?: Partial<ReplicaTuning>;
+  /**
+   * Called once if the replica stops because its own work threw (a bug: bad input is dropped and
+   * counted, never thrown). The local cluster uses it to report the stop instead of running on.
+   */
+  onFailure?: (error: unknown) => void;
 }
 
 export interface ReplicaStatus {
@@ -112,7 +127,11 @@ export interface ReplicaStatus {
 export interface ReplicaMetrics {
   messagesIn: number;
   messagesOut: number;
-  /** Dropped input by reason (too-large, undecodable, bad-signature, unknown-sender, …). */
+  /**
+   * Dropped input by reason (too-large, undecodable, bad-signature, unknown-sender,
+   * event-too-large, …), and output this replica could not send in full: `snapshot-omitted`
+   * (a reply sent without its snapshot) and `unsendable` (a message over maxMessageBytes).
+   */
   dropped: Record<string, number>;
   requests: number;
   duplicateRequests: number;

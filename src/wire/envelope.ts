@@ -1,5 +1,6 @@
-import { decode, encode } from '../codec/index.ts';
+import { decode, DEFAULT_MAX_SIZE, encode } from '../codec/index.ts';
 import { verify, type Identity } from '../crypto/index.ts';
+import { wireLimits } from './limits.ts';
 
 /**
  * Every message on the wire is an envelope: `{ p: payload bytes, s?: signature, x?: attachments }`,
@@ -51,23 +52,30 @@ const KINDS = new Set<WireKind>(['protocol', 'request', 'read', 'reply', 'readRe
 /** Kinds that must carry a member's signature. */
 const SIGNED_KINDS = new Set<WireKind>(['protocol']);
 
-export async function seal(message: WireMessage, signer?: Identity, attachments?: Uint8Array[]): Promise<Uint8Array> {
-  return (await sealWithProof(message, signer, attachments)).bytes;
+/**
+ * The envelope's bytes. `maxBytes` is the message limit of the transport (replicas pass
+ * `tuning.maxMessageBytes`; default 1 MiB): a larger message throws CodecError 'too-large'
+ * before anything is signed or sent.
+ */
+export async function seal(message: WireMessage, signer?: Identity, attachments?: Uint8Array[], maxBytes = DEFAULT_MAX_SIZE): Promise<Uint8Array> {
+  return (await sealWithProof(message, signer, attachments, maxBytes)).bytes;
 }
 
 /** Seals and also returns the signed payload and signature (the sender's own proof of what it said). */
-export async function sealWithProof(message: WireMessage, signer?: Identity, attachments?: Uint8Array[]): Promise<{ bytes: Uint8Array; p: Uint8Array; s?: Uint8Array }> {
-  const payload = encode({ f: message.from, t: message.to, k: message.kind, m: message.body as never });
+export async function sealWithProof(message: WireMessage, signer?: Identity, attachments?: Uint8Array[], maxBytes = DEFAULT_MAX_SIZE): Promise<{ bytes: Uint8Array; p: Uint8Array; s?: Uint8Array }> {
+  const limits = wireLimits(maxBytes);
+  const payload = encode({ f: message.from, t: message.to, k: message.kind, m: message.body as never }, limits);
   const x = attachments && attachments.length ? { x: attachments } : {};
-  if (!SIGNED_KINDS.has(message.kind)) return { bytes: encode({ p: payload, ...x }), p: payload };
+  if (!SIGNED_KINDS.has(message.kind)) return { bytes: encode({ p: payload, ...x }, limits), p: payload };
   if (!signer) throw new Error(`a ${message.kind} message must be signed`);
+  // The payload alone over the limit throws above, before any signature work.
   const s = await signer.sign(payload);
-  return { bytes: encode({ p: payload, s, ...x }), p: payload, s };
+  return { bytes: encode({ p: payload, s, ...x }, limits), p: payload, s };
 }
 
-/** Re-wraps signed payload bytes with another signature (used to simulate corrupt signatures). */
-export function rewrap(p: Uint8Array, s: Uint8Array, attachments?: Uint8Array[]): Uint8Array {
-  return encode({ p, s, ...(attachments && attachments.length ? { x: attachments } : {}) });
+/** Re-wraps signed payload bytes with another signature or other attachments (extra envelopes of one message; simulated corrupt signatures). */
+export function rewrap(p: Uint8Array, s: Uint8Array, attachments?: Uint8Array[], maxBytes = Number.MAX_SAFE_INTEGER): Uint8Array {
+  return encode({ p, s, ...(attachments && attachments.length ? { x: attachments } : {}) }, wireLimits(maxBytes));
 }
 
 export interface IngressOptions {
@@ -84,7 +92,7 @@ export interface IngressOptions {
  */
 export async function open(bytes: Uint8Array, linkPeer: string, options: IngressOptions): Promise<IngressResult> {
   if (!(bytes instanceof Uint8Array) || bytes.length > options.maxBytes) return { ok: false, drop: 'too-large' };
-  const outer = decode(bytes, { maxSize: options.maxBytes });
+  const outer = decode(bytes, wireLimits(options.maxBytes));
   if (!outer.ok) return { ok: false, drop: 'undecodable' };
   const env = outer.value as Record<string, unknown> | null;
   if (!isRecord(env) || !(env.p instanceof Uint8Array) || (env.s !== undefined && !(env.s instanceof Uint8Array))) {
@@ -92,7 +100,7 @@ export async function open(bytes: Uint8Array, linkPeer: string, options: Ingress
   }
   const attachments = env.x === undefined ? [] : env.x;
   if (!Array.isArray(attachments) || attachments.length > MAX_ATTACHMENTS || !attachments.every((a) => a instanceof Uint8Array)) return { ok: false, drop: 'malformed' };
-  const inner = decode(env.p, { maxSize: options.maxBytes });
+  const inner = decode(env.p, wireLimits(options.maxBytes));
   if (!inner.ok) return { ok: false, drop: 'undecodable' };
   const p = inner.value as Record<string, unknown> | null;
   if (!isRecord(p) || typeof p.f !== 'string' || typeof p.t !== 'string' || !KINDS.has(p.k as WireKind) || !('m' in p)) {

@@ -16,6 +16,7 @@ const BAD_TUNING: { [K in keyof ReplicaTuning]: Array<[unknown, string]> } = {
   snapshotEvery: [[0, '0'], [-1, '-1']],
   keepEntries: [[-1, '-1'], [0.5, '0.5']],
   maxMessageBytes: [[-1, '-1'], [0, '0'], [1024, '1024']],
+  maxEventBytes: [[0, '0'], [2 * 1024 * 1024, '2097152']],
   removeSilentAfterMs: [[-1, '-1'], [Infinity, 'Infinity']],
   checkpointEvery: [[0, '0'], [1.5, '1.5']],
   windowSize: [[0, '0'], [null, 'null']],

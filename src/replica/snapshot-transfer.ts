@@ -1,0 +1,116 @@
+import type { SnapshotMeta } from '../../actors/crash/index.ts';
+
+/**
+ * Crash model: a snapshot travels in chunks, so the application state is bounded by memory,
+ * not by the message limit. The protocol core still sees one `snapshot` message: the leader's
+ * runtime cuts the stored snapshot into `chunkBytes` pieces, the follower's runtime asks for
+ * them one at a time (one chunk in flight per transfer, so a large state does not flood the
+ * link) and hands the core the whole snapshot once it has every byte.
+ *
+ * - The leader sends the first chunk when the core says `sendSnapshot` (again after the core's
+ *   snapshot timeout); a first chunk starts the transfer over on the follower.
+ * - The follower asks `snapshotFetch { term, index, offset }`; the leader answers from its
+ *   stored snapshot if it is still the one asked for (else it stays silent and the core sends
+ *   the newer one after its timeout).
+ * - A follower that heard nothing for `retryMs` asks again for the same offset.
+ */
+export interface SnapshotChunk {
+  type: 'snapshotChunk';
+  term: number;
+  meta: SnapshotMeta;
+  offset: number;
+  total: number;
+  data: Uint8Array;
+}
+
+export interface SnapshotFetch {
+  type: 'snapshotFetch';
+  term: number;
+  index: number;
+  offset: number;
+}
+
+export type TransferMessage = SnapshotChunk | SnapshotFetch;
+
+export function isTransferMessage(body: unknown): boolean {
+  const t = (body as { type?: unknown } | null)?.type;
+  return t === 'snapshotChunk' || t === 'snapshotFetch';
+}
+
+/** The shape of a chunk or fetch from the wire, or why not. */
+export function validateTransferMessage(body: unknown): TransferMessage | string {
+  const m = body as Record<string, unknown>;
+  if (!isCount(m.term) || !isCount(m.offset)) return 'bad snapshot transfer';
+  if (m.type === 'snapshotFetch') return isCount(m.index) ? (m as unknown as SnapshotFetch) : 'bad snapshot fetch';
+  const meta = m.meta as Record<string, unknown> | null;
+  if (!meta || typeof meta !== 'object' || !isCount(meta.index) || !isCount(meta.term)) return 'bad snapshot chunk';
+  if (!isCount(m.total) || !(m.data instanceof Uint8Array) || (m.offset as number) + m.data.length > (m.total as number)) return 'bad snapshot chunk';
+  return m as unknown as SnapshotChunk;
+}
+
+export class SnapshotTransfer {
+  #incoming: { from: string; term: number; meta: SnapshotMeta; total: number; chunks: Uint8Array[]; received: number; heardAt: number } | undefined;
+
+  constructor(
+    private readonly chunkBytes: number,
+    /** Most bytes a follower holds for one transfer (a bound on what a faulty leader can make it buffer). */
+    private readonly maxTotal: number,
+    private readonly retryMs: number,
+  ) {}
+
+  /** Leader: the chunk of `data` at `offset` (the first one when the core says sendSnapshot). */
+  chunk(term: number, meta: SnapshotMeta, data: Uint8Array, offset: number): SnapshotChunk | undefined {
+    if (offset > data.length) return undefined;
+    const end = Math.min(data.length, offset + Math.max(1, this.chunkBytes));
+    return { type: 'snapshotChunk', term, meta, offset, total: data.length, data: data.slice(offset, end) };
+  }
+
+  /** Leader: answers a fetch from the stored snapshot, if it is the one asked for. */
+  serve(m: SnapshotFetch, stored: { meta: SnapshotMeta; data: Uint8Array } | undefined): SnapshotChunk | undefined {
+    if (!stored || stored.meta.index !== m.index) return undefined;
+    return this.chunk(m.term, stored.meta, stored.data, m.offset);
+  }
+
+  /**
+   * Follower: a chunk arrived. Returns the next fetch to send, the whole snapshot once complete,
+   * a drop reason, or undefined (a stale or repeated chunk).
+   */
+  receive(from: string, m: SnapshotChunk, now: number): { fetch: SnapshotFetch } | { snapshot: { term: number; meta: SnapshotMeta; data: Uint8Array } } | { drop: string } | undefined {
+    if (m.total > this.maxTotal) return { drop: 'snapshot-too-large' };
+    if (m.offset === 0) {
+      this.#incoming = { from, term: m.term, meta: m.meta, total: m.total, chunks: [], received: 0, heardAt: now };
+    }
+    const t = this.#incoming;
+    if (!t || t.from !== from || t.term !== m.term || t.meta.index !== m.meta.index || t.total !== m.total || m.offset !== t.received) return undefined;
+    if (m.data.length === 0 && t.received < t.total) return { drop: 'bad-snapshot-chunk' };
+    t.chunks.push(m.data);
+    t.received += m.data.length;
+    t.heardAt = now;
+    if (t.received < t.total) return { fetch: { type: 'snapshotFetch', term: t.term, index: t.meta.index, offset: t.received } };
+    this.#incoming = undefined;
+    const data = new Uint8Array(t.total);
+    let at = 0;
+    for (const c of t.chunks) {
+      data.set(c, at);
+      at += c.length;
+    }
+    return { snapshot: { term: t.term, meta: t.meta, data } };
+  }
+
+  /** Follower: the fetch to send again when the transfer has been quiet for retryMs. */
+  stalled(now: number): { to: string; fetch: SnapshotFetch } | undefined {
+    const t = this.#incoming;
+    if (!t || now - t.heardAt < this.retryMs) return undefined;
+    t.heardAt = now;
+    return { to: t.from, fetch: { type: 'snapshotFetch', term: t.term, index: t.meta.index, offset: t.received } };
+  }
+
+  /** Follower: forget a transfer (a newer term or leader made it moot). */
+  cancel(): void {
+    this.#incoming = undefined;
+  }
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
