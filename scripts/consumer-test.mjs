@@ -9,7 +9,8 @@
 //   esbuild   the same app with esbuild --bundle --platform=browser
 //   chromium  the Vite build in two Chromium pages plus a Node replica: one crash group commits
 //   tsc       --noEmit, skipLibCheck false: bundler (a browser app and a Node app), nodenext, node16
-// and prints the browser bundle sizes (minified and gzip). Installs come from the npm registry
+// and measures the browser bundle sizes (minified and gzip; the crash app within 60 kB gzip and
+// without the Byzantine protocol). Installs come from the npm registry
 // through the npm cache. The last line is `N passed, N failed`.
 //   node scripts/consumer-test.mjs [--keep]   (--keep leaves the temporary project)
 import { spawnSync } from 'node:child_process';
@@ -118,22 +119,28 @@ if (install.ok) {
     step(`tsc ${oldestTs} --noEmit, skipLibCheck false, ${setting}`, process.execPath, ['node_modules/typescript/bin/tsc', '-p', `ts/tsconfig.${setting}.json`], inProject);
   }
 
-  // Browser weight: what an app bundles (esbuild, browser platform, minified).
+  // Browser weight: what an app bundles (esbuild, browser platform, minified), xstate apart
+  // (the app's own dependency) unless said.
   try {
     const esbuild = await import(pathToFileURL(join(project, 'node_modules', 'esbuild', 'lib', 'main.js')).href);
     const measure = async (label, entry, external) => {
-      const r = await esbuild.build({ entryPoints: [join(project, entry)], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, external, absWorkingDir: project, logLevel: 'silent' });
+      const r = await esbuild.build({ entryPoints: [join(project, entry)], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true, external, absWorkingDir: project, logLevel: 'silent' });
       const bytes = r.outputFiles[0].contents;
-      console.log(`    ${label}: ${(bytes.length / 1024).toFixed(1)} kB minified, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(1)} kB gzip`);
-      return gzipSync(bytes, { level: 9 }).length;
+      const gzip = gzipSync(bytes, { level: 9 }).length;
+      console.log(`    ${label}: ${(bytes.length / 1024).toFixed(1)} kB minified, ${(gzip / 1024).toFixed(1)} kB gzip`);
+      const inputs = Object.values(r.metafile.outputs)[0].inputs;
+      return { gzip, bundled: Object.keys(inputs).filter((k) => inputs[k].bytesInOutput > 0) };
     };
     console.log('browser bundle sizes (esbuild --bundle --platform=browser --minify):');
-    const own = await measure('crash replica + client + WebRTC + idb, without xstate (size-crash.mjs)', 'size-crash.mjs', ['xstate']);
-    await measure('the same with xstate', 'size-crash.mjs', []);
-    await measure('the test app (web/main.js: a crash replica, WebRTC, idb, a machine, xstate)', 'web/main.js', []);
-    console.log(`    budget: core + one fault model + WebRTC + idb <= 60 kB gzip: ${(own / 1024).toFixed(1)} kB`);
+    const crash = await measure('crash app: createReplica from statechorus/crash, createClient, webrtcTransport, idbStorage (size-crash.mjs)', 'size-crash.mjs', ['xstate']);
+    await measure('the same with createReplica from statechorus (both fault models; size-both.mjs)', 'size-both.mjs', ['xstate']);
+    await measure('crash app with xstate', 'size-crash.mjs', []);
+    await measure('the test app (web/main.js: createReplica from statechorus, a machine, xstate)', 'web/main.js', []);
+    record('core + crash model + WebRTC + idb <= 60 kB gzip', crash.gzip <= 60 * 1024, `${(crash.gzip / 1024).toFixed(1)} kB`);
+    const byzantine = crash.bundled.filter((k) => /actors\/byzantine\/|replica\/byzantine\.js|replica\/misbehave\.js/.test(k));
+    record('a crash-only app bundles none of the Byzantine protocol', byzantine.length === 0, byzantine.slice(0, 3).join(', '));
   } catch (err) {
-    console.log(`    sizes not measured: ${err?.message ?? err}`);
+    record('browser bundle sizes', false, String(err?.message ?? err));
   }
 }
 

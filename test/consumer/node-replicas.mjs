@@ -1,5 +1,6 @@
 // The child process of node-app.mjs: replicas r2 and r3 of its crash group over WebRTC.
-import { createReplica, idToPublicKey, importIdentity, memoryStorage, webrtcTransport } from 'statechorus';
+import { idToPublicKey, importIdentity, memoryStorage, webrtcTransport } from 'statechorus';
+import { createReplica } from 'statechorus/crash'; // the crash-only entry
 import { counter } from './machine.mjs';
 
 const { SIGNALING: signaling, ROOM: room } = process.env;
