@@ -1,17 +1,15 @@
 #!/usr/bin/env node
 // Builds the browser bundle into demo/dist/ with Vite's JS API (Vite is installed for vitest):
-//   demo/dist/statechorus.js  the library's browser entry (src/browser.ts), simple-peer included
+//   demo/dist/statechorus.js  the library's browser entry (src/browser.ts)
 //   demo/dist/counter.js      the smoke test's counter machine (demo/counter.js)
 //   demo/dist/game.js         the demo's game (demo/game.js)
-// sharing chunks (xstate) between them. simple-peer is CommonJS written for browserify: it
-// gets `buffer` (npm), an `events` shim, a `process` shim and `global` = globalThis.
+// sharing chunks (xstate) between them. No aliases, defines or shims: the library uses only
+// web APIs in browsers (the consumer test builds it with a Vite config that sets nothing).
 // Usage: node scripts/browser-build.mjs [--watch]   (also importable: `buildBrowserBundle()`).
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(join(root, 'package.json'));
 
 export async function buildBrowserBundle({ minify = false, quiet = false, watch = false } = {}) {
   const { build } = await import('vite');
@@ -21,16 +19,6 @@ export async function buildBrowserBundle({ minify = false, quiet = false, watch 
     root,
     logLevel: quiet ? 'warn' : 'info',
     publicDir: false,
-    define: { global: 'globalThis' },
-    resolve: {
-      alias: {
-        buffer: require.resolve('buffer/'),
-        events: join(root, 'demo', 'shims', 'events.js'),
-      },
-      // Browser builds of dependencies (package.json "browser" fields: readable-stream, debug, randombytes).
-      mainFields: ['browser', 'module', 'jsnext:main', 'jsnext'],
-      conditions: ['browser', 'import', 'module', 'default'],
-    },
     build: {
       outDir,
       emptyOutDir: true,
@@ -48,7 +36,6 @@ export async function buildBrowserBundle({ minify = false, quiet = false, watch 
         formats: ['es'],
       },
       rolldownOptions: {
-        transform: { inject: { process: join(root, 'demo', 'shims', 'process.js') } },
         output: { chunkFileNames: 'chunks/[name]-[hash].js' },
       },
     },

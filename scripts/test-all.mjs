@@ -1,5 +1,5 @@
 // The whole test command: type-check, build, vitest (Node), the runtime-neutral suites under Deno,
-// the browser tests (Chromium).
+// the browser tests (Chromium), the consumer test (the packed package in a temporary project).
 // Every step runs even when an earlier one fails, and the last line is `N passed, N failed`
 // summed over all of them (the type-check and the build count as one test each).
 import { spawnSync } from 'node:child_process';
@@ -54,6 +54,13 @@ run('deno', 'node', ['scripts/deno-test.mjs'], (out) => {
 
 // Real Chromium pages as peers (Playwright driving Debian's chromium); prints `N passed, N failed`.
 run('browser', 'node', ['scripts/browser-test.mjs'], (out) => {
+  const m = /(\d+) passed, (\d+) failed\s*$/.exec(strip(out).trim());
+  return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
+});
+
+// The packed package as a dependency: Node, Deno, Vite, esbuild, Chromium and tsc in a temporary
+// project (registry installs through the npm cache); prints `N passed, N failed` and bundle sizes.
+run('consumer', 'node', ['scripts/consumer-test.mjs'], (out) => {
   const m = /(\d+) passed, (\d+) failed\s*$/.exec(strip(out).trim());
   return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
 });

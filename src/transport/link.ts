@@ -1,10 +1,10 @@
-// One WebRTC data channel to one peer (simple-peer underneath), with what raw data channels
+// One WebRTC data channel to one peer (./peer.ts underneath), with what raw data channels
 // lack: chunking, a send queue that honours bufferedAmount, and a liveness check. A link counts
 // as up only after it has carried a message both ways: a channel can report "connected" while
 // nothing is delivered (seen after simultaneous dials), so both sides exchange hellos first,
 // and keepalives after that.
 
-import SimplePeer from 'simple-peer';
+import Peer from './peer.ts';
 import { FRAME, MAX_FRAME_BYTES, MAX_PACKED_MESSAGE, packMessages, Reassembler, splitMessage } from './framing.ts';
 
 export interface LinkOptions {
@@ -45,7 +45,7 @@ export class Link {
   readonly remoteSession: string;
   readonly initiator: boolean;
   readonly createdAt = Date.now();
-  #peer: SimplePeer.Instance;
+  #peer: Peer;
   #open = false;
   #heard = false;
   #confirmed = false;
@@ -75,12 +75,11 @@ export class Link {
     this.remoteSession = options.remoteSession;
     this.initiator = options.initiator;
     this.#reassembler = new Reassembler(options.maxMessageBytes);
-    this.#peer = new SimplePeer({
+    this.#peer = new Peer({
       initiator: options.initiator,
       // One signed offer and one signed answer carrying every candidate: fewer signatures
       // and nothing unsigned on the signaling path.
-      trickle: false,
-      wrtc: options.wrtc as SimplePeer.Options['wrtc'],
+      wrtc: options.wrtc,
       config: options.config,
     });
     this.#peer.on('signal', (data: { type?: string; sdp?: string }) => {
@@ -151,14 +150,11 @@ export class Link {
     } catch {
       // already destroyed
     }
-    // simple-peer leaves its ICE-gathering timer running after destroy(); it would keep a
-    // process alive for seconds after everything closed.
-    clearTimeout((this.#peer as unknown as { _iceCompleteTimer?: ReturnType<typeof setTimeout> })._iceCompleteTimer);
     this.events.down(reason);
   }
 
   #channel(): Channel | undefined {
-    return (this.#peer as unknown as { _channel?: Channel })._channel ?? undefined;
+    return (this.#peer._channel as Channel | null) ?? undefined;
   }
 
   #onOpen(): void {
@@ -171,7 +167,7 @@ export class Link {
     }
     this.#sendHello();
     this.#timer = setInterval(() => this.#check(), Math.min(this.options.helloMs, this.options.keepaliveMs));
-    // The peer's hellos can arrive before simple-peer reports `connect` (it waits for getStats):
+    // The peer's hellos can arrive before our channel reports open:
     // the link may be up already, with messages waiting.
     if (this.#up) this.#pump();
   }

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 
 const fakes = vi.hoisted(() => ({ instances: [] as Array<EventEmitter & { sent: Uint8Array[]; _channel: { bufferedAmount: number } }> }));
 
-vi.mock('simple-peer', async () => {
+vi.mock('../../src/transport/peer.ts', async () => {
   const { EventEmitter } = await import('node:events');
   class FakePeer extends EventEmitter {
     sent: Uint8Array[] = [];
