@@ -279,8 +279,18 @@ const DISSENT_LOG_LIMIT = 100;
 
 /**
  * A client of a replica group. Requests are sent one at a time per client (exactly-once
- * rests on a per-client sequence number, so a later request must not overtake an earlier
+ * rests on a sequence number per session, so a later request must not overtake an earlier
  * one); a retry keeps the sequence number.
+ *
+ * Sessions (Raft thesis §6.3): the first send opens a session through the log (one extra
+ * ordered round trip per client lifetime; its id is that entry's log index), or resumes the
+ * `session` option's. Requests carry (session, seq); the group applies each once and answers
+ * a retry from its session table, only if it is the same request (else RequestMismatchError).
+ * The table is bounded (an idle lease in replicated time, and the least recently active
+ * session evicted when full): a request of an evicted session fails with
+ * SessionExpiredError (outcome unknown, never applied twice) and the next send opens a new
+ * session. A client restarted with the same identity opens a new session, so the numbers of
+ * its earlier run never collide with its new ones.
  *
  * Crash model: the client follows redirects to the leader and rotates through replicas on
  * timeouts; one reply decides.
