@@ -473,7 +473,7 @@ export class ByzantineReplica {
       const index = this.#host.executor.appliedIndex + 1;
       if (item.k === 'req') {
         this.#host.metrics.entriesApplied++;
-        if (this.#misbehave.wrongResults) {
+        if (this.#misbehave.wrongResults && item.session !== 0) {
           // Simulated fault: this replica executes wrongly (skips the event), so its state and replies diverge.
           this.#host.executor.applyNoop(index, batch.time);
           const snap = this.#host.executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
