@@ -155,9 +155,9 @@ async function main() {
   await replica.start();
   state.resumed = { appliedIndex: replica.status().appliedIndex, moves: replica.app.getSnapshot().context.moves };
   feed.attach(replica, { appMachine: game });
-  // The tab's client is an endpoint of its replica's connections: `r2/client`. Its sequence
-  // numbers start above any it used before a reload (see startSeq).
-  client = createClient({ id: `${state.seat}/client`, transport: transport.endpoint('client'), replicas: lobby.members.map((m) => m.id), faultModel: 'byzantine', startSeq: Date.now() * 1000 });
+  // The tab's client is an endpoint of its replica's connections: `r2/client`. After a reload
+  // it opens a new session through the log, so its numbers never collide with the last run's.
+  client = createClient({ id: `${state.seat}/client`, transport: transport.endpoint('client'), replicas: lobby.members.map((m) => m.id), faultModel: 'byzantine' });
   state.phase = 'running';
   if (sessionStorage.getItem(`statechorus-demo:${room}:byzantine`) === '1') setByzantine(true);
   note(`This tab is replica <b>${state.seat}</b> of ${lobby.members.length}.`);

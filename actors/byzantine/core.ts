@@ -37,7 +37,8 @@ export interface BftInit {
   /** The last new view this replica sent as primary, from storage. */
   newView?: SentNewView;
   /** Whether the app already applied this client's request (a replay of it is harmless). */
-  alreadyApplied(client: string, seq: number): boolean;
+  /** Whether the session table already holds this request (or a later one of its session). */
+  alreadyApplied(client: string, session: number, seq: number): boolean;
 }
 
 export type Phase = 'normal' | 'viewChange' | 'stateTransfer' | 'joining' | 'excluded';
@@ -282,7 +283,7 @@ export class BftCore {
   request(item: BatchItem): void {
     const key = itemKey(item);
     if (key === undefined || this.#known.has(key) || this.#barred.has(key, this.tickCount)) return;
-    if (item.k === 'req' && this.#alreadyApplied(item.client, item.seq)) return;
+    if (item.k === 'req' && this.#alreadyApplied(item.client, item.session, item.seq)) return;
     this.#known.set(key, { item, since: this.tickCount, born: this.tickCount, proposed: false });
     this.#retryWaiting();
   }
@@ -516,8 +517,8 @@ export class BftCore {
     for (const item of batch.items) {
       switch (item.k) {
         case 'req': {
-          if (this.#alreadyApplied(item.client, item.seq)) break;
-          const k = this.#known.get(`req:${item.client}:${item.seq}`);
+          if (this.#alreadyApplied(item.client, item.session, item.seq)) break;
+          const k = this.#known.get(itemKey(item)!);
           // Another version than ours is no proof against the primary: the client may have sent
           // it (requests are not signed). It waits for vouchers like a request we never received.
           if (!k) wait = true;
@@ -1300,7 +1301,7 @@ export function nextBoundary(seq: number, every: number): number {
 
 /** A client item's identity (two copies of one request are the same item). */
 export function itemKey(item: BatchItem): string | undefined {
-  if (item.k === 'req') return `req:${item.client}:${item.seq}`;
+  if (item.k === 'req') return `req:${item.client}:${item.session}:${item.seq}`;
   if (item.k === 'read') return `read:${item.client}:${item.nonce}`;
   if (item.k === 'cfg') {
     const m = item.cmd.messages?.[0];

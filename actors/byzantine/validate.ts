@@ -1,4 +1,5 @@
 import { VOTE_TYPES, type Batch, type BatchItem, type BftMessage, type Evidence, type Proof } from './types.ts';
+import { sessionProblem } from '../../src/app/clients.ts';
 
 /**
  * Shape checks for decoded bytes before the protocol sees them. Never throw: a string is the
@@ -104,7 +105,7 @@ function checkItem(i: unknown): string | null {
   if (!isObject(i)) return 'batch item is not an object';
   switch (i.k) {
     case 'req':
-      return isId(i.client) && isSeq(i.seq) && isObject(i.event) && typeof i.event.type === 'string' ? null : 'bad request item';
+      return isId(i.client) && isCount(i.session) && isSeq(i.seq) && isObject(i.event) && typeof i.event.type === 'string' && sessionProblem(i.session, i.event) === null ? null : 'bad request item';
     case 'noop':
       return null;
     case 'read':

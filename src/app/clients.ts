@@ -1,15 +1,22 @@
 /**
- * The exactly-once table: each client's last applied seq and its cached result. It is part of
- * the replicated state, so its bounds depend only on entry times and order: every replica
- * evicts the same clients at the same entry.
+ * The session table (exactly-once execution): per client session, its last applied seq, a
+ * digest of that request and its cached result. It is part of the replicated state, so its
+ * bounds depend only on entry times and order: every replica expires and evicts the same
+ * sessions at the same entry.
+ *
+ * Sessions follow the Raft thesis (§6.3): a client opens a session through the log and its id
+ * is the log index of that entry; requests carry (session, seq). A session leaves the table
+ * when it has been idle for longer than the lease (replicated time) or when the table is full
+ * and it is the least recently active (LRU). A request of a session that is not in the table
+ * is refused as expired, never applied: an evicted session can never execute a request twice.
  */
 import { encode } from '../codec/index.ts';
 import { sha256Sync } from '../crypto/index.ts';
 import { STATE_LIMITS } from './persist.ts';
-import type { ApplyResult } from './types.ts';
+import type { AppEvent, ApplyResult } from './types.ts';
 
 /**
- * The table's digest is a fixed tree: clients hash into 512 buckets, 8 buckets make a group,
+ * The table's digest is a fixed tree: sessions hash into 512 buckets, 8 buckets make a group,
  * 8 groups a block, 8 blocks the root. A request re-hashes one bucket and the 3 nodes above
  * it, not the whole table.
  */
@@ -19,30 +26,32 @@ export const CLIENT_BUCKETS = ARITY ** DEPTH;
 
 const NODE_SCRATCH = new Uint8Array(ARITY * 33);
 
-export interface ClientEntry {
+export interface SessionEntry {
+  /** The session id: the log index of the entry that opened it. */
+  session: number;
+  /** The client that opened it; only that client may use it. */
   client: string;
+  /** Last applied seq (0: none yet). After a resume: one above it (fenced, see the executor). */
   seq: number;
-  /** Replicated time of the client's last applied request. */
+  /** Replicated time of the session's last activity (opened, resumed or a request applied). */
   time: number;
-  result: ApplyResult;
+  /** SHA-256 of the last applied request's event (`requestDigest`); null when there is none (new or fenced). */
+  request: Uint8Array | null;
+  /** The last applied request's result; null when there is none. */
+  result: ApplyResult | null;
   /** SHA-256 of the canonical encoding of `[result.index, result.snapshot]`; computed when the digest first needs it. */
   resultHash?: Uint8Array;
 }
 
-/** FNV-1a over UTF-16 code units: the same bucket on every engine. */
-export function clientBucket(client: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < client.length; i++) {
-    h ^= client.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % CLIENT_BUCKETS;
+/** What a cached reply is compared with: SHA-256 of the canonical encoding of the event. */
+export function requestDigest(event: AppEvent): Uint8Array {
+  return sha256Sync(encode(event as never, STATE_LIMITS));
 }
 
-export class ClientTable {
+export class SessionTable {
   /** Least recently active first (times never go back, so also by time). */
-  private readonly entries = new Map<string, ClientEntry>();
-  private readonly buckets: Array<Map<string, ClientEntry>> = Array.from({ length: CLIENT_BUCKETS }, () => new Map());
+  private readonly entries = new Map<number, SessionEntry>();
+  private readonly buckets: Array<Map<number, SessionEntry>> = Array.from({ length: CLIENT_BUCKETS }, () => new Map());
   /** Node hashes, level by level: [0] the buckets, [DEPTH] the root; null for an empty subtree. */
   private readonly levels: Array<Array<Uint8Array | null>> = Array.from({ length: DEPTH + 1 }, (_, d) =>
     new Array<Uint8Array | null>(ARITY ** (DEPTH - d)).fill(null),
@@ -52,8 +61,8 @@ export class ClientTable {
   private root: Uint8Array | null = null;
 
   constructor(
-    readonly maxClients: number,
-    readonly idleExpiry: number,
+    readonly maxSessions: number,
+    readonly lease: number,
   ) {
     this.levels[DEPTH]![0] = sha256Sync(new Uint8Array(0));
   }
@@ -62,38 +71,41 @@ export class ClientTable {
     return this.entries.size;
   }
 
-  get(client: string): ClientEntry | undefined {
-    return this.entries.get(client);
+  /** The session, if it is in the table and belongs to `client`. */
+  get(client: string, session: number): SessionEntry | undefined {
+    const e = this.entries.get(session);
+    return e !== undefined && e.client === client ? e : undefined;
   }
 
-  /** Records the client's latest request (it becomes the most recently active), then trims the table. */
-  record(entry: ClientEntry): void {
-    this.entries.delete(entry.client);
-    this.entries.set(entry.client, entry);
-    const b = clientBucket(entry.client);
-    this.buckets[b]!.set(entry.client, entry);
+  /** Records the session's latest state (it becomes the most recently active), then evicts the least recently active beyond the bound. */
+  record(entry: SessionEntry): void {
+    this.entries.delete(entry.session);
+    this.entries.set(entry.session, entry);
+    const b = entry.session % CLIENT_BUCKETS;
+    this.buckets[b]!.set(entry.session, entry);
     this.touch(b);
     for (const first of this.entries.values()) {
-      if (this.entries.size <= this.maxClients) break;
-      this.remove(first.client);
+      if (this.entries.size <= this.maxSessions) break;
+      this.remove(first.session);
     }
   }
 
-  /** Drops clients idle for longer than the expiry at replicated time `now`. */
+  /** Drops sessions idle for longer than the lease at replicated time `now`. */
   expire(now: number): void {
     for (const first of this.entries.values()) {
-      if (!(now - first.time > this.idleExpiry)) break;
-      this.remove(first.client);
+      if (!(now - first.time > this.lease)) break;
+      this.remove(first.session);
     }
   }
 
   /**
-   * The table's part of the state digest. A bucket's hash is SHA-256 of the canonical
-   * encoding of its rows `[client, seq, index, time, resultHash]` sorted by client; a node's
-   * is SHA-256 of the concatenation, over its non-empty children in order, of one byte (the
-   * child's position, 0-7) and the child's 32-byte hash; the table's is the root's (SHA-256 of
-   * no bytes when the table is empty). Cached, so entries that leave the table alone do not
-   * pay for it.
+   * The table's part of the state digest. A bucket (session id mod 512) hashes to SHA-256 of
+   * the canonical encoding of its rows `[session, client, seq, time, request, resultIndex,
+   * resultHash]` sorted by session (`request`, `resultIndex`, `resultHash` null when the
+   * session has no applied request); a node's hash is SHA-256 of the concatenation, over its
+   * non-empty children in order, of one byte (the child's position, 0-7) and the child's
+   * 32-byte hash; the table's is the root's (SHA-256 of no bytes when the table is empty).
+   * Cached, so entries that leave the table alone do not pay for it.
    */
   digest(): Uint8Array {
     if (this.root !== null) return this.root;
@@ -107,8 +119,10 @@ export class ClientTable {
         buckets[b] = null;
         continue;
       }
-      const rows = [...bucket.values()].sort((x, y) => (x.client < y.client ? -1 : x.client > y.client ? 1 : 0));
-      buckets[b] = sha256Sync(encode(rows.map((e) => [e.client, e.seq, e.result.index, e.time, resultHashOf(e)])));
+      const rows = [...bucket.values()].sort((x, y) => x.session - y.session);
+      buckets[b] = sha256Sync(
+        encode(rows.map((e) => [e.session, e.client, e.seq, e.time, e.request, e.result?.index ?? null, e.result === null ? null : resultHashOf(e)])),
+      );
     }
     this.dirty.length = 0;
     const scratch = NODE_SCRATCH;
@@ -136,14 +150,14 @@ export class ClientTable {
   }
 
   /** Entries, least recently active first (the order a restore must rebuild). */
-  values(): IterableIterator<ClientEntry> {
+  values(): IterableIterator<SessionEntry> {
     return this.entries.values();
   }
 
-  private remove(client: string): void {
-    this.entries.delete(client);
-    const b = clientBucket(client);
-    this.buckets[b]!.delete(client);
+  private remove(session: number): void {
+    this.entries.delete(session);
+    const b = session % CLIENT_BUCKETS;
+    this.buckets[b]!.delete(session);
     this.touch(b);
   }
 
@@ -154,7 +168,18 @@ export class ClientTable {
 }
 
 /** The entry's result hash, computed once, when a digest first covers it (most are replaced before). */
-export function resultHashOf(e: ClientEntry): Uint8Array {
-  e.resultHash ??= sha256Sync(encode([e.result.index, e.result.snapshot as never], STATE_LIMITS));
+export function resultHashOf(e: SessionEntry): Uint8Array {
+  e.resultHash ??= sha256Sync(encode([e.result!.index, e.result!.snapshot as never], STATE_LIMITS));
   return e.resultHash;
+}
+
+/** The event type of a request that opens (or resumes) a session: `{ type: SESSION_EVENT, resume?: id }` with session 0. */
+export const SESSION_EVENT = 'statechorus.session';
+
+/** Why a request with this session cannot carry this event (null when it can): session 0 takes only the session event. */
+export function sessionProblem(session: number, event: { type?: unknown; resume?: unknown }): string | null {
+  if (session !== 0) return null;
+  if (event.type !== SESSION_EVENT) return `a request with session 0 opens a session: its event must be { type: "${SESSION_EVENT}" }`;
+  if (event.resume !== undefined && !(Number.isSafeInteger(event.resume) && (event.resume as number) > 0)) return 'resume must be a session id (a positive integer)';
+  return null;
 }

@@ -5,17 +5,17 @@
 import { createActor, type Actor, type ActorOptions, type AnyActorRef, type Snapshot, type AnyStateMachine, type EventObject, type Observer, type SnapshotFrom, type Subscription } from 'xstate';
 import { decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex } from '../crypto/index.ts';
-import { ClientTable, type ClientEntry } from './clients.ts';
+import { requestDigest, sessionProblem, SessionTable, type SessionEntry } from './clients.ts';
 import { hookScheduler, ReplicatedClock } from './clock.ts';
 import { checkEvent, faultText, persistActor, persistState, SNAPSHOT_LIMITS, STATE_LIMITS, viewOf } from './persist.ts';
-import type { AppActor, AppExecutor, AppExecutorOptions, AppRequest, AppSnapshotView, ApplyResult } from './types.ts';
+import type { AppActor, AppExecutor, AppExecutorOptions, AppRequest, AppSnapshotView, ApplyResult, RefusalCode } from './types.ts';
 
 const DEFAULT_MAX_CLIENTS = 1024;
 const DEFAULT_CLIENT_IDLE_EXPIRY = 24 * 60 * 60 * 1000;
 /** Names the snapshot format; bump the version when the layout changes. */
 const SNAPSHOT_FORMAT = 'statechorus/app-state';
-const SNAPSHOT_VERSION = 1;
-const DIGEST_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
+const DIGEST_VERSION = 2;
 
 type AnyActor = Actor<AnyStateMachine>;
 
@@ -46,21 +46,35 @@ interface World {
  * anyone, but predictable: do not use it for secrets. Events that already carry `$meta` are
  * refused (see `checkEvent`). Delayed events fired by the clock carry no `$meta`.
  *
- * Exactly-once. The state keeps, per client, its last applied seq and the result. A request
- * with seq equal to it returns the cached result with `duplicate: true`; a lower seq returns
- * the client's latest cached result (a newer request's) with `duplicate: true, stale: true`.
- * Neither is applied again, but the entry still advances the index and time. The table holds
- * at most `maxClients` clients (the least recently active is dropped) and drops a client idle
- * for more than `clientIdleExpiry` replicated ms; a dropped client's old seqs would be applied
- * again, so clients must not retry for longer than that.
+ * Exactly-once: sessions (Raft thesis §6.3). A client first orders a request with session 0
+ * and event `{ type: SESSION_EVENT }`: it opens a session whose id is that entry's index
+ * (result `session: { id, seq: 0 }`). Its requests then carry (session, seq). The state
+ * keeps, per session, its client, last applied seq, SHA-256 of that request's event and the
+ * result. A request with seq above the last one is applied. One with the last seq and the
+ * same event returns the cached result with `duplicate: true`; with another event it is
+ * refused (`refused.code: 'request-mismatch'`): a cached reply answers only the request it
+ * belongs to. A lower seq is refused as `stale`. A session not in the table (or opened by
+ * another client) is refused as `session-expired`. Refused and cached requests are not
+ * applied, but the entry still advances the index and time.
+ * Sessions expire by a replicated rule: one idle (no request applied, not opened or resumed)
+ * for more than `clientIdleExpiry` replicated ms leaves the table when an entry with a later
+ * time is applied (the lease), and when more than `maxClients` sessions are open the least
+ * recently active leaves (LRU). Since an unknown session is refused and never applied, an
+ * expired session's retry cannot execute twice; the client learns that its last request's
+ * outcome is unknown (SessionExpiredError). Retried openings may open extra sessions; unused,
+ * they expire like any other.
+ * Resume: `{ type: SESSION_EVENT, resume: id }` with session 0 returns `session: { id, seq }`
+ * (seq: the last applied) and fences seq + 1 (recorded as applied with no request, so a copy
+ * of the previous run's request still in flight is refused as a mismatch, never applied); the
+ * resumed client continues at seq + 2. A session not in the table is refused as expired.
  *
  * Digest: SHA-256 of the canonical encoding of
- * `{ v: 1, index, time, app, timers: [[due, seq, id, event], …], timerSeq, clients }` where
+ * `{ v: 2, index, time, app, timers: [[due, seq, id, event], …], timerSeq, clients }` where
  * `app` is SHA-256 of the canonical encoding of the persisted snapshot (XState's
  * `getPersistedSnapshot()`, errors as text), `timers` the pending delayed events in firing
  * order, `timerSeq` the seq of the next one, and `clients` the root of a fixed hash tree over
- * the client table whose leaves are each client's `[client, seq, index, time,
- * SHA-256(encode([index, snapshot]))]` (see ClientTable.digest). The app is encoded again
+ * the session table whose leaves are each session's `[session, client, seq, time,
+ * requestDigest, index, SHA-256(encode([index, snapshot]))]` (see SessionTable.digest). The app is encoded again
  * only when an event was delivered or a timer fired, a request re-hashes one path of the
  * client tree, and the digest itself is computed on demand (a run of noops costs none until
  * someone asks).
@@ -93,7 +107,7 @@ export function createAppExecutor<TMachine extends AnyStateMachine>(
 class Executor implements AppExecutor {
   readonly actor: AppActor<SnapshotFrom<AnyStateMachine>>;
   private world: World;
-  private clients: ClientTable;
+  private clients: SessionTable;
   private index = 0;
   private now = 0;
   /** Persisted snapshot of the app (plain data) and the hash of its encoding. */
@@ -123,7 +137,7 @@ class Executor implements AppExecutor {
     if (typeof this.idleExpiry !== 'number' || !(this.idleExpiry > 0)) {
       throw new RangeError(`createAppExecutor: clientIdleExpiry must be a positive number of ms, got ${String(options.clientIdleExpiry)}`);
     }
-    this.clients = new ClientTable(this.maxClients, this.idleExpiry);
+    this.clients = new SessionTable(this.maxClients, this.idleExpiry);
     this.world = this.newWorld(undefined);
     this.settleApp();
     this.actor = this.facade();
@@ -148,12 +162,13 @@ class Executor implements AppExecutor {
     const random = this.random(index); // from the state before this entry
     const t = this.begin(index, time);
 
-    const known = this.clients.get(request.client);
-    if (known !== undefined && request.seq <= known.seq) {
+    if (request.session === 0) return this.openSession(index, t, request);
+    const known = this.clients.get(request.client, request.session);
+    const hash = requestDigest(request.event);
+    const cached = known === undefined ? this.refusal('session-expired', request) : this.fromTable(known, request, hash);
+    if (cached !== undefined) {
       this.finish();
-      const result: ApplyResult = { ...known.result, duplicate: true };
-      if (request.seq < known.seq) result.stale = true;
-      return result;
+      return this.withDigest(cached);
     }
 
     const meta = { index, time: t, random, client: request.client };
@@ -167,9 +182,60 @@ class Executor implements AppExecutor {
 
     const snapshot = viewOf(this.persisted);
     const result: ApplyResult = { index, snapshot, digest: '', duplicate: false };
-    const entry: ClientEntry = { client: request.client, seq: request.seq, time: t, result };
-    this.clients.record(entry);
+    this.clients.record({ session: request.session, client: request.client, seq: request.seq, time: t, request: hash, result });
     this.finish();
+    return this.withDigest(result);
+  }
+
+  answerFromCache(request: AppRequest): ApplyResult | undefined {
+    if (request.session === 0) return undefined;
+    const known = this.clients.get(request.client, request.session);
+    if (known === undefined || request.seq > known.seq) return undefined;
+    return this.fromTable(known, request, requestDigest(request.event));
+  }
+
+  /** The table's answer to a seq at or below the session's last one; undefined for a new seq. */
+  private fromTable(known: SessionEntry, request: AppRequest, hash: Uint8Array): ApplyResult | undefined {
+    if (request.seq > known.seq) return undefined;
+    if (request.seq === known.seq && known.result !== null && known.request !== null && sameBytes(known.request, hash)) {
+      return { ...known.result, duplicate: true };
+    }
+    if (request.seq === known.seq) return this.refusal('request-mismatch', request);
+    return this.refusal('stale', request, known.seq);
+  }
+
+  private refusal(code: RefusalCode, request: AppRequest, last?: number): ApplyResult {
+    const message =
+      code === 'session-expired'
+        ? `session ${request.session} of client "${request.client}" has expired (or never existed): the request was not applied now; an earlier copy may have been`
+        : code === 'request-mismatch'
+          ? `request ${request.seq} of session ${request.session} differs from the one applied under that number`
+          : `request ${request.seq} is older than session ${request.session}'s last applied request ${String(last)}`;
+    return { index: this.index, snapshot: viewOf(this.persisted), digest: '', duplicate: true, refused: { code, message } };
+  }
+
+  /** Opens a session (id = this entry's index) or resumes one (fencing the next seq). */
+  private openSession(index: number, t: number, request: AppRequest): ApplyResult {
+    const resume = request.event.resume;
+    let result: ApplyResult;
+    if (resume === undefined) {
+      this.clients.record({ session: index, client: request.client, seq: 0, time: t, request: null, result: null });
+      result = { index, snapshot: viewOf(this.persisted), digest: '', duplicate: false, session: { id: index, seq: 0 } };
+    } else {
+      const known = typeof resume === 'number' ? this.clients.get(request.client, resume) : undefined;
+      if (known === undefined) {
+        result = this.refusal('session-expired', { ...request, session: typeof resume === 'number' ? resume : -1 });
+      } else {
+        this.clients.record({ ...known, seq: known.seq + 1, time: t, request: null });
+        result = { index, snapshot: viewOf(this.persisted), digest: '', duplicate: false, session: { id: known.session, seq: known.seq } };
+      }
+    }
+    this.finish();
+    return this.withDigest(result);
+  }
+
+  private withDigest(result: ApplyResult): ApplyResult {
+    if (result.duplicate && result.refused === undefined) return result; // a cached result keeps its own digest
     this.ensureDigest();
     result.digest = this.digestHex;
     return result;
@@ -185,8 +251,8 @@ class Executor implements AppExecutor {
     return this.world.clock.nextDue();
   }
 
-  lastReply(client: string): { seq: number; result: ApplyResult } | undefined {
-    const entry = this.clients.get(client);
+  lastReply(client: string, session: number): { seq: number; result: ApplyResult | null } | undefined {
+    const entry = this.clients.get(client, session);
     return entry === undefined ? undefined : { seq: entry.seq, result: entry.result };
   }
 
@@ -210,7 +276,8 @@ class Executor implements AppExecutor {
     });
     const clients = [];
     for (const e of this.clients.values()) {
-      clients.push({ client: e.client, seq: e.seq, time: e.time, result: { index: e.result.index, snapshot: e.result.snapshot, digest: e.result.digest } });
+      const result = e.result === null ? null : { index: e.result.index, snapshot: e.result.snapshot, digest: e.result.digest };
+      clients.push({ session: e.session, client: e.client, seq: e.seq, time: e.time, request: e.request, result });
     }
     return encode(
       {
@@ -243,9 +310,9 @@ class Executor implements AppExecutor {
       if (!sameBytes(appBytes, encode(state.app, STATE_LIMITS))) {
         throw new Error("restore: XState did not restore the app's persisted snapshot exactly (the machine differs from the one that took the snapshot?)");
       }
-      const clients = new ClientTable(this.maxClients, this.idleExpiry);
+      const clients = new SessionTable(this.maxClients, this.idleExpiry);
       for (const c of state.clients) {
-        clients.record({ client: c.client, seq: c.seq, time: c.time, result: { ...c.result, duplicate: false } });
+        clients.record({ session: c.session, client: c.client, seq: c.seq, time: c.time, request: c.request, result: c.result === null ? null : { ...c.result, duplicate: false } });
       }
       const appHash = sha256Sync(appBytes);
       const digest = this.computeDigest(state.index, state.time, appHash, world.clock, clients);
@@ -362,7 +429,7 @@ class Executor implements AppExecutor {
     this.appHash = sha256Sync(bytes);
   }
 
-  private computeDigest(index: number, time: number, appHash: Uint8Array, clock: ReplicatedClock, clients: ClientTable): Uint8Array {
+  private computeDigest(index: number, time: number, appHash: Uint8Array, clock: ReplicatedClock, clients: SessionTable): Uint8Array {
     const timers = clock.timers.map((t) => [t.due, t.seq, t.scheduled?.id ?? null, t.scheduled?.event ?? null]);
     return sha256Sync(
       encode({ v: DIGEST_VERSION, index, time, app: appHash, timers, timerSeq: clock.seq, clients: clients.digest() }, STATE_LIMITS),
@@ -463,12 +530,15 @@ function dispose(world: World): void {
 }
 
 function checkRequest(request: AppRequest): void {
-  if (typeof request !== 'object' || request === null) throw new TypeError('app executor: a request must be an object { client, seq, event }');
+  if (typeof request !== 'object' || request === null) throw new TypeError('app executor: a request must be an object { client, session, seq, event }');
   if (typeof request.client !== 'string') throw new TypeError(`app executor: request.client must be a string, got ${typeof request.client}`);
+  if (!Number.isSafeInteger(request.session) || request.session < 0) {
+    throw new TypeError(`app executor: request.session must be a non-negative integer (0 opens a session), got ${String(request.session)}`);
+  }
   if (!Number.isSafeInteger(request.seq) || request.seq < 0) {
     throw new TypeError(`app executor: request.seq must be a non-negative integer, got ${String(request.seq)}`);
   }
-  const problem = checkEvent(request.event);
+  const problem = checkEvent(request.event) ?? sessionProblem(request.session, request.event);
   if (problem !== null) throw new TypeError(`app executor: refused event from client "${request.client}": ${problem}`);
 }
 
@@ -510,10 +580,12 @@ interface ParsedTimer {
 }
 
 interface ParsedClient {
+  session: number;
   client: string;
   seq: number;
   time: number;
-  result: { index: number; snapshot: AppSnapshotView; digest: string };
+  request: Uint8Array | null;
+  result: { index: number; snapshot: AppSnapshotView; digest: string } | null;
 }
 
 interface ParsedSnapshot {
@@ -560,17 +632,20 @@ function parseSnapshot(bytes: Uint8Array): ParsedSnapshot {
   });
   const clients = array(s.clients, 'clients').map((x, i): ParsedClient => {
     const c = record(x, `clients[${i}]`);
-    const r = record(c.result, `clients[${i}].result`);
-    const view = record(r.snapshot, `clients[${i}].result.snapshot`);
-    if (typeof view.status !== 'string') throw new SnapshotError(`clients[${i}].result.snapshot.status`, 'must be a string');
-    const digest = str(r.digest, `clients[${i}].result.digest`);
-    if (!HEX64.test(digest)) throw new SnapshotError(`clients[${i}].result.digest`, 'must be 64 lower-case hex digits');
-    return {
-      client: str(c.client, `clients[${i}].client`),
-      seq: int(c.seq, `clients[${i}].seq`),
-      time: num(c.time, `clients[${i}].time`),
-      result: { index: int(r.index, `clients[${i}].result.index`), snapshot: view as unknown as AppSnapshotView, digest },
-    };
+    const request = c.request;
+    if (request !== null && !(request instanceof Uint8Array && request.length === 32)) throw new SnapshotError(`clients[${i}].request`, 'must be null or 32 bytes');
+    let result: ParsedClient['result'] = null;
+    if (c.result !== null) {
+      const r = record(c.result, `clients[${i}].result`);
+      const view = record(r.snapshot, `clients[${i}].result.snapshot`);
+      if (typeof view.status !== 'string') throw new SnapshotError(`clients[${i}].result.snapshot.status`, 'must be a string');
+      const digest = str(r.digest, `clients[${i}].result.digest`);
+      if (!HEX64.test(digest)) throw new SnapshotError(`clients[${i}].result.digest`, 'must be 64 lower-case hex digits');
+      result = { index: int(r.index, `clients[${i}].result.index`), snapshot: view as unknown as AppSnapshotView, digest };
+    }
+    const session = int(c.session, `clients[${i}].session`);
+    if (session === 0) throw new SnapshotError(`clients[${i}].session`, 'must be positive');
+    return { session, client: str(c.client, `clients[${i}].client`), seq: int(c.seq, `clients[${i}].seq`), time: num(c.time, `clients[${i}].time`), request, result };
   });
   const digest = str(s.digest, 'digest');
   if (!HEX64.test(digest)) throw new SnapshotError('digest', 'must be 64 lower-case hex digits');

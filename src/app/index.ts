@@ -5,6 +5,7 @@
  */
 export { createAppExecutor } from './executor.ts';
 export { checkEvent, errorText, inspectEvent, oversizeText, MAX_EVENT_BYTES, type EventOversize } from './persist.ts';
+export { SESSION_EVENT, requestDigest, sessionProblem } from './clients.ts';
 export { appModel } from './model.ts';
 export type { AppModelInput, AppModelOutput, AppModelState } from './model.ts';
 export type {
@@ -16,4 +17,5 @@ export type {
   AppRequest,
   AppSnapshotView,
   ApplyResult,
+  RefusalCode,
 } from './types.ts';

@@ -10,12 +10,28 @@ export interface AppEvent {
   [key: string]: unknown;
 }
 
-/** One committed client request. `(client, seq)` identifies it for exactly-once execution. */
+/**
+ * One committed client request. `(client, session, seq)` identifies it for exactly-once
+ * execution. `session: 0` opens a session instead (see `SESSION_EVENT`): `seq` is then a
+ * number of the client's choosing that tells its attempts apart, and `event` is
+ * `{ type: SESSION_EVENT }`, or `{ type: SESSION_EVENT, resume: id }` to resume session `id`.
+ */
 export interface AppRequest {
   client: string;
+  /** The session id (the log index that opened it), or 0 to open one. */
+  session: number;
   seq: number;
   event: AppEvent;
 }
+
+/** Why a request was not applied and has no cached result. */
+export type RefusalCode =
+  /** The session is not in the table (expired, evicted, never opened, or another client's): applied at most once before, never again. */
+  | 'session-expired'
+  /** The session's last applied seq is this one, but it was a different request. */
+  | 'request-mismatch'
+  /** The seq is below the session's last applied one. */
+  | 'stale';
 
 /**
  * What the machine receives in `event.$meta` with every client event: fields chosen by the
@@ -50,13 +66,15 @@ export interface ApplyResult {
   snapshot: AppSnapshotView;
   /** Hex SHA-256 of the canonical encoding of the whole replicated state after this entry. */
   digest: string;
-  /** True when (client, seq) was already applied: a cached result, nothing applied again. */
+  /** True when (session, seq) was already applied: a cached result, nothing applied again. */
   duplicate: boolean;
+  /** Set when the request was not applied and nothing cached answers it: why. */
+  refused?: { code: RefusalCode; message: string };
   /**
-   * True when the request's seq is below the client's last applied seq: the result is the
-   * client's latest cached one (a newer request's), since older results are not kept.
+   * For a request that opened or resumed a session: its id and the last seq applied in it
+   * (0 for a new session; for a resumed one, as found before the resume fenced the next seq).
    */
-  stale?: boolean;
+  session?: { id: number; seq: number };
 }
 
 /**
@@ -73,9 +91,9 @@ export interface AppActor<TSnapshot> extends Subscribable<TSnapshot> {
 }
 
 export interface AppExecutorOptions {
-  /** Most clients kept in the exactly-once table; the least recently active go first. Default 1024. */
+  /** Most sessions kept in the exactly-once table; the least recently active is evicted first. Default 1024. */
   maxClients?: number;
-  /** A client idle for longer than this (replicated ms) is dropped from the table. Default 24 h. */
+  /** The session lease: a session idle for longer than this (replicated ms) expires. Default 24 h. */
   clientIdleExpiry?: number;
   /** Input of the machine (must be the same plain data on every replica). */
   input?: unknown;
@@ -100,6 +118,13 @@ export interface AppExecutor<TMachine extends AnyStateMachine = AnyStateMachine>
   snapshot(): Uint8Array;
   /** Replaces the state with a `snapshot()`; throws a clear error on bad bytes, keeping the old state. */
   restore(bytes: Uint8Array): void;
-  lastReply(client: string): { seq: number; result: ApplyResult } | undefined;
+  /** The session's last applied seq and cached result (null when none yet); undefined when the session is not in the table. */
+  lastReply(client: string, session: number): { seq: number; result: ApplyResult | null } | undefined;
+  /**
+   * What the table answers for a request before it is ordered: a cached result (same request
+   * at the session's last seq), a refusal (an older seq, or another request at the last seq),
+   * or undefined: order it (the executor decides when it is applied, in log order).
+   */
+  answerFromCache(request: AppRequest): ApplyResult | undefined;
   stop(): void;
 }

@@ -1,4 +1,4 @@
-import { inspectEvent, MAX_EVENT_BYTES } from '../app/index.ts';
+import { inspectEvent, MAX_EVENT_BYTES, SESSION_EVENT } from '../app/index.ts';
 import { realClock, type Clock } from '../clock.ts';
 import { encode } from '../codec/index.ts';
 import { sha256Sync, toHex } from '../crypto/index.ts';
@@ -57,10 +57,17 @@ export interface ClientOptions {
    */
   readFallbackMs?: number;
   /**
-   * Requests are numbered from startSeq + 1 (default 0). The replicas answer a number they
-   * have seen from their cache instead of applying it again, so a client restarted with the
-   * same identity must continue above every number it used: keep a counter, or use
-   * `Date.now() * 1000` (room for 1,000 requests per millisecond of the previous run).
+   * Resume this session (an id from `client.session()` of an earlier run) instead of opening
+   * a new one: the first send (or `session()`) learns through the log which request of that
+   * session was applied last, and fences the next number, so a request of the earlier run
+   * still in flight can no longer be applied. If the session has expired, that first call
+   * fails with SessionExpiredError and the client opens a new session on the next.
+   */
+  session?: number;
+  /**
+   * Deprecated, not needed: requests are numbered per session, and each client opens a new
+   * session (a restarted client too), so numbers of an earlier run never collide. Kept for
+   * compatibility: the first session's requests are numbered from startSeq + 1 (default 0).
    */
   startSeq?: number;
   /**
@@ -69,6 +76,17 @@ export interface ClientOptions {
    * `tuning.maxEventBytes` refuses larger events itself; the client reports that the same way.
    */
   maxEventBytes?: number;
+}
+
+/** Where this client's session stands (see `client.session()`). */
+export interface SessionInfo {
+  /** The session id: the log index of the entry that opened it. */
+  id: number;
+  /**
+   * The number of this session's last request known to be applied (0: none). After a
+   * resume: as the group found it, i.e. whether the earlier run's last request was applied.
+   */
+  seq: number;
 }
 
 /** A replica whose reply differed from the accepted one (byzantine model). */
@@ -86,15 +104,37 @@ export class ClientTimeoutError extends Error {
   override name = 'ClientTimeoutError';
 }
 
-/** A replica refused the request (a bad event, or a request older than this client's last). */
+/** A replica refused the request (a bad event, or a request older than this client's last); it was not applied. */
 export class RequestRejectedError extends Error {
   override name = 'RequestRejectedError';
 }
+
+/**
+ * The request under this number was not applied: another request was applied under the same
+ * (session, seq) (a resumed or misconfigured client reused a number). Never a cached outcome.
+ */
+export class RequestMismatchError extends RequestRejectedError {
+  override name = 'RequestMismatchError';
+}
+
+/**
+ * The client's session is no longer in the group's session table (idle past the lease, or
+ * evicted as the least recently active when the table was full): the request was not applied
+ * now and never will be, but an earlier copy of it may have been (like a timeout, its outcome
+ * is unknown). The client opens a new session on its next send.
+ */
+export class SessionExpiredError extends Error {
+  override name = 'SessionExpiredError';
+}
+
+/** The error for a refusal code of the session table. */
 
 interface Pending {
   kind: 'request' | 'read';
   /** seq for requests, nonce for reads. */
   number: number;
+  /** The request's session (0 when it opens one); unused for reads. */
+  session: number;
   body: unknown;
   startedAt: number;
   attempt: number;
@@ -112,9 +152,12 @@ interface Claim {
   digest: string;
   snapshot: AppSnapshot;
   members: string[];
+  /** A session opened or resumed: its id and last applied seq. */
+  session?: SessionInfo;
 }
 
-type Vote = { claim: Claim } | { error: string; reason?: Record<string, unknown> };
+/** An error vote: its text, and for refusals a client can act on, the code and the whole body (sizes, limits). */
+type Vote = { claim: Claim } | { error: string; code?: string; body?: Record<string, unknown> };
 
 /**
  * The votes of one request or read: the latest vote of each replica, grouped by match key.
@@ -151,9 +194,11 @@ class VoteTally {
     return [...byKey.values()];
   }
 
-  /** The first error received (in order of each replica's first vote) among current error votes. */
-  firstError(): { replica: string; message: string; reason?: Record<string, unknown> } | undefined {
-    for (const [replica, v] of this.#votes) if ('error' in v.vote) return { replica, message: v.vote.error, ...(v.vote.reason ? { reason: v.vote.reason } : {}) };
+  /** The first error received (in order of each replica's first vote) among current votes with this key. */
+  firstError(key: string): { replica: string; body: Record<string, unknown> } | undefined {
+    for (const [replica, v] of this.#votes) {
+      if (v.key === key && 'error' in v.vote) return { replica, body: v.vote.body ?? { message: v.vote.error } };
+    }
     return undefined;
   }
 
@@ -165,8 +210,12 @@ class VoteTally {
   }
 }
 
-/** Votes of an error: every error matches every other (the text may differ between replicas). */
+/**
+ * Votes of an error: every error matches every other (the text may differ between replicas),
+ * except the session table's refusals, which must agree on their code.
+ */
 const ERROR_KEY = 'error';
+const REFUSAL_CODES = new Set(['session-expired', 'request-mismatch', 'stale', 'event-too-large']);
 
 /**
  * What replies must agree on. The snapshot's hash is part of it although the state digest
@@ -177,7 +226,7 @@ const ERROR_KEY = 'error';
 function matchKey(c: Claim): string {
   // JSON of the parts, not a concatenation: ids containing ',' must not make two lists look alike.
   // Within what a reply may be (REPLY_LIMIT): a state over the codec's 1 MiB default is still a vote.
-  return JSON.stringify([c.index, c.digest, c.members, toHex(sha256Sync(encode(c.snapshot as never, { maxSize: REPLY_LIMIT, maxDepth: WIRE_MAX_DEPTH })))]);
+  return JSON.stringify([c.index, c.digest, c.members, toHex(sha256Sync(encode(c.snapshot as never, { maxSize: REPLY_LIMIT, maxDepth: WIRE_MAX_DEPTH }))), c.session ?? null]);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -197,7 +246,19 @@ function toClaim(x: unknown, members: unknown): Claim | undefined {
   if (!snapshot || typeof snapshot !== 'object' || Array.isArray(snapshot) || typeof snapshot.status !== 'string') return undefined;
   if (!Array.isArray(members) || members.length === 0 || !members.every((m) => typeof m === 'string' && m !== '')) return undefined;
   if (new Set(members).size !== members.length) return undefined;
-  return { index: c.index as number, digest: c.digest, snapshot: snapshot as AppSnapshot, members: members as string[] };
+  const claim: Claim = { index: c.index as number, digest: c.digest, snapshot: snapshot as AppSnapshot, members: members as string[] };
+  if (c.session !== undefined) {
+    const session = toSession(c.session);
+    if (!session) return undefined;
+    claim.session = session;
+  }
+  return claim;
+}
+
+function toSession(x: unknown): SessionInfo | undefined {
+  const s = x as Partial<SessionInfo> | null;
+  if (!s || typeof s !== 'object' || !Number.isSafeInteger(s.id) || (s.id as number) < 1 || !Number.isSafeInteger(s.seq) || (s.seq as number) < 0) return undefined;
+  return { id: s.id as number, seq: s.seq as number };
 }
 
 /** A request or read under way in the byzantine model. */
@@ -206,6 +267,8 @@ interface Ballot {
   kind: 'request' | 'read' | 'orderedRead';
   /** seq for requests, nonce for reads. */
   number: number;
+  /** The request's session (0 when it opens one); unused for reads. */
+  session: number;
   body: unknown;
   /** When the caller's operation began (a fallback read keeps its read's start). */
   startedAt: number;
@@ -223,8 +286,18 @@ const REPLY_LIMIT = 64 * 1024 * 1024;
 
 /**
  * A client of a replica group. Requests are sent one at a time per client (exactly-once
- * rests on a per-client sequence number, so a later request must not overtake an earlier
+ * rests on a sequence number per session, so a later request must not overtake an earlier
  * one); a retry keeps the sequence number.
+ *
+ * Sessions (Raft thesis §6.3): the first send opens a session through the log (one extra
+ * ordered round trip per client lifetime; its id is that entry's log index), or resumes the
+ * `session` option's. Requests carry (session, seq); the group applies each once and answers
+ * a retry from its session table, only if it is the same request (else RequestMismatchError).
+ * The table is bounded (an idle lease in replicated time, and the least recently active
+ * session evicted when full): a request of an evicted session fails with
+ * SessionExpiredError (outcome unknown, never applied twice) and the next send opens a new
+ * session. A client restarted with the same identity opens a new session, so the numbers of
+ * its earlier run never collide with its new ones.
  *
  * Crash model: the client follows redirects to the leader and rotates through replicas on
  * timeouts; one reply decides.
@@ -240,6 +313,14 @@ export class Client {
   readonly #opts: Required<Omit<ClientOptions, 'clock'>> & { clock: Clock };
   #seq = 0;
   #nonce = 0;
+  /** The open session's id; undefined until the first send opens (or resumes) one, and after it expired. */
+  #session: number | undefined;
+  /** A session to resume instead of opening one (the `session` option), until tried. */
+  #resume: number | undefined;
+  /** The last seq of this session known to be applied. */
+  #applied = 0;
+  /** Attempt numbers of session openings: above the previous run's, from the clock. */
+  #openSeq = 0;
   #leader: string | undefined;
   #rotation = 0;
   #queue: Promise<unknown> = Promise.resolve();
@@ -270,13 +351,18 @@ export class Client {
       throw new TypeError(`createClient: startSeq must be a non-negative safe integer, got ${String(options.startSeq)}`);
     }
     checkClientTiming(options, 'createClient: options');
+    if (options.session !== undefined && !(Number.isSafeInteger(options.session) && options.session > 0)) {
+      throw new TypeError(`createClient: session must be a session id (a positive safe integer), got ${String(options.session)}`);
+    }
     this.id = options.id;
     this.#seq = options.startSeq ?? 0;
+    this.#resume = options.session;
     this.#opts = {
       faultModel: 'crash',
       retryAfterMs: 300,
       giveUpAfterMs: 30_000,
       startSeq: 0,
+      session: 0,
       ...options,
       maxEventBytes: Math.min(options.maxEventBytes ?? MAX_EVENT_BYTES, MAX_EVENT_BYTES),
       readFallbackMs: options.readFallbackMs ?? 2 * (options.retryAfterMs ?? 300),
@@ -317,11 +403,55 @@ export class Client {
     const { problem, oversize } = inspectEvent(event, this.#opts.maxEventBytes);
     if (oversize) return Promise.reject(new EventTooLargeError(oversize.size, oversize.limit, `client.send: ${problem}`));
     if (problem) return Promise.reject(new TypeError(`client.send: ${problem}`));
-    return this.#serialised(() => {
+    return this.#serialised(async () => {
+      const session = await this.#openSession();
       const seq = ++this.#seq;
-      if (this.#byzantine) return this.#startBallot('request', seq, { seq, event }, this.#opts.clock.now()) as Promise<Outcome>;
-      return this.#start('request', seq, { event }) as Promise<Outcome>;
+      const out = await this.#request(session, seq, event as Record<string, unknown>);
+      this.#applied = seq;
+      return out;
     });
+  }
+
+  /**
+   * Where this client's session stands: its id and the last request number known applied.
+   * Opens (or, with the `session` option, resumes) the session first if there is none: one
+   * ordered round trip, as the first send does.
+   */
+  session(): Promise<SessionInfo> {
+    return this.#serialised(async () => ({ id: await this.#openSession(), seq: this.#applied }));
+  }
+
+  /** The open session's id; opens one through the log (or resumes the `session` option's) when there is none. */
+  async #openSession(): Promise<number> {
+    if (this.#session !== undefined) return this.#session;
+    const resume = this.#resume;
+    this.#resume = undefined; // tried once: expired or not, the next opening is a new session
+    this.#openSeq = Math.max(this.#openSeq + 1, Math.floor(this.#opts.clock.now()));
+    const event = resume === undefined ? { type: SESSION_EVENT } : { type: SESSION_EVENT, resume };
+    const out = (await this.#request(0, this.#openSeq, event)) as Outcome & { session?: SessionInfo };
+    const info = out.session;
+    if (!info || (resume !== undefined && info.id !== resume)) throw new RequestRejectedError('the group answered a session opening without a session');
+    this.#session = info.id;
+    if (resume !== undefined) {
+      // The resume fenced info.seq + 1: a request of the earlier run can no longer take it.
+      this.#seq = info.seq + 1;
+      this.#applied = info.seq;
+    } else {
+      this.#applied = 0;
+    }
+    return info.id;
+  }
+
+  /** One request of a session (0: opening one), to the leader or voted on by all. */
+  async #request(session: number, seq: number, event: Record<string, unknown>): Promise<Outcome> {
+    const body = { session, seq, event };
+    try {
+      if (this.#byzantine) return (await this.#startBallot('request', seq, body, this.#opts.clock.now(), session)) as Outcome;
+      return (await this.#start('request', seq, body, session)) as Outcome;
+    } catch (err) {
+      if (err instanceof SessionExpiredError) this.#session = undefined;
+      throw err;
+    }
   }
 
   /** A linearizable read of the application state. */
@@ -333,8 +463,8 @@ export class Client {
   readOutcome(): Promise<ReadOutcome> {
     return this.#serialised(() => {
       const nonce = ++this.#nonce;
-      if (this.#byzantine) return this.#startBallot('read', nonce, { nonce }, this.#opts.clock.now()) as Promise<ReadOutcome>;
-      return this.#start('read', nonce, {}) as Promise<ReadOutcome>;
+      if (this.#byzantine) return this.#startBallot('read', nonce, { nonce }, this.#opts.clock.now(), 0) as Promise<ReadOutcome>;
+      return this.#start('read', nonce, { nonce }, 0) as Promise<ReadOutcome>;
     });
   }
 
@@ -377,10 +507,9 @@ export class Client {
     return run;
   }
 
-  #start(kind: 'request' | 'read', number: number, extra: Record<string, unknown>): Promise<unknown> {
+  #start(kind: 'request' | 'read', number: number, body: Record<string, unknown>, session: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const body = kind === 'request' ? { seq: number, ...extra } : { nonce: number };
-      this.#current = { kind, number, body, startedAt: this.#opts.clock.now(), attempt: 0, target: '', timer: undefined, resolve, reject };
+      this.#current = { kind, number, session, body, startedAt: this.#opts.clock.now(), attempt: 0, target: '', timer: undefined, resolve, reject };
       this.#transmit(this.#leader ?? this.#nextReplica());
     });
   }
@@ -426,17 +555,19 @@ export class Client {
     const body = r.message.body as Record<string, unknown> | null;
     if (!p || !body || typeof body !== 'object') return;
     const number = p.kind === 'request' ? body.seq : body.nonce;
-    if (number !== p.number) return; // an answer to an earlier attempt or request
+    // An answer to an earlier attempt or request (of this run, or of an earlier run of this identity).
+    if (number !== p.number || (p.kind === 'request' && body.session !== p.session)) return;
     switch (r.message.kind) {
       case 'reply':
       case 'readReply': {
         if ((r.message.kind === 'reply') !== (p.kind === 'request')) return;
-        const result = (r.message.kind === 'reply' ? body.result : body) as { index: number; snapshot: AppSnapshot; digest: string };
+        const result = (r.message.kind === 'reply' ? body.result : body) as { index: number; snapshot: AppSnapshot; digest: string; session?: unknown };
+        const session = p.session === 0 && p.kind === 'request' ? toSession(result.session) : undefined;
         this.#leader = from;
         this.#finish(p);
-        this.#latest = result.snapshot;
-        for (const o of this.#observers) (typeof o === 'function' ? o : o.next)?.(result.snapshot);
-        p.resolve({ index: result.index, snapshot: result.snapshot, digest: result.digest, agreed: [from], dissent: [] });
+        // A session opening is not the user's: its state is not news to observers.
+        if (!session) this.#publish(result.snapshot);
+        p.resolve({ index: result.index, snapshot: result.snapshot, digest: result.digest, agreed: [from], dissent: [], ...(session ? { session } : {}) });
         return;
       }
       case 'redirect': {
@@ -459,6 +590,11 @@ export class Client {
     }
   }
 
+  #publish(snapshot: AppSnapshot): void {
+    this.#latest = snapshot;
+    for (const o of this.#observers) (typeof o === 'function' ? o : o.next)?.(snapshot);
+  }
+
   #finish(p: Pending): void {
     this.#opts.clock.clearTimeout(p.timer);
     this.#current = undefined;
@@ -466,11 +602,11 @@ export class Client {
 
   // ---- byzantine model: output voting ------------------------------------------------
 
-  #startBallot(kind: Ballot['kind'], number: number, body: unknown, startedAt: number): Promise<unknown> {
-    return new Promise((resolve, reject) => this.#openBallot({ kind, number, body, startedAt, resolve, reject }));
+  #startBallot(kind: Ballot['kind'], number: number, body: unknown, startedAt: number, session: number): Promise<unknown> {
+    return new Promise((resolve, reject) => this.#openBallot({ kind, number, session, body, startedAt, resolve, reject }));
   }
 
-  #openBallot(b: Pick<Ballot, 'kind' | 'number' | 'body' | 'startedAt' | 'resolve' | 'reject'>): void {
+  #openBallot(b: Pick<Ballot, 'kind' | 'number' | 'session' | 'body' | 'startedAt' | 'resolve' | 'reject'>): void {
     const ballot: Ballot = { ...b, attempt: 0, timer: undefined, fallbackTimer: undefined, tally: new VoteTally() };
     this.#ballot = ballot;
     if (ballot.kind === 'read') {
@@ -505,7 +641,7 @@ export class Client {
     this.#endBallot(b);
     // A fresh nonce, so that late replies to the unordered read do not count as ordered ones.
     const nonce = ++this.#nonce;
-    this.#openBallot({ kind: 'orderedRead', number: nonce, body: { nonce, ordered: true }, startedAt: b.startedAt, resolve: b.resolve, reject: b.reject });
+    this.#openBallot({ kind: 'orderedRead', number: nonce, session: 0, body: { nonce, ordered: true }, startedAt: b.startedAt, resolve: b.resolve, reject: b.reject });
   }
 
   #endBallot(b: Ballot): void {
@@ -545,8 +681,9 @@ export class Client {
     let vote: Vote;
     let key: string;
     if (kind === 'error') {
-      vote = { error: String(body.message), ...(body.code === 'event-too-large' ? { reason: body } : {}) };
-      key = ERROR_KEY;
+      const code = typeof body.code === 'string' && REFUSAL_CODES.has(body.code) ? body.code : undefined;
+      vote = code === undefined ? { error: String(body.message) } : { error: String(body.message), code, body };
+      key = code === undefined ? ERROR_KEY : `${ERROR_KEY}:${code}`;
     } else {
       const claim = kind === 'reply' ? toClaim(body.result, body.members) : toClaim(body, body.members);
       if (!claim) return;
@@ -559,7 +696,8 @@ export class Client {
     }
 
     const b = this.#ballot;
-    const forBallot = b !== undefined && b.number === number && (kind === 'readReply' ? b.kind !== 'request' : b.kind === 'request');
+    const forBallot =
+      b !== undefined && b.number === number && (kind === 'readReply' ? b.kind !== 'request' : b.kind === 'request' && body.session === b.session);
     if (!forBallot) {
       // An answer to an earlier request or read: too late to count, not too late to show a liar.
       if ('claim' in vote) this.#logDissent(kind, number, from, key, vote.claim.digest);
@@ -573,10 +711,10 @@ export class Client {
     const f = faultsTolerated(this.#members.length);
     if ('error' in vote) {
       // Up to f replicas may refuse a good request; f+1 include a correct one.
-      if (b.tally.voters(ERROR_KEY).length < f + 1) return;
-      const first = b.tally.firstError()!;
+      if (b.tally.voters(key).length < f + 1) return;
+      const first = b.tally.firstError(key)!;
       this.#endBallot(b);
-      b.reject(rejection(first.replica, first.reason ?? { message: first.message }));
+      b.reject(rejection(first.replica, first.body));
       return;
     }
     const quorum = b.kind === 'read' ? this.#readQuorum(vote.claim) : this.#resultQuorum(vote.claim);
@@ -604,9 +742,8 @@ export class Client {
     for (const d of dissent) this.#logDissent(replyKind, b.number, d.replica, undefined, d.digest);
     // Enough replicas vouch for this member list: the group was reconfigured, follow it.
     if (!sameList(claim.members, this.#members)) this.#members = [...claim.members];
-    this.#latest = claim.snapshot;
-    for (const o of this.#observers) (typeof o === 'function' ? o : o.next)?.(claim.snapshot);
-    b.resolve({ index: claim.index, snapshot: claim.snapshot, digest: claim.digest, agreed: b.tally.voters(key), dissent });
+    if (!claim.session) this.#publish(claim.snapshot);
+    b.resolve({ index: claim.index, snapshot: claim.snapshot, digest: claim.digest, agreed: b.tally.voters(key), dissent, ...(claim.session ? { session: claim.session } : {}) });
   }
 
   /**
@@ -628,6 +765,8 @@ export class Client {
 function rejection(replica: string, body: Record<string, unknown>): Error {
   const message = `${replica}: ${String(body.message)}`;
   if (body.code === 'event-too-large' && typeof body.limit === 'number') return new EventTooLargeError(typeof body.size === 'number' ? body.size : Infinity, body.limit, message);
+  if (body.code === 'session-expired') return new SessionExpiredError(message);
+  if (body.code === 'request-mismatch') return new RequestMismatchError(message);
   return new RequestRejectedError(message);
 }
 

@@ -1,7 +1,7 @@
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../client/index.ts';
 import { generateIdentity, type Identity } from '../crypto/index.ts';
-import { BEHAVIOURS, ByzantineReplica, createReplica, signReconfiguration, type AnyReplica, type Behaviour, type FaultModel, type GroupMember, type Replica, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
+import { BEHAVIOURS, ByzantineReplica, createReplica, signReconfiguration, type AnyReplica, type Behaviour, type FaultModel, type GroupMember, type Replica, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
 import { Simulation, type LinkConfig, type NodeEnv } from '../sim/index.ts';
 import { checkClientTiming, resolveTuning } from '../replica/tuning.ts';
 
@@ -20,6 +20,8 @@ export interface LocalClusterOptions {
   client?: { retryAfterMs?: number; giveUpAfterMs?: number };
   /** XState inspection of every replica's protocol and application actors, with the replica's id. */
   inspect?: (replica: string, event: InspectionEvent) => void;
+  /** Bounds of the replicas' session table (see ReplicaOptions.sessions). */
+  sessions?: ReplicaOptions['sessions'];
 }
 
 /** One replica as the cluster shows it; reads the current incarnation (after restarts too). */
@@ -43,6 +45,14 @@ export interface ClusterClient {
   readonly actor: Client['actor'];
   /** Byzantine: replies that disagreed with the accepted result, also those arriving after it. */
   readonly dissentLog: Client['dissentLog'];
+  /** Where the client's session stands (opens one first if needed). */
+  session(): ReturnType<Client['session']>;
+  /**
+   * Restarts the client with the same identity, as a process restart would: the running one
+   * is dropped (its call under way fails), replies still in flight reach the new one.
+   * `session` resumes that session instead of opening a new one.
+   */
+  restart(options?: { session?: number }): void;
   close(): void;
 }
 
@@ -75,6 +85,7 @@ export class LocalCluster {
   readonly #tuning: Partial<ReplicaTuning>;
   readonly #clientOptions: { retryAfterMs?: number; giveUpAfterMs?: number };
   readonly #inspect: LocalClusterOptions['inspect'];
+  readonly #sessions: LocalClusterOptions['sessions'];
   readonly #identities = new Map<string, Identity>();
   readonly #replicas = new Map<string, AnyReplica>();
   /** Byzantine model: the admin identity that signs reconfigurations, and behaviours set by tests. */
@@ -100,6 +111,7 @@ export class LocalCluster {
     this.#tuning = options.tuning ?? {};
     this.#clientOptions = options.client ?? {};
     this.#inspect = options.inspect;
+    this.#sessions = options.sessions;
     this.#halted = new Promise<never>((_, reject) => {
       this.#haltListeners.add(reject);
     });
@@ -229,8 +241,11 @@ export class LocalCluster {
         handler = h;
       },
     };
-    const replicas = this.faultModel === 'byzantine' ? this.#currentMembers() : this.#replicaIds;
-    const client = new Client({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, ...this.#clientOptions });
+    const make = (extra: { session?: number } = {}) => {
+      const replicas = this.faultModel === 'byzantine' ? this.#currentMembers() : this.#replicaIds;
+      return new Client({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, ...this.#clientOptions, ...extra });
+    };
+    let client = make();
     void this.sim.addNode(id, (e) => {
       env = e;
       e.onMessage((from, bytes) => handler?.(from, bytes));
@@ -242,9 +257,18 @@ export class LocalCluster {
       send: (event) => call(() => client.send(event)),
       read: () => call(() => client.read()),
       readOutcome: () => call(() => client.readOutcome()),
-      actor: client.actor,
+      session: () => call(() => client.session()),
+      get actor() {
+        return client.actor;
+      },
       get dissentLog() {
         return client.dissentLog;
+      },
+      restart: (options) => {
+        const old = client;
+        // Dropped without closing the shared transport: the new client takes over its messages.
+        client = make(options);
+        old.close();
       },
       close: () => client.close(),
     };
@@ -420,6 +444,7 @@ export class LocalCluster {
         seed: env.random.nextUint32(),
         tuning: this.#tuning,
         onFailure: (err) => this.#halted_(node, err),
+        ...(this.#sessions ? { sessions: this.#sessions } : {}),
       });
       for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
       await replica.start();
@@ -499,6 +524,7 @@ export class LocalCluster {
         seed: env.random.nextUint32(),
         tuning: this.#tuning,
         onFailure: (err) => this.#halted_(id, err),
+        ...(this.#sessions ? { sessions: this.#sessions } : {}),
         ...(this.#inspect ? { inspect: (event: InspectionEvent) => this.#inspect!(id, event) } : {}),
       });
       for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);

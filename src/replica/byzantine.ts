@@ -22,7 +22,7 @@ import {
   type StableCheckpoint,
   type VerifiedProof,
 } from '../../actors/byzantine/index.ts';
-import { inspectEvent, type AppExecutor } from '../app/index.ts';
+import type { AppExecutor, ApplyResult } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex, verify } from '../crypto/index.ts';
 import { indexKey, type StorageOp } from '../storage/index.ts';
@@ -33,6 +33,7 @@ import { Misbehaviour, type Behaviour, type FloodOptions } from './misbehave.ts'
 import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.ts';
 import { count, sealForClient, tooLarge } from './egress.ts';
 import { batchBytesBudget, itemSize, packAttachments } from './batch-size.ts';
+import { answerOf, parseRequest } from './requests.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
@@ -328,25 +329,24 @@ export class ByzantineReplica {
   }
 
   async #onRequest(client: string, body: unknown): Promise<void> {
-    const b = body as { seq?: unknown; event?: unknown } | null;
-    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#host.drop('malformed');
-    const seq = b.seq as number;
     const t = this.#host.tuning;
-    const { problem, oversize } = inspectEvent(b.event, eventBudget(t.maxEventBytes, t.maxMessageBytes));
-    if (problem) {
+    const req = parseRequest(body, eventBudget(t.maxEventBytes, t.maxMessageBytes));
+    if (!req) return this.#host.drop('malformed');
+    const { session, seq } = req;
+    if ('problem' in req) {
       // Oversized: refused here, so no batch can outgrow the message limit because of it.
+      const { oversize } = req;
       this.#host.drop(oversize ? 'event-too-large' : 'bad-event');
-      return this.#sendToClient(client, 'error', { seq, message: problem, ...(oversize ? { code: 'event-too-large', size: oversize.size, limit: oversize.limit } : {}) });
+      return this.#sendToClient(client, 'error', { session, seq, message: req.problem, ...(oversize ? { code: 'event-too-large', size: oversize.size, limit: oversize.limit } : {}) });
     }
     this.#host.metrics.requests++;
-    const last = this.#host.executor.lastReply(client);
-    if (last && seq <= last.seq) {
-      // Already applied: answer from the replicated reply table, never apply twice.
+    // Already applied (or refused by the session table): answer from the replicated table, never apply twice.
+    const cached = this.#host.executor.answerFromCache({ client, ...req });
+    if (cached) {
       this.#host.metrics.duplicateRequests++;
-      if (seq === last.seq) return this.#reply(client, seq, plainResult(last.result));
-      return this.#sendToClient(client, 'error', { seq, message: `request ${seq} is older than this client's last applied request ${last.seq}` });
+      return this.#answer(client, session, seq, cached);
     }
-    this.#host.actor!.send({ type: 'request', item: { k: 'req', client, seq, event: b.event as Extract<BatchItem, { k: 'req' }>['event'] } });
+    this.#host.actor!.send({ type: 'request', item: { k: 'req', client, session, seq, event: req.event as Extract<BatchItem, { k: 'req' }>['event'] } });
     this.#scheduleFlush();
   }
 
@@ -499,15 +499,15 @@ export class ByzantineReplica {
       const index = this.#host.executor.appliedIndex + 1;
       if (item.k === 'req') {
         this.#host.metrics.entriesApplied++;
-        if (this.#misbehave.wrongResults) {
+        if (this.#misbehave.wrongResults && item.session !== 0) {
           // Simulated fault: this replica executes wrongly (skips the event), so its state and replies diverge.
           this.#host.executor.applyNoop(index, batch.time);
           const snap = this.#host.executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
-          replies.push(this.#reply(item.client, item.seq, { index, digest: this.#host.executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, duplicate: false }));
+          replies.push(this.#answer(item.client, item.session, item.seq, { index, digest: this.#host.executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, duplicate: false }));
           continue;
         }
-        const result = this.#host.executor.applyRequest(index, batch.time, { client: item.client, seq: item.seq, event: item.event });
-        replies.push(this.#reply(item.client, item.seq, plainResult(result)));
+        const result = this.#host.executor.applyRequest(index, batch.time, { client: item.client, session: item.session, seq: item.seq, event: item.event });
+        replies.push(this.#answer(item.client, item.session, item.seq, result));
       } else if (item.k === 'noop') {
         this.#host.metrics.entriesApplied++;
         this.#host.executor.applyNoop(index, batch.time);
@@ -530,8 +530,10 @@ export class ByzantineReplica {
     return this.#core()!.group.members.map((m) => m.id);
   }
 
-  #reply(client: string, seq: number, result: unknown): Promise<void> {
-    return this.#sendToClient(client, 'reply', { seq, result, members: this.#members() });
+  /** A reply (with the members, for the client's vote) or the session table's refusal. */
+  #answer(client: string, session: number, seq: number, result: ApplyResult): Promise<void> {
+    const answer = answerOf(session, seq, result);
+    return this.#sendToClient(client, answer.kind, answer.kind === 'reply' ? { ...answer.body, members: this.#members() } : answer.body);
   }
 
   async #answerRead(client: string, nonce: number, ordered: boolean): Promise<void> {
@@ -717,8 +719,8 @@ export class ByzantineReplica {
       stable,
       slots,
       ...(newView ? { newView } : {}),
-      alreadyApplied: (client: string, seq: number) => {
-        const last = executor.lastReply(client);
+      alreadyApplied: (client: string, session: number, seq: number) => {
+        const last = executor.lastReply(client, session);
         return last !== undefined && seq <= last.seq;
       },
     };

@@ -54,7 +54,7 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
     // A replica joining a running group is not among the initial members: it learns the
     // membership later (from the log, a snapshot or a checkpoint).
     this.memberKeys.set(this.id, options.identity.publicKey);
-    this.executor = createAppExecutor(options.machine, options.inspect ? { inspect: options.inspect } : {});
+    this.executor = createAppExecutor(options.machine, { ...options.sessions, ...(options.inspect ? { inspect: options.inspect } : {}) });
   }
 
   /** Records a member's key (signatures from it verify) and keeps a link to it. */

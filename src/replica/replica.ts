@@ -1,7 +1,7 @@
 import { createActor, type Actor } from 'xstate';
 import { crashProtocolMachine, termProblem, validateRaftMessage, type Entry, type HardState, type RaftEffect, type RaftInit, type RaftMessage, type RecoveryRecord, type SnapshotMeta } from '../../actors/crash/index.ts';
 import type { RaftCore } from '../../actors/crash/core.ts';
-import { checkEvent, createAppExecutor, inspectEvent, type AppExecutor } from '../app/index.ts';
+import { checkEvent, createAppExecutor, type AppExecutor, type AppRequest } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { indexKey, prefixEnd, type StorageOp } from '../storage/index.ts';
 import { eventBudget, open, RECORD_LIMITS, type WireKind, type WireMessage } from '../wire/index.ts';
@@ -10,6 +10,7 @@ import { decodeTrusted, plainResult } from './common.ts';
 import { sealForClient, sealProtocol } from './egress.ts';
 import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './snapshot-transfer.ts';
 import { ReplicaHost } from './host.ts';
+import { answerOf, parseRequest } from './requests.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'raft/hard';
@@ -39,7 +40,7 @@ export class Replica {
   #proposalBuffer: Array<{ id: string; data: unknown }> = [];
   #flushScheduled = false;
   /** Who asked: reply when the entry is applied. */
-  readonly #waitingRequests = new Map<string, string>();
+  readonly #waitingRequests = new Map<string, { client: string; session: number; seq: number }>();
   readonly #waitingReads = new Map<string, { client: string; nonce: number }>();
   #readCounter = 0;
   #wasLeader = false;
@@ -189,7 +190,7 @@ export class Replica {
     const decoded = decode(data, RECORD_LIMITS); // assembled from chunks: bounded by memory, not by one message
     const record = decoded.ok ? (decoded.value as { time?: unknown; app?: unknown }) : undefined;
     if (!record || typeof record !== 'object' || typeof record.time !== 'number' || !Number.isFinite(record.time) || !(record.app instanceof Uint8Array)) return 'bad snapshot';
-    const scratch = createAppExecutor(this.#host.options.machine);
+    const scratch = createAppExecutor(this.#host.options.machine, { ...this.#host.options.sessions }); // the group's session bounds, or a full table would not restore
     try {
       scratch.restore(record.app);
       return null;
@@ -201,34 +202,34 @@ export class Replica {
   }
 
   async #onRequest(client: string, body: unknown): Promise<void> {
-    const b = body as { seq?: unknown; event?: unknown } | null;
-    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return this.#host.drop('malformed');
-    const seq = b.seq as number;
     const t = this.#host.tuning;
-    const { problem, oversize } = inspectEvent(b.event, eventBudget(t.maxEventBytes, t.maxMessageBytes));
-    if (problem) {
+    const req = parseRequest(body, eventBudget(t.maxEventBytes, t.maxMessageBytes));
+    if (!req) return this.#host.drop('malformed');
+    const { session, seq } = req;
+    if ('problem' in req) {
       // Oversized: refused here, so no message this replica builds can outgrow the limit because of it.
+      const { oversize } = req;
       this.#host.drop(oversize ? 'event-too-large' : 'bad-event');
-      return this.#send(client, 'error', { seq, message: problem, ...(oversize ? { code: 'event-too-large', size: oversize.size, limit: oversize.limit } : {}) });
+      return this.#send(client, 'error', { session, seq, message: req.problem, ...(oversize ? { code: 'event-too-large', size: oversize.size, limit: oversize.limit } : {}) });
     }
     this.#host.metrics.requests++;
-    // Already applied: answer from the replicated reply table, never apply twice.
-    const last = this.#host.executor.lastReply(client);
-    if (last && seq <= last.seq) {
+    // Already applied (or refused by the session table): answer from the replicated table, never apply twice.
+    const cached = this.#host.executor.answerFromCache({ client, ...req });
+    if (cached) {
       this.#host.metrics.duplicateRequests++;
-      if (seq === last.seq) return this.#send(client, 'reply', { seq, result: plainResult(last.result) });
-      return this.#send(client, 'error', { seq, message: `request ${seq} is older than this client's last applied request ${last.seq}` });
+      const answer = answerOf(session, seq, cached);
+      return this.#send(client, answer.kind, answer.body);
     }
     const core = this.#core()!;
     if (core.role !== 'leader') {
       this.#host.metrics.redirects++;
-      return this.#send(client, 'redirect', { seq, leader: core.leader });
+      return this.#send(client, 'redirect', { session, seq, leader: core.leader });
     }
-    const id = `${client}:${seq}`;
+    const id = `${client}:${session}:${seq}`;
     // A retry is proposed again even if an earlier copy is on its way: that copy may have been
-    // lost with a leadership change, and the reply table applies a request only once.
-    this.#waitingRequests.set(id, client);
-    this.#proposalBuffer.push({ id, data: { client, seq, event: b.event } });
+    // lost with a leadership change, and the session table applies a request only once.
+    this.#waitingRequests.set(id, { client, session, seq });
+    this.#proposalBuffer.push({ id, data: { client, session, seq, event: req.event } });
     if (this.#proposalBuffer.length >= this.#host.tuning.maxBatch) return this.#flushProposals();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -349,11 +350,11 @@ export class Replica {
         return;
       case 'notLeader':
         for (const id of effect.requestIds) {
-          const client = this.#waitingRequests.get(id);
-          if (!client) continue;
+          const waiting = this.#waitingRequests.get(id);
+          if (!waiting) continue;
           this.#waitingRequests.delete(id);
           this.#host.metrics.redirects++;
-          await this.#send(client, 'redirect', { seq: Number(id.slice(id.lastIndexOf(':') + 1)), leader: effect.leader });
+          await this.#send(waiting.client, 'redirect', { session: waiting.session, seq: waiting.seq, leader: effect.leader });
         }
         for (const id of effect.readIds) {
           const waiting = this.#waitingReads.get(id);
@@ -396,13 +397,12 @@ export class Replica {
       this.#host.executor.applyNoop(entry.index, entry.time);
       return undefined;
     }
-    const req = entry.data as { client: string; seq: number; event: { type: string } };
+    const req = entry.data as AppRequest;
     const result = this.#host.executor.applyRequest(entry.index, entry.time, req);
-    const id = `${req.client}:${req.seq}`;
-    const client = this.#waitingRequests.get(id);
-    if (client !== undefined) {
-      this.#waitingRequests.delete(id);
-      return { to: client, bytes: this.#seal(client, 'reply', { seq: req.seq, result: plainResult(result) }) };
+    const id = `${req.client}:${req.session}:${req.seq}`;
+    if (this.#waitingRequests.delete(id)) {
+      const answer = answerOf(req.session, req.seq, result);
+      return { to: req.client, bytes: this.#seal(req.client, answer.kind, answer.body) };
     }
     return undefined;
   }
@@ -419,9 +419,9 @@ export class Replica {
     const waiting = [...this.#waitingRequests];
     this.#waitingRequests.clear();
     this.#proposalBuffer = [];
-    for (const [id, client] of waiting) {
+    for (const [, w] of waiting) {
       this.#host.metrics.redirects++;
-      await this.#send(client, 'redirect', { seq: Number(id.slice(id.lastIndexOf(':') + 1)), leader: core.leader });
+      await this.#send(w.client, 'redirect', { session: w.session, seq: w.seq, leader: core.leader });
     }
   }
 

@@ -98,6 +98,12 @@ export interface ReplicaOptions {
    * counted, never thrown). The local cluster uses it to report the stop instead of running on.
    */
   onFailure?: (error: unknown) => void;
+  /**
+   * Bounds of the exactly-once session table (part of the replicated state: every replica of
+   * a group must use the same): `maxClients` sessions (default 1024; the least recently active
+   * is evicted) and `clientIdleExpiry`, the lease in replicated ms (default 24 h).
+   */
+  sessions?: { maxClients?: number; clientIdleExpiry?: number };
 }
 
 export interface ReplicaStatus {

@@ -1,6 +1,6 @@
 import { it } from 'vitest';
 import { assign, setup } from 'xstate';
-import { createAppExecutor } from '../../src/app/index.ts';
+import { createAppExecutor, SESSION_EVENT } from '../../src/app/index.ts';
 
 const counter = setup({ types: { context: {} as { count: number } } }).createMachine({
   context: { count: 0 },
@@ -15,11 +15,12 @@ it('measures apply() cost for a counter machine', () => {
     const names = Array.from({ length: clients }, (_, i) => `client-${i}`);
     const warm = Math.min(5000, n);
     let index = 0;
+    for (const client of names) ex.applyRequest(++index, index, { client, session: 0, seq: 1, event: { type: SESSION_EVENT } });
     const run = (count: number) => {
       for (let i = 0; i < count; i++) {
         const c = index % clients;
         index++;
-        ex.applyRequest(index, index, { client: names[c]!, seq: ++seqs[c]!, event: { type: 'INC' } });
+        ex.applyRequest(index, index, { client: names[c]!, session: c + 1, seq: ++seqs[c]!, event: { type: 'INC' } });
       }
     };
     run(warm);

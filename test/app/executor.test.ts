@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assign, createMachine, raise, sendParent, setup, spawnChild, type AnyActorRef } from 'xstate';
-import { checkEvent, createAppExecutor, errorText } from '../../src/app/index.ts';
+import { checkEvent, createAppExecutor, errorText, SESSION_EVENT } from '../../src/app/index.ts';
 import type { AppExecutor, AppRequest } from '../../src/app/index.ts';
 import { counter } from '../fixtures/machines.ts';
 
@@ -37,8 +37,14 @@ const dice = setup({
   },
 });
 
-function req(client: string, seq: number, event: AppRequest['event']): AppRequest {
-  return { client, seq, event };
+/** A request of `session` (default 1: a session opened at index 1). */
+function req(client: string, seq: number, event: AppRequest['event'], session = 1): AppRequest {
+  return { client, session, seq, event };
+}
+
+/** The request that opens a session for `client` (its id is the index it is applied at). */
+function opening(client: string, attempt = 1): AppRequest {
+  return { client, session: 0, seq: attempt, event: { type: SESSION_EVENT } };
 }
 
 type Entry = { time: number; request?: AppRequest };
@@ -59,12 +65,12 @@ describe('determinism', () => {
     const b = createAppExecutor(counter);
     expect(a.digest).toBe(b.digest);
     expect(a.digest).toMatch(/^[0-9a-f]{64}$/);
-    const entries: Entry[] = [];
+    const entries: Entry[] = [0, 1, 2].map((c) => ({ time: 0, request: opening(`c${c}`) }));
     for (let i = 0; i < 50; i++) {
       entries.push(
         i % 7 === 3
           ? { time: i * 10 }
-          : { time: i * 10, request: req(`c${i % 3}`, i, i % 2 ? { type: 'INC' } : { type: 'ADD', amount: i }) },
+          : { time: i * 10, request: req(`c${i % 3}`, i + 1, i % 2 ? { type: 'INC' } : { type: 'ADD', amount: i }, (i % 3) + 1) },
       );
     }
     const da = feed(a, entries);
@@ -72,17 +78,18 @@ describe('determinism', () => {
     expect(da).toEqual(db);
     expect(new Set(da).size).toBe(da.length); // every entry changes the state (index at least)
     expect(a.actor.getSnapshot().context).toEqual(b.actor.getSnapshot().context);
-    expect(a.appliedIndex).toBe(50);
+    expect(a.appliedIndex).toBe(53);
     expect(a.time).toBe(490);
   });
 
   it('returns a deep copy of the app state right after the entry', () => {
     const a = createAppExecutor(counter);
-    const r1 = a.applyRequest(1, 0, req('c', 1, { type: 'ADD', amount: 5 }));
-    expect(r1).toEqual({ index: 1, snapshot: { value: {}, context: { count: 5 }, status: 'active' }, digest: a.digest, duplicate: false });
+    a.applyRequest(1, 0, opening('c'));
+    const r1 = a.applyRequest(2, 0, req('c', 1, { type: 'ADD', amount: 5 }));
+    expect(r1).toEqual({ index: 2, snapshot: { value: {}, context: { count: 5 }, status: 'active' }, digest: a.digest, duplicate: false });
     (r1.snapshot.context as { count: number }).count = 99;
     expect(a.actor.getSnapshot().context.count).toBe(5);
-    const r2 = a.applyRequest(2, 0, req('c', 2, { type: 'INC' }));
+    const r2 = a.applyRequest(3, 0, req('c', 2, { type: 'INC' }));
     expect(r2.snapshot.context).toEqual({ count: 6 });
     expect(r1.snapshot.context).toEqual({ count: 99 });
   });
@@ -90,17 +97,19 @@ describe('determinism', () => {
   it('a different history gives a different digest', () => {
     const a = createAppExecutor(counter);
     const b = createAppExecutor(counter);
-    a.applyRequest(1, 0, req('c', 1, { type: 'INC' }));
-    b.applyRequest(1, 0, req('c', 1, { type: 'ADD', amount: 2 }));
+    for (const x of [a, b]) x.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, req('c', 1, { type: 'INC' }));
+    b.applyRequest(2, 0, req('c', 1, { type: 'ADD', amount: 2 }));
     expect(a.digest).not.toBe(b.digest);
     const c = createAppExecutor(counter);
-    c.applyRequest(1, 1, req('c', 1, { type: 'INC' })); // same event, other time
+    c.applyRequest(1, 0, opening('c'));
+    c.applyRequest(2, 1, req('c', 1, { type: 'INC' })); // same event, other time
     expect(c.digest).not.toBe(a.digest);
   });
 
   it('rejects entries out of order and bad times without changing state', () => {
     const a = createAppExecutor(counter);
-    a.applyRequest(3, 100, req('c', 1, { type: 'INC' }));
+    a.applyRequest(3, 100, req('c', 1, { type: 'INC' })); // no session: refused, but the entry counts
     const before = a.digest;
     expect(() => a.applyNoop(3, 200)).toThrow(RangeError);
     expect(() => a.applyNoop(2, 200)).toThrow(/above the applied index 3/);
@@ -112,8 +121,9 @@ describe('determinism', () => {
 
   it('never moves replicated time back', () => {
     const a = createAppExecutor(lock);
-    a.applyRequest(1, 10_000, req('c', 1, { type: 'LOCK', who: 'x' }));
-    a.applyNoop(2, 5_000);
+    a.applyRequest(1, 10_000, opening('c'));
+    a.applyRequest(2, 10_000, req('c', 1, { type: 'LOCK', who: 'x' }));
+    a.applyNoop(3, 5_000);
     expect(a.time).toBe(10_000);
     expect(a.nextTimerDue()).toBe(40_000);
   });
@@ -122,10 +132,12 @@ describe('determinism', () => {
 describe('replicated time and after', () => {
   it('fires `after` at the same log position on every replica', () => {
     const entries: Entry[] = [
+      { time: 1_000, request: opening('a') },
+      { time: 1_000, request: opening('b') },
       { time: 1_000, request: req('a', 1, { type: 'LOCK', who: 'a' }) },
       { time: 10_000 },
       { time: 30_999 },
-      { time: 31_000, request: req('b', 1, { type: 'LOCK', who: 'b' }) }, // the lock expires just before it
+      { time: 31_000, request: req('b', 1, { type: 'LOCK', who: 'b' }, 2) }, // the lock expires just before it
       { time: 40_000 },
       { time: 61_000 },
     ];
@@ -140,6 +152,8 @@ describe('replicated time and after', () => {
     });
     expect(runs[0]).toEqual(runs[1]);
     expect(runs[0]!.map((s) => (s as unknown[]).slice(0, 2))).toEqual([
+      ['unlocked', null],
+      ['unlocked', null],
       ['locked', 'a'],
       ['locked', 'a'],
       ['locked', 'a'],
@@ -152,9 +166,10 @@ describe('replicated time and after', () => {
   it('reports the next due timer so the leader can order a time-advance entry', () => {
     const a = createAppExecutor(lock);
     expect(a.nextTimerDue()).toBeUndefined();
-    a.applyRequest(1, 500, req('a', 1, { type: 'LOCK', who: 'a' }));
+    a.applyRequest(1, 500, opening('a'));
+    a.applyRequest(2, 500, req('a', 1, { type: 'LOCK', who: 'a' }));
     expect(a.nextTimerDue()).toBe(30_500);
-    a.applyRequest(2, 600, req('a', 2, { type: 'UNLOCK' }));
+    a.applyRequest(3, 600, req('a', 2, { type: 'UNLOCK' }));
     expect(a.nextTimerDue()).toBeUndefined(); // cancelled on exit
   });
 
@@ -195,7 +210,8 @@ describe('replicated time and after', () => {
       states: { a: { on: { GO: 'b' } }, b: { after: { 0: 'c' } }, c: {} },
     });
     const a = createAppExecutor(zero);
-    expect(a.applyRequest(1, 5, req('x', 1, { type: 'GO' })).snapshot.value).toBe('c');
+    a.applyRequest(1, 5, opening('x'));
+    expect(a.applyRequest(2, 5, req('x', 1, { type: 'GO' })).snapshot.value).toBe('c');
   });
 
   it('carries delayed events of child actors and to the parent', () => {
@@ -232,12 +248,13 @@ describe('$meta', () => {
   it('gives the machine the entry index, time and a deterministic uint32', () => {
     const a = createAppExecutor(dice);
     const b = createAppExecutor(dice);
-    const entries: Entry[] = Array.from({ length: 20 }, (_, i) => ({ time: 1000 + i * 7, request: req('p', i + 1, { type: 'ROLL' }) }));
+    const rolls: Entry[] = Array.from({ length: 20 }, (_, i) => ({ time: 1000 + i * 7, request: req('p', i + 1, { type: 'ROLL' }) }));
+    const entries: Entry[] = [{ time: 1000, request: opening('p') }, ...rolls];
     expect(feed(a, entries)).toEqual(feed(b, entries));
     const ctx = a.actor.getSnapshot().context;
     expect(ctx).toEqual(b.actor.getSnapshot().context);
-    expect(ctx.indices).toEqual(entries.map((_, i) => i + 1));
-    expect(ctx.at).toEqual(entries.map((e) => e.time));
+    expect(ctx.indices).toEqual(rolls.map((_, i) => i + 2));
+    expect(ctx.at).toEqual(rolls.map((e) => e.time));
     expect(new Set(ctx.rolls).size).toBeGreaterThan(1);
   });
 
@@ -247,14 +264,18 @@ describe('$meta', () => {
       on: { R: { actions: ({ event }) => void (seen = (event as unknown as { $meta: Meta }).$meta.random) } },
     });
     const a = createAppExecutor(probe);
-    a.applyRequest(1, 0, req('c', 1, { type: 'R' }));
+    a.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, req('c', 1, { type: 'R' }));
     const first = seen!;
     expect(Number.isInteger(first) && first >= 0 && first < 2 ** 32).toBe(true);
     const b = createAppExecutor(probe);
-    b.applyRequest(1, 0, req('other-client', 7, { type: 'R' }));
+    b.applyRequest(1, 0, opening('c'));
+    b.applyRequest(2, 0, req('c', 7, { type: 'R' }));
     expect(seen).toBe(first); // same previous digest, same index
     const c = createAppExecutor(probe);
-    c.applyRequest(2, 0, req('c', 1, { type: 'R' }));
+    c.applyRequest(1, 0, opening('c'));
+    c.applyNoop(2, 0);
+    c.applyRequest(3, 0, req('c', 1, { type: 'R' }));
     expect(seen).not.toBe(first);
   });
 
@@ -268,11 +289,13 @@ describe('$meta', () => {
       },
     });
     const a = createAppExecutor(lock);
-    a.applyRequest(1, 0, req('alice', 1, { type: 'CLAIM' }));
+    a.applyRequest(1, 0, opening('alice'));
+    a.applyRequest(2, 0, opening('bob'));
+    a.applyRequest(3, 0, req('alice', 1, { type: 'CLAIM' }, 1));
     expect(a.actor.getSnapshot().context.owner).toBe('alice');
-    a.applyRequest(2, 0, req('bob', 1, { type: 'RELEASE' }));
+    a.applyRequest(4, 0, req('bob', 1, { type: 'RELEASE' }, 2));
     expect(a.actor.getSnapshot().context.owner).toBe('alice');
-    a.applyRequest(3, 0, req('alice', 2, { type: 'RELEASE' }));
+    a.applyRequest(5, 0, req('alice', 2, { type: 'RELEASE' }, 1));
     expect(a.actor.getSnapshot().context.owner).toBe(null);
   });
 
@@ -285,56 +308,109 @@ describe('$meta', () => {
   });
 });
 
-describe('exactly-once', () => {
-  it('returns the cached result for a repeated seq and does not apply it again', () => {
+describe('exactly-once (sessions)', () => {
+  it('opens a session whose id is the index of the entry that opened it', () => {
     const a = createAppExecutor(counter);
-    const first = a.applyRequest(1, 0, req('c', 1, { type: 'INC' }));
-    const again = a.applyRequest(2, 10, req('c', 1, { type: 'INC' }));
-    expect(again).toEqual({ ...first, duplicate: true });
-    expect(a.actor.getSnapshot().context.count).toBe(1);
-    expect(a.appliedIndex).toBe(2);
-    expect(a.lastReply('c')).toEqual({ seq: 1, result: first });
-    const next = a.applyRequest(3, 20, req('c', 2, { type: 'INC' }));
-    expect(next.snapshot.context).toEqual({ count: 2 });
-    const stale = a.applyRequest(4, 30, req('c', 1, { type: 'INC' }));
-    expect(stale).toEqual({ ...next, duplicate: true, stale: true });
-    expect(a.actor.getSnapshot().context.count).toBe(2);
-    expect(a.lastReply('nobody')).toBeUndefined();
+    a.applyNoop(1, 0);
+    const r = a.applyRequest(2, 0, opening('c'));
+    expect(r.session).toEqual({ id: 2, seq: 0 });
+    expect(r.duplicate).toBe(false);
+    expect(a.lastReply('c', 2)).toEqual({ seq: 0, result: null });
+    expect(a.lastReply('other', 2)).toBeUndefined(); // a session belongs to the client that opened it
   });
 
-  it('keeps seqs per client', () => {
+  it('returns the cached result for a repeated seq and does not apply it again', () => {
     const a = createAppExecutor(counter);
-    a.applyRequest(1, 0, req('x', 5, { type: 'INC' }));
-    expect(a.applyRequest(2, 0, req('y', 5, { type: 'INC' })).duplicate).toBe(false);
-    expect(a.applyRequest(3, 0, req('x', 9, { type: 'INC' })).duplicate).toBe(false); // gaps are fine
+    a.applyRequest(1, 0, opening('c'));
+    const first = a.applyRequest(2, 0, req('c', 1, { type: 'INC' }));
+    const again = a.applyRequest(3, 10, req('c', 1, { type: 'INC' }));
+    expect(again).toEqual({ ...first, duplicate: true });
+    expect(a.actor.getSnapshot().context.count).toBe(1);
+    expect(a.appliedIndex).toBe(3);
+    expect(a.lastReply('c', 1)).toEqual({ seq: 1, result: first });
+    const next = a.applyRequest(4, 20, req('c', 2, { type: 'INC' }));
+    expect(next.snapshot.context).toEqual({ count: 2 });
+    const stale = a.applyRequest(5, 30, req('c', 1, { type: 'INC' }));
+    expect(stale.refused?.code).toBe('stale');
+    expect(a.actor.getSnapshot().context.count).toBe(2);
+    expect(a.lastReply('nobody', 1)).toBeUndefined();
+  });
+
+  it('answers a cached reply only to the same request: another request under that seq is refused, not answered', () => {
+    const a = createAppExecutor(counter);
+    a.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, req('c', 1, { type: 'ADD', amount: 5 }));
+    const other = a.applyRequest(3, 0, req('c', 1, { type: 'INC' }));
+    expect(other.refused?.code).toBe('request-mismatch');
+    expect(other.snapshot.context).toEqual({ count: 5 });
+    expect(a.answerFromCache(req('c', 1, { type: 'INC' }))?.refused?.code).toBe('request-mismatch');
+    expect(a.answerFromCache(req('c', 1, { type: 'ADD', amount: 5 }))?.duplicate).toBe(true);
+    expect(a.answerFromCache(req('c', 2, { type: 'INC' }))).toBeUndefined(); // new: order it
+    expect(a.answerFromCache(req('c', 1, { type: 'INC' }, 99))).toBeUndefined(); // unknown here: the log decides
+    expect(a.actor.getSnapshot().context.count).toBe(5);
+  });
+
+  it('refuses requests of a session it does not hold, never applying them', () => {
+    const a = createAppExecutor(counter);
+    a.applyRequest(1, 0, opening('c'));
+    expect(a.applyRequest(2, 0, req('c', 1, { type: 'INC' }, 7)).refused?.code).toBe('session-expired');
+    expect(a.applyRequest(3, 0, req('intruder', 1, { type: 'INC' }, 1)).refused?.code).toBe('session-expired');
+    expect(a.actor.getSnapshot().context.count).toBe(0);
+  });
+
+  it('keeps seqs per session', () => {
+    const a = createAppExecutor(counter);
+    a.applyRequest(1, 0, opening('x'));
+    a.applyRequest(2, 0, opening('y'));
+    a.applyRequest(3, 0, req('x', 5, { type: 'INC' }, 1));
+    expect(a.applyRequest(4, 0, req('y', 5, { type: 'INC' }, 2)).duplicate).toBe(false);
+    expect(a.applyRequest(5, 0, req('x', 9, { type: 'INC' }, 1)).duplicate).toBe(false); // gaps are fine
     expect(a.actor.getSnapshot().context.count).toBe(3);
   });
 
-  it('bounds the table: least recently active clients go first', () => {
+  it('bounds the table: the least recently active session is evicted, and its retry is refused, never applied twice', () => {
     const a = createAppExecutor(counter, { maxClients: 2 });
-    a.applyRequest(1, 0, req('x', 1, { type: 'INC' }));
-    a.applyRequest(2, 0, req('y', 1, { type: 'INC' }));
-    a.applyRequest(3, 0, req('x', 2, { type: 'INC' }));
-    a.applyRequest(4, 0, req('z', 1, { type: 'INC' }));
-    expect(a.lastReply('y')).toBeUndefined();
-    expect(a.lastReply('x')?.seq).toBe(2);
-    expect(a.lastReply('z')?.seq).toBe(1);
+    a.applyRequest(1, 0, opening('x'));
+    a.applyRequest(2, 0, opening('y'));
+    a.applyRequest(3, 0, req('x', 1, { type: 'INC' }, 1));
+    a.applyRequest(4, 0, req('y', 1, { type: 'INC' }, 2));
+    a.applyRequest(5, 0, req('x', 2, { type: 'INC' }, 1));
+    a.applyRequest(6, 0, opening('z'));
+    expect(a.lastReply('y', 2)).toBeUndefined();
+    expect(a.lastReply('x', 1)?.seq).toBe(2);
+    expect(a.lastReply('z', 6)?.seq).toBe(0);
+    const retry = a.applyRequest(7, 0, req('y', 1, { type: 'INC' }, 2));
+    expect(retry.refused?.code).toBe('session-expired');
+    expect(a.actor.getSnapshot().context.count).toBe(3);
   });
 
-  it('expires idle clients by replicated time, identically on every replica', () => {
+  it('expires idle sessions by replicated time (the lease), identically on every replica', () => {
     const run = () => {
       const a = createAppExecutor(counter, { clientIdleExpiry: 1000 });
-      a.applyRequest(1, 0, req('x', 1, { type: 'INC' }));
-      a.applyRequest(2, 600, req('y', 1, { type: 'INC' }));
+      a.applyRequest(1, 0, opening('x'));
+      a.applyRequest(2, 600, opening('y'));
       a.applyNoop(3, 1000);
-      const both = [a.lastReply('x') !== undefined, a.lastReply('y') !== undefined];
+      const both = [a.lastReply('x', 1) !== undefined, a.lastReply('y', 2) !== undefined];
       a.applyNoop(4, 1001);
-      return { both, after: [a.lastReply('x') !== undefined, a.lastReply('y') !== undefined], digest: a.digest };
+      return { both, after: [a.lastReply('x', 1) !== undefined, a.lastReply('y', 2) !== undefined], digest: a.digest };
     };
     const r = run();
     expect(r.both).toEqual([true, true]);
     expect(r.after).toEqual([false, true]);
     expect(run().digest).toBe(r.digest);
+  });
+
+  it('resumes a session: tells the last applied seq and fences the next, so an old copy of it is never applied', () => {
+    const a = createAppExecutor(counter);
+    a.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, req('c', 1, { type: 'INC' }));
+    const resumed = a.applyRequest(3, 0, { client: 'c', session: 0, seq: 2, event: { type: SESSION_EVENT, resume: 1 } });
+    expect(resumed.session).toEqual({ id: 1, seq: 1 });
+    // the earlier run's request 2, still in flight, arrives after the resume
+    expect(a.applyRequest(4, 0, req('c', 2, { type: 'ADD', amount: 100 })).refused?.code).toBe('request-mismatch');
+    expect(a.applyRequest(5, 0, req('c', 3, { type: 'INC' })).snapshot.context).toEqual({ count: 2 });
+    expect(a.applyRequest(6, 0, { client: 'c', session: 0, seq: 3, event: { type: SESSION_EVENT, resume: 42 } }).refused?.code).toBe('session-expired');
+    expect(a.applyRequest(7, 0, { client: 'other', session: 0, seq: 3, event: { type: SESSION_EVENT, resume: 1 } }).refused?.code).toBe('session-expired');
   });
 });
 
@@ -355,7 +431,7 @@ describe('bad input', () => {
     it(`refuses an event with ${what}`, () => {
       expect(checkEvent(event)).toMatch(message);
       const a = createAppExecutor(counter);
-      a.applyRequest(1, 0, req('c', 1, { type: 'INC' }));
+      a.applyRequest(1, 0, opening('c'));
       const digest = a.digest;
       let thrown: unknown;
       try {
@@ -368,7 +444,7 @@ describe('bad input', () => {
       expect((thrown as Error).message).toMatch(/refused event from client "c"/);
       expect(a.digest).toBe(digest);
       expect(a.appliedIndex).toBe(1);
-      expect(a.applyRequest(2, 10, req('c', 2, { type: 'INC' })).snapshot.context).toEqual({ count: 2 });
+      expect(a.applyRequest(2, 10, req('c', 2, { type: 'INC' })).snapshot.context).toEqual({ count: 1 });
     });
   }
 
@@ -378,8 +454,10 @@ describe('bad input', () => {
 
   it('refuses a malformed request', () => {
     const a = createAppExecutor(counter);
-    expect(() => a.applyRequest(1, 0, { client: 7, seq: 1, event: { type: 'INC' } } as unknown as AppRequest)).toThrow(/client must be a string/);
-    expect(() => a.applyRequest(1, 0, { client: 'c', seq: -1, event: { type: 'INC' } })).toThrow(/seq must be a non-negative integer/);
+    expect(() => a.applyRequest(1, 0, { client: 7, session: 1, seq: 1, event: { type: 'INC' } } as unknown as AppRequest)).toThrow(/client must be a string/);
+    expect(() => a.applyRequest(1, 0, { client: 'c', session: 1, seq: -1, event: { type: 'INC' } })).toThrow(/seq must be a non-negative integer/);
+    expect(() => a.applyRequest(1, 0, { client: 'c', session: -1, seq: 1, event: { type: 'INC' } })).toThrow(/session must be a non-negative integer/);
+    expect(() => a.applyRequest(1, 0, { client: 'c', session: 0, seq: 1, event: { type: 'INC' } })).toThrow(/session 0 opens a session/);
     expect(a.appliedIndex).toBe(0);
   });
 });
@@ -405,10 +483,11 @@ describe('app failures', () => {
 
   it('an action that throws puts the app in status error, the same on every replica', () => {
     const results = [createAppExecutor(fragile), createAppExecutor(fragile)].map((a) => {
-      a.applyRequest(1, 0, req('c', 1, { type: 'INC' }));
-      const boom = a.applyRequest(2, 0, req('c', 2, { type: 'BOOM' }));
-      const after = a.applyRequest(3, 0, req('c', 3, { type: 'INC' }));
-      a.applyNoop(4, 100);
+      a.applyRequest(1, 0, opening('c'));
+      a.applyRequest(2, 0, req('c', 1, { type: 'INC' }));
+      const boom = a.applyRequest(3, 0, req('c', 2, { type: 'BOOM' }));
+      const after = a.applyRequest(4, 0, req('c', 3, { type: 'INC' }));
+      a.applyNoop(5, 100);
       return { boom, after, digest: a.digest, status: a.actor.getSnapshot().status };
     });
     expect(results[0]).toEqual(results[1]);
@@ -421,7 +500,8 @@ describe('app failures', () => {
 
   it('keeps only the name of errors worded by the engine', () => {
     const a = createAppExecutor(fragile);
-    const r = a.applyRequest(1, 0, req('c', 1, { type: 'TYPO' }));
+    a.applyRequest(1, 0, opening('c'));
+    const r = a.applyRequest(2, 0, req('c', 1, { type: 'TYPO' }));
     expect(r.snapshot.error).toBe('TypeError (message withheld: JS engines word it differently)');
     expect(errorText(new RangeError('x'))).toMatch(/^RangeError \(message withheld/);
     expect(errorText(new (class Custom extends Error {})('bad amount'))).toBe('Error: bad amount');
@@ -432,9 +512,10 @@ describe('app failures', () => {
 
   it('turns a state that is not plain data into a deterministic error state', () => {
     const runs = [createAppExecutor(fragile), createAppExecutor(fragile)].map((a) => {
-      a.applyRequest(1, 0, req('c', 1, { type: 'INC' }));
-      const r = a.applyRequest(2, 0, req('c', 2, { type: 'DATE' }));
-      expect(() => a.applyRequest(3, 0, req('c', 3, { type: 'INC' }))).not.toThrow();
+      a.applyRequest(1, 0, opening('c'));
+      a.applyRequest(2, 0, req('c', 1, { type: 'INC' }));
+      const r = a.applyRequest(3, 0, req('c', 2, { type: 'DATE' }));
+      expect(() => a.applyRequest(4, 0, req('c', 3, { type: 'INC' }))).not.toThrow();
       return { r, digest: a.digest };
     });
     expect(runs[0]).toEqual(runs[1]);
@@ -444,7 +525,8 @@ describe('app failures', () => {
     expect(r.snapshot.context).toBeNull();
     const b = createAppExecutor(fragile);
     const a = createAppExecutor(fragile);
-    a.applyRequest(1, 0, req('c', 1, { type: 'DATE' }));
+    a.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, req('c', 1, { type: 'DATE' }));
     b.restore(a.snapshot());
     expect(b.digest).toBe(a.digest);
     expect(b.actor.getSnapshot().status).toBe('error');
@@ -455,7 +537,8 @@ describe('app failures', () => {
       on: { LATER: { actions: raise(() => ({ type: 'TICK', at: new Date(0) }), { delay: 10 }) } },
     });
     const a = createAppExecutor(m);
-    const r = a.applyRequest(1, 0, req('c', 1, { type: 'LATER' }));
+    a.applyRequest(1, 0, opening('c'));
+    const r = a.applyRequest(2, 0, req('c', 1, { type: 'LATER' }));
     expect(r.snapshot.status).toBe('error');
     expect(r.snapshot.error).toMatch(/AppDataError: a delayed event is not plain data.*Date/);
     expect(a.nextTimerDue()).toBeUndefined();
@@ -466,7 +549,7 @@ describe('app failures', () => {
     // inline logic in `invoke` gets a generated name XState can resolve on restore: fine
     const invoking = createMachine({ invoke: { src: inline, id: 'kid' } }); // setup() would insist on named logic
     const a = createAppExecutor(invoking);
-    a.applyNoop(1, 0);
+    a.applyNoop(2, 0);
     expect(a.actor.getSnapshot().status).toBe('active');
     const b = createAppExecutor(invoking);
     b.restore(a.snapshot());
@@ -474,7 +557,8 @@ describe('app failures', () => {
     // spawned from inline logic: no name to restore it by
     const spawning = createMachine({ on: { SPAWN: { actions: spawnChild(inline, { id: 'sp' }) } } });
     const c = createAppExecutor(spawning);
-    const r = c.applyRequest(1, 0, req('c', 1, { type: 'SPAWN' }));
+    c.applyRequest(1, 0, opening('c'));
+    const r = c.applyRequest(2, 0, req('c', 1, { type: 'SPAWN' }));
     expect(r.snapshot.status).toBe('error');
     expect(r.snapshot.error).toMatch(/child actor "sp" was created from inline logic.*setup\(\{ actors \}\)/);
   });
@@ -483,17 +567,19 @@ describe('app failures', () => {
 describe('the read-only actor', () => {
   it('notifies subscribers once per entry and keeps working across a restore', () => {
     const a = createAppExecutor(counter);
+    a.applyRequest(1, 0, opening('c'));
     const seen: number[] = [];
     const sub = a.actor.subscribe((s) => seen.push(s.context.count));
-    a.applyRequest(1, 0, req('c', 1, { type: 'INC' }));
-    a.applyNoop(2, 0);
+    a.applyRequest(2, 0, req('c', 1, { type: 'INC' }));
+    a.applyNoop(3, 0);
     const other = createAppExecutor(counter);
-    other.applyRequest(1, 0, req('c', 1, { type: 'ADD', amount: 40 }));
+    other.applyRequest(1, 0, opening('c'));
+    other.applyRequest(2, 0, req('c', 1, { type: 'ADD', amount: 40 }));
     a.restore(other.snapshot());
     expect(a.actor.getSnapshot().context.count).toBe(40);
-    a.applyRequest(2, 0, req('c', 2, { type: 'INC' }));
+    a.applyRequest(3, 0, req('c', 2, { type: 'INC' }));
     sub.unsubscribe();
-    a.applyRequest(3, 0, req('c', 3, { type: 'INC' }));
+    a.applyRequest(4, 0, req('c', 3, { type: 'INC' }));
     expect(seen).toEqual([1, 1, 40, 41]);
   });
 
@@ -501,8 +587,9 @@ describe('the read-only actor', () => {
     const a = createAppExecutor(counter);
     const ref: Pick<AnyActorRef, 'getSnapshot' | 'subscribe'> = a.actor; // compile-time check
     const values: number[] = [];
+    a.applyRequest(1, 0, opening('c'));
     const sub = ref.subscribe({ next: (s: { context: { count: number } }) => values.push(s.context.count) });
-    a.applyRequest(1, 0, req('c', 1, { type: 'INC' }));
+    a.applyRequest(2, 0, req('c', 1, { type: 'INC' }));
     sub.unsubscribe();
     expect(values).toEqual([1]);
     expect(ref.getSnapshot().context).toEqual({ count: 1 });
@@ -511,7 +598,7 @@ describe('the read-only actor', () => {
   it('stops', () => {
     const a = createAppExecutor(counter);
     a.stop();
-    expect(() => a.applyNoop(1, 0)).toThrow(/stopped/);
+    expect(() => a.applyNoop(2, 0)).toThrow(/stopped/);
     a.stop();
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
-import { appModel, createAppExecutor } from '../../src/app/index.ts';
+import { appModel, createAppExecutor, SESSION_EVENT } from '../../src/app/index.ts';
 import type { AppModelInput, AppModelOutput } from '../../src/app/index.ts';
 import { checkLinearizable } from '../../src/check/index.ts';
 import type { Operation } from '../../src/check/index.ts';
@@ -55,9 +55,10 @@ describe('appModel', () => {
   it('checks real executor results', () => {
     const ex = createAppExecutor(counter);
     const history: Op[] = [];
+    for (let c = 0; c < 4; c++) ex.applyRequest(c + 1, 0, { client: `c${c}`, session: 0, seq: 1, event: { type: SESSION_EVENT } });
     for (let i = 1; i <= 30; i++) {
       const event = i % 3 ? ({ type: 'INC' } as const) : ({ type: 'ADD', amount: i } as const);
-      const result = ex.applyRequest(i, i * 10, { client: `c${i % 4}`, seq: i, event });
+      const result = ex.applyRequest(i + 4, i * 10, { client: `c${i % 4}`, session: (i % 4) + 1, seq: i, event });
       history.push({ client: `c${i % 4}`, input: event, call: i * 10 - 15, return: i * 10 + 15, output: result });
     }
     expect(checkLinearizable(model, history).ok).toBe(true);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assign, cancel, raise, sendParent, sendTo, setup } from 'xstate';
-import { createAppExecutor } from '../../src/app/index.ts';
+import { createAppExecutor, SESSION_EVENT } from '../../src/app/index.ts';
 import type { AppExecutor, AppRequest, ApplyResult } from '../../src/app/index.ts';
 import { decode, encode } from '../../src/codec/index.ts';
 
@@ -72,24 +72,30 @@ const rich = setup({
   },
 });
 
-function req(client: string, seq: number, event: AppRequest['event']): AppRequest {
-  return { client, seq, event };
+/** A request of `session` (default 1: a session opened at index 1). */
+function req(client: string, seq: number, event: AppRequest['event'], session = 1): AppRequest {
+  return { client, session, seq, event };
+}
+
+/** The request that opens a session for `client` (its id is the index it is applied at). */
+function opening(client: string): AppRequest {
+  return { client, session: 0, seq: 1, event: { type: SESSION_EVENT } };
 }
 
 describe('snapshot and restore', () => {
   it('carries pending `after` transitions: they fire at the same replicated time after a restore', () => {
     const m = setup({}).createMachine({ initial: 'a', states: { a: { after: { 5000: 'x' } }, x: {} } });
     const a = createAppExecutor(m);
-    a.applyNoop(1, 0);
+    a.applyNoop(2, 0);
     const b = createAppExecutor(m);
     b.restore(a.snapshot());
     expect(b.digest).toBe(a.digest);
     expect(b.nextTimerDue()).toBe(5000);
-    a.applyNoop(2, 4999);
-    b.applyNoop(2, 4999);
+    a.applyNoop(3, 4999);
+    b.applyNoop(3, 4999);
     expect(b.actor.getSnapshot().value).toBe('a');
-    a.applyNoop(3, 5000);
-    b.applyNoop(3, 5000);
+    a.applyNoop(4, 5000);
+    b.applyNoop(4, 5000);
     expect(a.actor.getSnapshot().value).toBe('x');
     expect(b.actor.getSnapshot().value).toBe('x');
     expect(b.digest).toBe(a.digest);
@@ -97,17 +103,18 @@ describe('snapshot and restore', () => {
 
   it('does not fire delayed events cancelled before the snapshot', () => {
     const a = createAppExecutor(rich);
-    a.applyRequest(1, 0, req('c', 1, { type: 'LOCK' }));
-    a.applyRequest(2, 10, req('c', 2, { type: 'UNLOCK' })); // leaves `locked`: its after is cancelled
-    a.applyRequest(3, 20, req('c', 3, { type: 'PING' }));
-    a.applyRequest(4, 30, req('c', 4, { type: 'CANCEL' })); // explicit cancel of the delayed raise
-    a.applyRequest(5, 40, req('c', 5, { type: 'LOCK' }));
-    a.applyRequest(6, 50, req('c', 6, { type: 'UNLOCK' }));
+    a.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, req('c', 1, { type: 'LOCK' }));
+    a.applyRequest(3, 10, req('c', 2, { type: 'UNLOCK' })); // leaves `locked`: its after is cancelled
+    a.applyRequest(4, 20, req('c', 3, { type: 'PING' }));
+    a.applyRequest(5, 30, req('c', 4, { type: 'CANCEL' })); // explicit cancel of the delayed raise
+    a.applyRequest(6, 40, req('c', 5, { type: 'LOCK' }));
+    a.applyRequest(7, 50, req('c', 6, { type: 'UNLOCK' }));
     expect(a.nextTimerDue()).toBeUndefined();
     const b = createAppExecutor(rich);
     b.restore(a.snapshot());
-    a.applyNoop(7, 100_000);
-    b.applyNoop(7, 100_000);
+    a.applyNoop(8, 100_000);
+    b.applyNoop(8, 100_000);
     expect(b.actor.getSnapshot().context.pings).toBe(0);
     expect(b.actor.getSnapshot().value).toEqual({ counter: {}, lock: 'unlocked', pinger: 'idle' });
     expect(b.digest).toBe(a.digest);
@@ -115,42 +122,51 @@ describe('snapshot and restore', () => {
 
   it('carries the client table: duplicates after a restore get the cached result', () => {
     const a = createAppExecutor(rich);
-    const first = a.applyRequest(1, 0, req('c', 1, { type: 'INC' }));
-    a.applyRequest(2, 0, req('d', 1, { type: 'ADD', amount: 5 }));
+    a.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, opening('d'));
+    const first = a.applyRequest(3, 0, req('c', 1, { type: 'INC' }));
+    a.applyRequest(4, 0, req('d', 1, { type: 'ADD', amount: 5 }, 2));
     const b = createAppExecutor(rich);
     b.restore(a.snapshot());
-    expect(b.lastReply('c')).toEqual({ seq: 1, result: first });
-    const dup = b.applyRequest(3, 0, req('c', 1, { type: 'INC' }));
+    expect(b.lastReply('c', 1)).toEqual({ seq: 1, result: first });
+    expect(b.lastReply('d', 2)?.seq).toBe(1);
+    const dup = b.applyRequest(5, 0, req('c', 1, { type: 'INC' }));
     expect(dup).toEqual({ ...first, duplicate: true });
     expect(b.actor.getSnapshot().context.count).toBe(6);
-    expect(a.applyRequest(3, 0, req('c', 1, { type: 'INC' }))).toEqual(dup);
+    expect(a.applyRequest(5, 0, req('c', 1, { type: 'INC' }))).toEqual(dup);
+    // the request digest is carried too: another request under that seq is refused on both
+    expect(b.applyRequest(6, 0, req('c', 1, { type: 'ADD', amount: 9 })).refused?.code).toBe('request-mismatch');
+    expect(a.applyRequest(6, 0, req('c', 1, { type: 'ADD', amount: 9 })).refused?.code).toBe('request-mismatch');
     expect(b.digest).toBe(a.digest);
   });
 
   it('gives identical snapshot bytes after a restore', () => {
     const a = createAppExecutor(rich);
-    a.applyRequest(1, 0, req('c', 1, { type: 'PING' }));
-    a.applyRequest(2, 0, req('c', 2, { type: 'TICK' }));
-    a.applyRequest(3, 0, req('c', 3, { type: 'LATER' }));
-    a.applyRequest(4, 0, req('c', 4, { type: 'LOCK' }));
+    a.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, req('c', 1, { type: 'PING' }));
+    a.applyRequest(3, 0, req('c', 2, { type: 'TICK' }));
+    a.applyRequest(4, 0, req('c', 3, { type: 'LATER' }));
+    a.applyRequest(5, 0, req('c', 4, { type: 'LOCK' }));
     const bytes = a.snapshot();
     const b = createAppExecutor(rich);
     b.restore(bytes);
     expect(b.snapshot()).toEqual(bytes);
-    expect(b.appliedIndex).toBe(4);
+    expect(b.appliedIndex).toBe(5);
     expect(b.nextTimerDue()).toBe(a.nextTimerDue());
   });
 
   it('restores a snapshot of the initial state and of an errored app', () => {
     const a = createAppExecutor(rich);
     const b = createAppExecutor(rich);
-    b.applyRequest(1, 0, req('c', 1, { type: 'INC' }));
+    b.applyRequest(1, 0, opening('c'));
+    b.applyRequest(2, 0, req('c', 1, { type: 'INC' }));
     b.restore(a.snapshot());
     expect(b.digest).toBe(a.digest);
     expect(b.appliedIndex).toBe(0);
     // initial timers still count from the first entry
-    b.applyRequest(1, 1000, req('c', 1, { type: 'LOCK' }));
-    a.applyRequest(1, 1000, req('c', 1, { type: 'LOCK' }));
+    for (const x of [a, b]) x.applyRequest(1, 1000, opening('c'));
+    b.applyRequest(2, 1000, req('c', 1, { type: 'LOCK' }));
+    a.applyRequest(2, 1000, req('c', 1, { type: 'LOCK' }));
     expect(b.digest).toBe(a.digest);
 
     const failing = setup({}).createMachine({
@@ -163,12 +179,13 @@ describe('snapshot and restore', () => {
       },
     });
     const c = createAppExecutor(failing);
-    c.applyRequest(1, 0, req('c', 1, { type: 'BOOM' }));
+    c.applyRequest(1, 0, opening('c'));
+    c.applyRequest(2, 0, req('c', 1, { type: 'BOOM' }));
     const d = createAppExecutor(failing);
     d.restore(c.snapshot());
     expect(d.digest).toBe(c.digest);
     expect(d.actor.getSnapshot().status).toBe('error');
-    expect(d.applyRequest(2, 0, req('c', 2, { type: 'BOOM' })).snapshot.error).toBe('Error: boom');
+    expect(d.applyRequest(3, 0, req('c', 2, { type: 'BOOM' })).snapshot.error).toBe('Error: boom');
   });
 
   it('restores history states, finished children and a finished app exactly', () => {
@@ -200,10 +217,11 @@ describe('snapshot and restore', () => {
       [240, 'BACK'],
     ];
     const a = createAppExecutor(m);
+    a.applyRequest(1, 0, opening('c'));
     let seq = 0;
     entries.forEach(([time, type], i) => {
-      if (type === null) a.applyNoop(i + 1, time);
-      else a.applyRequest(i + 1, time, req('c', ++seq, { type }));
+      if (type === null) a.applyNoop(i + 2, time);
+      else a.applyRequest(i + 2, time, req('c', ++seq, { type }));
       const b = createAppExecutor(m);
       b.restore(a.snapshot());
       expect(b.digest).toBe(a.digest);
@@ -214,19 +232,19 @@ describe('snapshot and restore', () => {
     const back = createAppExecutor(m);
     back.restore(a.snapshot());
     for (const ex of [a, back]) {
-      ex.applyRequest(9, 300, req('c', 9, { type: 'NEXT' }));
-      ex.applyRequest(10, 310, req('c', 10, { type: 'AWAY' }));
-      ex.applyRequest(11, 320, req('c', 11, { type: 'BACK' })); // deep history: back to menu.c
+      ex.applyRequest(10, 300, req('c', 9, { type: 'NEXT' }));
+      ex.applyRequest(11, 310, req('c', 10, { type: 'AWAY' }));
+      ex.applyRequest(12, 320, req('c', 11, { type: 'BACK' })); // deep history: back to menu.c
     }
     expect(back.actor.getSnapshot().value).toEqual({ menu: 'c' });
     expect(back.digest).toBe(a.digest);
-    const done = a.applyRequest(12, 330, req('c', 12, { type: 'FINISH' }));
+    const done = a.applyRequest(13, 330, req('c', 12, { type: 'FINISH' }));
     expect(done.snapshot.status).toBe('done');
     const c = createAppExecutor(m);
     c.restore(a.snapshot());
     expect(c.digest).toBe(a.digest);
     expect(c.actor.getSnapshot().status).toBe('done');
-    expect(c.applyRequest(13, 340, req('c', 13, { type: 'NEXT' })).snapshot.status).toBe('done');
+    expect(c.applyRequest(14, 340, req('c', 13, { type: 'NEXT' })).snapshot.status).toBe('done');
   });
 
   it('restores an app whose child failed', () => {
@@ -251,14 +269,15 @@ describe('snapshot and restore', () => {
       },
     });
     const a = createAppExecutor(m);
-    a.applyRequest(1, 0, req('c', 1, { type: 'BREAK' }));
+    a.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, req('c', 1, { type: 'BREAK' }));
     expect(a.actor.getSnapshot().value).toBe('recovering');
     const b = createAppExecutor(m);
     b.restore(a.snapshot());
     expect(b.digest).toBe(a.digest);
     for (const ex of [a, b]) {
-      ex.applyNoop(2, 1000);
-      ex.applyRequest(3, 1100, req('c', 2, { type: 'BREAK' }));
+      ex.applyNoop(3, 1000);
+      ex.applyRequest(4, 1100, req('c', 2, { type: 'BREAK' }));
     }
     expect(b.actor.getSnapshot().context.failures).toBe(2);
     expect(b.digest).toBe(a.digest);
@@ -266,10 +285,12 @@ describe('snapshot and restore', () => {
 
   it('refuses bad bytes with a clear error and keeps its state', () => {
     const a = createAppExecutor(rich);
-    a.applyRequest(1, 0, req('c', 1, { type: 'LOCK' }));
+    a.applyRequest(1, 0, opening('c'));
+    a.applyRequest(2, 0, req('c', 1, { type: 'LOCK' }));
     const good = a.snapshot();
     const b = createAppExecutor(rich);
-    b.applyRequest(1, 0, req('z', 1, { type: 'ADD', amount: 3 }));
+    b.applyRequest(1, 0, opening('z'));
+    b.applyRequest(2, 0, req('z', 1, { type: 'ADD', amount: 3 }));
     const digest = b.digest;
     const tamper = (f: (s: Record<string, unknown>) => void): Uint8Array => {
       const d = decode(good, { maxDepth: 300 });
@@ -282,7 +303,7 @@ describe('snapshot and restore', () => {
       [new Uint8Array([1, 2, 3]), /restore: bad snapshot: bytes: not a canonical encoding/],
       [good.subarray(0, good.length - 1), /bad snapshot: bytes/],
       [encode({ hello: 'world' }), /bad snapshot: format: expected "statechorus\/app-state"/],
-      [tamper((s) => void (s.version = 99)), /reads version 1, got 99/],
+      [tamper((s) => void (s.version = 99)), /reads version 2, got 99/],
       [tamper((s) => void ((s.app as { context: { count: number } }).context.count = 42)), /restored state has digest [0-9a-f]{64}, the snapshot says/],
       [tamper((s) => void (s.timers = 'none')), /bad snapshot: timers: must be an array/],
       [tamper((s) => void ((s.timers as Array<{ source: string[] }>)[0]!.source = ['ghost'])), /involves actor "ghost", which the restored app does not have/],
@@ -330,14 +351,20 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 /** Turns ops into entries once, so every executor gets the very same ones. */
 function entriesOf(ops: Op[]): Array<{ index: number; time: number; request?: AppRequest }> {
   const seqs = { a: 0, b: 0, c: 0 };
+  const sessions = { a: 1, b: 2, c: 3 };
   let time = 1_000_000;
-  return ops.map((op, i) => {
-    time += op.dt;
-    if (op.kind === 'noop') return { index: i + 1, time };
-    if (op.dup === 'new' || seqs[op.client] === 0) seqs[op.client] += 1;
-    const seq = op.dup === 'older' ? Math.max(0, seqs[op.client] - 1) : seqs[op.client];
-    return { index: i + 1, time, request: req(op.client, seq, op.event) };
-  });
+  // with maxClients 2, one session is evicted at once and others later: their requests are refused
+  const openings = (['a', 'b', 'c'] as const).map((c, i) => ({ index: i + 1, time, request: opening(c) }));
+  return [
+    ...openings,
+    ...ops.map((op, i) => {
+      time += op.dt;
+      if (op.kind === 'noop') return { index: i + 4, time };
+      if (op.dup === 'new' || seqs[op.client] === 0) seqs[op.client] += 1;
+      const seq = op.dup === 'older' ? Math.max(0, seqs[op.client] - 1) : seqs[op.client];
+      return { index: i + 4, time, request: req(op.client, seq, op.event, sessions[op.client]) };
+    }),
+  ];
 }
 
 function apply(ex: AppExecutor, e: { index: number; time: number; request?: AppRequest }): ApplyResult | undefined {

@@ -45,7 +45,8 @@ describe('Byzantine group: normal case', () => {
       const outs = await load(cluster, 60, 6);
       expect(outs.every((o) => o.agreed.length >= 2 && o.dissent.length === 0)).toBe(true);
       expect(Math.max(...outs.map(count))).toBe(60);
-      await cluster.waitFor(() => cluster.replicaIds.every((id) => cluster.replica(id).status().appliedIndex === 60));
+      // 60 requests and the entry that opened each client's session
+      await cluster.waitFor(() => cluster.replicaIds.every((id) => cluster.replica(id).status().appliedIndex === 66));
       expect(digestsOf(cluster, cluster.replicaIds).size).toBe(1);
       const s = cluster.replica('r2').status();
       expect(s.phase).toBe('normal');
@@ -184,7 +185,7 @@ describe('Byzantine group: faulty backups', () => {
         const outs = await load(cluster, 30);
         expect(Math.max(...outs.map(count))).toBe(30);
         const correct = ['r1', 'r2', 'r3'];
-        await cluster.waitFor(() => correct.every((id) => cluster.replica(id).status().appliedIndex === 30));
+        await cluster.waitFor(() => correct.every((id) => cluster.replica(id).status().appliedIndex === 34)); // 30 requests, 4 sessions opened
         expect(digestsOf(cluster, correct).size).toBe(1);
       });
     }
@@ -245,7 +246,7 @@ describe('Byzantine group: reconfiguration and state transfer', () => {
       await load(cluster, 40);
       await cluster.restart('r3');
       await load(cluster, 4);
-      await cluster.waitFor(() => cluster.replica('r3').status().appliedIndex === 44, { timeoutMs: 20_000 });
+      await cluster.waitFor(() => cluster.replica('r3').status().appliedIndex === 52, { timeoutMs: 20_000 }); // 44 requests, 8 sessions opened
       expect(cluster.replica('r3').metrics.snapshotsInstalled).toBeGreaterThan(0);
       expect(cluster.replica('r3').status().digest).toBe(cluster.replica('r1').status().digest);
     });

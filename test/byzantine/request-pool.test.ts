@@ -46,7 +46,7 @@ function installView(core: BftCore, view: number, primary: string): void {
 describe('request pool: forgetting is not restarted by view changes', () => {
   it('a request no primary orders costs view changes only until it is forgotten, counted from its receipt', () => {
     const r4 = backup('r4');
-    r4.request({ k: 'req', client: 'c1', seq: 1, event: { type: 'INC' } });
+    r4.request({ k: 'req', client: 'c1', session: 1, seq: 1, event: { type: 'INC' } });
     // Nobody orders it: the request timer changes the view, twice.
     expect(tickUntilViewChange(r4, 60)).toBeLessThanOrEqual(51);
     installView(r4, 1, 'r2');

@@ -58,7 +58,7 @@ describe('core: votes and certificates survive a restart', () => {
   });
 
   it('no commit is sent without the primary\'s pre-prepare proof: a backup whose slot record lacks it commits only once the primary\'s retransmission brings it', () => {
-    const batch: Batch = { time: 0, items: [{ k: 'req', client: 'c1', seq: 1, event: { type: 'INC' } }] };
+    const batch: Batch = { time: 0, items: [{ k: 'req', client: 'c1', session: 1, seq: 1, event: { type: 'INC' } }] };
     const d = hashBatch(batch);
     // r2 accepted r1's pre-prepare for seq 1 and prepared; the record kept no proof of it (as written before proofs were kept).
     const disk = new Disk({ slots: [{ seq: 1, view: 0, digest: d, batch }] });
@@ -84,7 +84,7 @@ describe('core: votes and certificates survive a restart', () => {
   it('no commit is sent without the primary\'s pre-prepare proof: a primary restarted before its pre-prepare was signed commits only once it has it', () => {
     const disk = new Disk();
     const r1 = disk.boot('r1');
-    r1.request({ k: 'req', client: 'c1', seq: 1, event: { type: 'INC' } });
+    r1.request({ k: 'req', client: 'c1', session: 1, seq: 1, event: { type: 'INC' } });
     r1.flush(1);
     // Persisted and about to be signed, it crashes: its own pre-prepare proof never came back.
     const proposed = r1.takeEffects();
@@ -118,8 +118,8 @@ describe('core: votes and certificates survive a restart', () => {
   it('a slot committed from a commit certificate never takes another batch from a later pre-prepare', () => {
     // r4 is still in view 0 (primary r1, Byzantine); the group moved to view 1 and committed seq 1 = b1, seq 2 = b2.
     const r4 = makeCore('r4');
-    const b1: Batch = { time: 1, items: [{ k: 'req', client: 'c1', seq: 1, event: { type: 'INC' } }] };
-    const b2: Batch = { time: 2, items: [{ k: 'req', client: 'c2', seq: 1, event: { type: 'INC' } }] };
+    const b1: Batch = { time: 1, items: [{ k: 'req', client: 'c1', session: 1, seq: 1, event: { type: 'INC' } }] };
+    const b2: Batch = { time: 2, items: [{ k: 'req', client: 'c2', session: 1, seq: 1, event: { type: 'INC' } }] };
     const bx: Batch = { time: 3, items: [{ k: 'noop' }] };
     const [d1, d2, dx] = [b1, b2, bx].map(hashBatch) as [string, string, string];
     const commit = (from: string, seq: number, digest: string) => vp(from, { type: 'commit', view: 1, seq, digest });
@@ -332,7 +332,7 @@ describe('runtime: what a Byzantine peer can send', () => {
   it('batches attached to a bundle that its messages do not refer to are dropped and counted, not kept', async () => {
     const h = await harness('r2');
     await h.start();
-    const stray = encode({ time: 0, items: [{ k: 'req', client: 'c1', seq: 1, event: { type: 'PAD', pad: 'x'.repeat(1 << 16) } }] } as never);
+    const stray = encode({ time: 0, items: [{ k: 'req', client: 'c1', session: 1, seq: 1, event: { type: 'PAD', pad: 'x'.repeat(1 << 16) } }] } as never);
     await h.inject('r1', [{ type: 'status', view: 0, executed: 0, stable: 0, changing: false }], [stray]);
     expect(h.replica.metrics.dropped['unreferenced-batch']).toBe(1);
     // A batch the bundle's pre-prepare refers to is kept (the backup prepares it); the stray one beside it is not.

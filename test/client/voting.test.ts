@@ -15,7 +15,8 @@ interface Sent {
   body: Record<string, unknown>;
 }
 
-function harness(options: Partial<ClientOptions> = {}) {
+/** A client with fake replicas; by default its session (id 1) is already open, so tests see only their requests. */
+async function harness(options: Partial<ClientOptions> = {}, openSession = true) {
   const clock = new VirtualClock();
   const wire: Array<{ to: string; bytes: Uint8Array }> = [];
   let handler: ((from: string, bytes: Uint8Array) => unknown) | undefined;
@@ -62,6 +63,17 @@ function harness(options: Partial<ClientOptions> = {}) {
     await settle();
   }
 
+  if (openSession) {
+    const info = client.session();
+    const crash = options.faultModel === 'crash';
+    for (const m of await outbox()) {
+      if (crash || m.to === 'r1' || m.to === 'r2') {
+        const body = { session: 0, seq: m.body.seq, result: { index: 1, digest: 'd1:0', snapshot: snap(0), duplicate: false, session: { id: 1, seq: 0 } }, members: R4 };
+        await deliver(m.to, 'reply', body);
+      }
+    }
+    expect(await info).toEqual({ id: 1, seq: 0 });
+  }
   return { clock, client, outbox, deliver, runFor, settle };
 }
 
@@ -79,6 +91,7 @@ const snap = (count: number): AppSnapshot => ({ value: 'idle', context: { count 
 
 function reply(seq: number, o: { index: number; count: number; digest?: string; members?: string[] }) {
   return {
+    session: 1,
     seq,
     result: { index: o.index, digest: o.digest ?? `d${o.index}:${o.count}`, snapshot: snap(o.count), duplicate: false },
     members: o.members ?? R4,
@@ -100,7 +113,7 @@ const targets = (sent: Sent[]) => sent.map((m) => m.to).sort();
 
 describe('byzantine client: output voting', () => {
   it('accepts a result at f+1 = 2 matching replies of n = 4; one reply (even twice) does not decide', async () => {
-    const h = harness();
+    const h = await harness();
     const seen: AppSnapshot[] = [];
     h.client.actor.subscribe((s) => seen.push(s));
     const out = track(h.client.send({ type: 'INC' }));
@@ -122,20 +135,20 @@ describe('byzantine client: output voting', () => {
   });
 
   it('ignores replies for another seq and replies from outside the group', async () => {
-    const h = harness();
+    const h = await harness();
     const out = track(h.client.send({ type: 'INC' }));
     await h.outbox();
     await h.deliver('r1', 'reply', reply(1, { index: 1, count: 1 }));
     await h.deliver('r2', 'reply', reply(7, { index: 1, count: 1 }));
     await h.deliver('mallory', 'reply', reply(1, { index: 1, count: 1 }));
-    await h.deliver('r3', 'redirect', { seq: 1, leader: 'r1' });
+    await h.deliver('r3', 'redirect', { session: 1, seq: 1, leader: 'r1' });
     expect(out.settled).toBe(false);
     await h.deliver('r3', 'reply', reply(1, { index: 1, count: 1 }));
     expect(out.value).toMatchObject({ agreed: ['r1', 'r3'] });
   });
 
   it('names a replica with a different digest in dissent, and logs late dissent after the decision', async () => {
-    const h = harness();
+    const h = await harness();
     const out = track(h.client.send({ type: 'INC' }));
     await h.outbox();
     await h.deliver('r3', 'reply', reply(1, { index: 1, count: 1, digest: 'forged' }));
@@ -156,7 +169,7 @@ describe('byzantine client: output voting', () => {
   });
 
   it('keeps the last 100 dissent records, newest last', async () => {
-    const h = harness();
+    const h = await harness();
     for (let seq = 1; seq <= 101; seq++) {
       const out = h.client.send({ type: 'INC' });
       await h.outbox();
@@ -171,7 +184,7 @@ describe('byzantine client: output voting', () => {
   });
 
   it('does not count a reply with the right digest but a made-up snapshot as agreeing', async () => {
-    const h = harness();
+    const h = await harness();
     const out = track(h.client.send({ type: 'INC' }));
     await h.outbox();
     await h.deliver('r1', 'reply', { ...reply(1, { index: 1, count: 1 }), result: { index: 1, digest: 'd1:1', snapshot: snap(999), duplicate: false } });
@@ -182,10 +195,10 @@ describe('byzantine client: output voting', () => {
   });
 
   it('is not rejected by a lone error, but by f+1 errors', async () => {
-    const h = harness();
+    const h = await harness();
     const first = track(h.client.send({ type: 'INC' }));
     await h.outbox();
-    await h.deliver('r4', 'error', { seq: 1, message: 'a lie' });
+    await h.deliver('r4', 'error', { session: 1, seq: 1, message: 'a lie' });
     expect(first.settled).toBe(false);
     await h.deliver('r1', 'reply', reply(1, { index: 1, count: 1 }));
     await h.deliver('r2', 'reply', reply(1, { index: 1, count: 1 }));
@@ -194,15 +207,15 @@ describe('byzantine client: output voting', () => {
 
     const second = track(h.client.send({ type: 'INC' }));
     await h.outbox();
-    await h.deliver('r2', 'error', { seq: 2, message: 'bad event' });
+    await h.deliver('r2', 'error', { session: 1, seq: 2, message: 'bad event' });
     expect(second.settled).toBe(false);
-    await h.deliver('r3', 'error', { seq: 2, message: 'worded differently' });
+    await h.deliver('r3', 'error', { session: 1, seq: 2, message: 'worded differently' });
     expect(second.error).toBeInstanceOf(RequestRejectedError);
     expect((second.error as Error).message).toContain('bad event');
   });
 
   it('retransmits to every replica every retryAfterMs until decided, and gives up after giveUpAfterMs', async () => {
-    const h = harness({ giveUpAfterMs: 1_000 });
+    const h = await harness({ giveUpAfterMs: 1_000 });
     const out = track(h.client.send({ type: 'INC' }));
     expect(targets(await h.outbox())).toEqual(R4);
     await h.runFor(99);
@@ -210,7 +223,7 @@ describe('byzantine client: output voting', () => {
     await h.runFor(1);
     const again = await h.outbox();
     expect(targets(again)).toEqual(R4);
-    for (const m of again) expect(m.body).toEqual({ seq: 1, event: { type: 'INC' } }); // a retry keeps the seq
+    for (const m of again) expect(m.body).toEqual({ session: 1, seq: 1, event: { type: 'INC' } }); // a retry keeps the seq
 
     await h.deliver('r3', 'reply', reply(1, { index: 1, count: 1 }));
     await h.deliver('r4', 'reply', reply(1, { index: 1, count: 1 }));
@@ -229,7 +242,7 @@ describe('byzantine client: output voting', () => {
   });
 
   it('adopts the agreed member list after a reconfiguration, and counts the new member from then on', async () => {
-    const h = harness();
+    const h = await harness();
     const R5 = [...R4, 'r5'];
     const first = track(h.client.send({ type: 'INC' }));
     await h.outbox();
@@ -248,7 +261,7 @@ describe('byzantine client: output voting', () => {
   });
 
   it('needs more votes for a reply that claims a bigger group', async () => {
-    const h = harness();
+    const h = await harness();
     const R7 = [...R4, 'r5', 'r6', 'r7']; // f = 2 in the claimed group: 3 votes
     const out = track(h.client.send({ type: 'INC' }));
     await h.outbox();
@@ -262,7 +275,7 @@ describe('byzantine client: output voting', () => {
   });
 
   it('accepts an unordered read at 2f+1 = 3 matching replies, not at f+1', async () => {
-    const h = harness();
+    const h = await harness();
     const out = track(h.client.readOutcome());
     const sent = await h.outbox();
     expect(targets(sent)).toEqual(R4);
@@ -279,7 +292,7 @@ describe('byzantine client: output voting', () => {
   });
 
   it('falls back to an ordered read when the replies disagree, and accepts f+1 matching ordered replies', async () => {
-    const h = harness();
+    const h = await harness();
     const out = track(h.client.read());
     await h.outbox();
     await h.deliver('r1', 'readReply', readReply(1, { index: 5, count: 3 }));
@@ -300,7 +313,7 @@ describe('byzantine client: output voting', () => {
   });
 
   it('falls back to an ordered read after readFallbackMs (default 2 * retryAfterMs) without agreement', async () => {
-    const h = harness();
+    const h = await harness();
     const out = track(h.client.readOutcome());
     await h.outbox();
     await h.deliver('r1', 'readReply', readReply(1, { index: 1, count: 1 }));
@@ -318,26 +331,26 @@ describe('byzantine client: output voting', () => {
 
 describe('crash client (unchanged)', () => {
   it('accepts one reply, sent to one replica', async () => {
-    const h = harness({ faultModel: 'crash', replicas: ['r1', 'r2', 'r3'] });
+    const h = await harness({ faultModel: 'crash', replicas: ['r1', 'r2', 'r3'] });
     const out = track(h.client.send({ type: 'INC' }));
     const sent = await h.outbox();
-    expect(sent).toEqual([{ to: 'r1', kind: 'request', body: { seq: 1, event: { type: 'INC' } } }]);
-    await h.deliver('r1', 'reply', { seq: 1, result: { index: 1, digest: 'd', snapshot: snap(1), duplicate: false } });
+    expect(sent).toEqual([{ to: 'r1', kind: 'request', body: { session: 1, seq: 1, event: { type: 'INC' } } }]);
+    await h.deliver('r1', 'reply', { session: 1, seq: 1, result: { index: 1, digest: 'd', snapshot: snap(1), duplicate: false } });
     expect(out.value).toEqual({ index: 1, digest: 'd', snapshot: snap(1), agreed: ['r1'], dissent: [] });
   });
 
   it('is rejected by one error', async () => {
-    const h = harness({ faultModel: 'crash', replicas: ['r1', 'r2', 'r3'] });
+    const h = await harness({ faultModel: 'crash', replicas: ['r1', 'r2', 'r3'] });
     const out = track(h.client.send({ type: 'INC' }));
     await h.outbox();
-    await h.deliver('r1', 'error', { seq: 1, message: 'no' });
+    await h.deliver('r1', 'error', { session: 1, seq: 1, message: 'no' });
     expect(out.error).toBeInstanceOf(RequestRejectedError);
   });
 });
 
 describe('client restarted with the same identity', () => {
   it('numbers its requests from startSeq + 1, so the replicas do not take them for repeats', async () => {
-    const h = harness({ startSeq: 41 });
+    const h = await harness({ startSeq: 41 });
     void h.client.send({ type: 'INC' });
     const sent = await h.outbox();
     for (const m of sent) expect(m.body).toMatchObject({ seq: 42 });
@@ -346,7 +359,7 @@ describe('client restarted with the same identity', () => {
     for (const m of await h.outbox()) expect(m.body).toMatchObject({ seq: 43 });
   });
 
-  it('refuses a startSeq that is not a non-negative safe integer', () => {
-    for (const startSeq of [-1, 1.5, Number.NaN, 2 ** 53]) expect(() => harness({ startSeq })).toThrow(/startSeq/);
+  it('refuses a startSeq that is not a non-negative safe integer', async () => {
+    for (const startSeq of [-1, 1.5, Number.NaN, 2 ** 53]) await expect(harness({ startSeq })).rejects.toThrow(/startSeq/);
   });
 });

@@ -1,0 +1,51 @@
+/**
+ * The client request path shared by both runtimes: the wire shape of a request
+ * `{ session, seq, event }` and of the answer to it (a `reply` with the result, or an
+ * `error` with a code when the session table refused it).
+ */
+import { inspectEvent, sessionProblem, type AppEvent, type ApplyResult, type EventOversize } from '../app/index.ts';
+import type { WireKind } from '../wire/index.ts';
+import { plainResult } from './common.ts';
+
+export interface ClientRequest {
+  /** The session id, or 0 to open (or resume) one. */
+  session: number;
+  /** Seq within the session; for session 0, the client's attempt number. */
+  seq: number;
+  event: AppEvent;
+}
+
+/** A request refused at ingress: a bad event, or one over the size budget (`oversize`). */
+export interface RefusedRequest {
+  session: number;
+  seq: number;
+  problem: string;
+  oversize?: EventOversize;
+}
+
+/**
+ * A request body from the wire: the request, a refusal for a bad or oversized event (answered),
+ * or undefined when malformed (dropped). `maxEventBytes` is the group's event budget: refusing
+ * larger events here keeps every message a replica builds from them within the message limit.
+ */
+export function parseRequest(body: unknown, maxEventBytes: number): ClientRequest | RefusedRequest | undefined {
+  const b = body as { session?: unknown; seq?: unknown; event?: unknown } | null;
+  if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return undefined;
+  const seq = b.seq as number;
+  // The event is judged first: a bad event is answered even when the rest is malformed too.
+  const { problem: bad, oversize } = inspectEvent(b.event, maxEventBytes);
+  const session = Number.isSafeInteger(b.session) && (b.session as number) >= 0 ? (b.session as number) : undefined;
+  if (bad) return { session: session ?? 0, seq, problem: bad, ...(oversize ? { oversize } : {}) };
+  if (session === undefined) return undefined;
+  const problem = sessionProblem(session, b.event as AppEvent);
+  if (problem) return { session, seq, problem };
+  return { session, seq, event: b.event as AppEvent };
+}
+
+/** The answer to a request from its result: a reply, or an error naming why the table refused it. */
+export function answerOf(session: number, seq: number, result: ApplyResult): { kind: WireKind; body: Record<string, unknown> } {
+  if (result.refused) return { kind: 'error', body: { session, seq, code: result.refused.code, message: result.refused.message } };
+  const r = plainResult(result) as Record<string, unknown>;
+  if (result.session) r.session = result.session;
+  return { kind: 'reply', body: { session, seq, result: r } };
+}
