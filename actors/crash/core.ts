@@ -39,6 +39,12 @@ export interface RaftInit {
   seed: number;
   /** The replica starts without its state (or stopped while catching up after that): recover first (recovery.ts). */
   recovery?: RecoveryInit;
+  /**
+   * Differs between starts of this replica (the runtime gives its clock's time at start): mixed
+   * into recovery nonces, so with a fixed seed a late answer to an earlier start's question is
+   * not taken for an answer to this one's.
+   */
+  incarnation?: number;
 }
 
 export type MembershipChange = { add: string } | { remove: string } | { promote: string } | { demote: string };
@@ -65,6 +71,7 @@ export class RaftCore {
   #snapshotMembership: Membership;
   /** Our own entries (as leader) written but not yet reported durable: indexes #unsyncedFrom..#unsyncedTo. */
   #unsyncedFrom: number | undefined;
+  readonly #incarnationSalt: number;
   #unsyncedTo = 0;
   /** Replicated time of the last entry (entries never go back in time). */
   lastTime: number;
@@ -92,6 +99,7 @@ export class RaftCore {
     this.cfg = init.config;
     this.id = init.config.id;
     this.#rng = init.seed >>> 0 || 1;
+    this.#incarnationSalt = mix32(init.incarnation ?? 0);
     this.term = init.hardState.term;
     this.vote = init.hardState.vote;
     this.membership = cloneMembership(init.membership);
@@ -119,7 +127,10 @@ export class RaftCore {
     this.#emitApply();
     if (init.recovery) {
       this.recovery = new Recovery(init.recovery, this.id);
-      this.#recoveryProgress(false);
+      if (this.recovery.alone()) {
+        this.recovery = null;
+        this.#persist({ recovery: null });
+      } else this.#recoveryProgress(false);
     }
   }
 
@@ -182,6 +193,12 @@ export class RaftCore {
     this.log.compact(upTo, term);
     this.#snapshotMembership = this.#membershipAt(upTo, meta);
     this.#emit({ type: 'compact', upTo });
+  }
+
+  /** The runtime served a chunk of the snapshot `from` is fetching: it is alive, do not time the transfer out. */
+  snapshotProgress(from: string): void {
+    const pr = this.role === 'leader' ? this.progress.get(from) : undefined;
+    if (pr?.state === 'snapshot') pr.snapshotElapsed = 0;
   }
 
   transferLeadership(to: string): string | null {
@@ -766,7 +783,7 @@ export class RaftCore {
     if (!r.due(this.term, tick)) return;
     const nonce = r.asked(this.term, () => {
       this.#resetElectionTimeout();
-      return this.#rng;
+      return (this.#rng ^ this.#incarnationSalt) >>> 0 || 1;
     });
     for (const id of new Set([...r.peers, ...this.#peers()])) this.#send(id, { type: 'recover', term: this.term, nonce });
   }
@@ -950,4 +967,12 @@ function applyChange(m: Membership, change: MembershipChange): Membership | stri
     return 'unknown membership change';
   }
   return { voters: [...voters].sort(), learners: [...learners].sort() };
+}
+
+/** 32 well-mixed bits of a non-negative number (murmur3's finalizer over its low and high words). */
+function mix32(n: number): number {
+  let h = (n >>> 0) ^ Math.imul(Math.floor(n / 2 ** 32) >>> 0, 0x9e3779b1);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }

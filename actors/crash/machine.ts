@@ -9,6 +9,7 @@ export type RaftEvent =
   | { type: 'read'; ids: string[] }
   | { type: 'advanceTime'; now: number }
   | { type: 'snapshotTaken'; meta: SnapshotMeta & { time: number }; keepEntries: number }
+  | { type: 'snapshotProgress'; from: string }
   | { type: 'transferLeadership'; to: string }
   | { type: 'changeMembership'; change: MembershipChange; now: number }
   | { type: 'persisted'; index: number };
@@ -61,6 +62,9 @@ export const crashProtocolMachine = setup({
           break;
         case 'snapshotTaken':
           core.snapshotTaken(event.meta, event.keepEntries);
+          break;
+        case 'snapshotProgress':
+          core.snapshotProgress(event.from);
           break;
         case 'transferLeadership':
           context.lastError = core.transferLeadership(event.to);

@@ -92,7 +92,12 @@ export class Recovery {
     if (m.nonce !== this.nonce || from === this.self) return null;
     this.replies.set(from, m);
     if (!m.recovering) this.addPeers(m.membership);
-    return this.stage === 'query' ? decide(this.self, this.replies, this.initialMembers) : null;
+    return this.stage === 'query' ? decide(this.self, this.replies, this.initialMembers, this.peers) : null;
+  }
+
+  /** A group of one that knows no other member: nobody to ask, its disk was all there was. */
+  alone(): boolean {
+    return this.stage === 'query' && this.peers.size === 0 && this.initialMembers.every((id) => id === this.self);
   }
 }
 
@@ -102,13 +107,17 @@ export function answersNeeded(n: number): number {
 }
 
 /** The query stage's rules (see the class comment). */
-export function decide(self: string, replies: ReadonlyMap<string, Reply>, initialMembers: readonly string[]): RecoveryDecision | null {
+export function decide(self: string, replies: ReadonlyMap<string, Reply>, initialMembers: readonly string[], peers: ReadonlySet<string> = new Set()): RecoveryDecision | null {
   const settled = [...replies].filter(([, r]) => !r.recovering);
   const holding = [...replies].filter(([, r]) => !r.empty);
   if (holding.length === 0) {
     const others = initialMembers.filter((id) => id !== self);
-    // A lone replica has nobody to learn from: its disk was all there was.
-    if (others.length === 0) return { kind: 'genesis' };
+    if (others.length === 0) {
+      // Started alone but it knows members (the group grew): they hold whatever was committed
+      // since, so only every one of them answering empty and settled shows there was nothing.
+      const known = [...peers].filter((id) => id !== self);
+      return known.every((id) => replies.get(id)?.recovering === false) ? { kind: 'genesis' } : null;
+    }
     const settledEmpty = others.filter((id) => replies.get(id)?.recovering === false).length;
     if (settledEmpty >= answersNeeded(initialMembers.length)) return { kind: 'genesis' };
     if (others.every((id) => replies.has(id))) return { kind: 'genesis' };

@@ -584,7 +584,8 @@ export class ByzantineReplica {
     const t = this.#transfer;
     // Only the replica we asked, one consistent total, and no more than we are willing to hold.
     if (!t || from !== t.asked || m.seq !== t.seq || m.digest !== t.digest || m.offset !== t.received) return;
-    if (m.total > this.#host.tuning.maxMessageBytes * 64 || (t.total >= 0 && m.total !== t.total)) return this.#host.drop('bad-state');
+    if (m.total > this.#host.tuning.maxSnapshotBytes) return this.#host.drop('state-too-large');
+    if (t.total >= 0 && m.total !== t.total) return this.#host.drop('bad-state');
     t.total = m.total;
     t.chunks.push(m.data);
     t.received += m.data.length;

@@ -47,12 +47,14 @@ export class Replica {
   #lastSnapshotIndex = 0;
   /** Snapshots travel in chunks (a state larger than one message). */
   readonly #transfer: SnapshotTransfer;
+  /** The stored snapshot (null: none; undefined: not read yet). */
+  #storedSnapshot: StoredSnapshot | null | undefined;
 
   constructor(options: ReplicaOptions) {
     this.#host = new ReplicaHost(options);
     this.id = this.#host.id;
     const t = this.#host.tuning;
-    this.#transfer = new SnapshotTransfer(Math.min(t.stateChunkBytes, Math.floor(t.maxMessageBytes / 2)), t.maxMessageBytes * 64, t.tickMs * t.electionTicks);
+    this.#transfer = new SnapshotTransfer(Math.min(t.stateChunkBytes, Math.floor(t.maxMessageBytes / 2)), t.maxSnapshotBytes, t.tickMs * t.electionTicks);
   }
 
   get metrics(): ReplicaMetrics {
@@ -368,7 +370,7 @@ export class Replica {
         if (!stored) return;
         this.#host.metrics.snapshotsSent++;
         // The first chunk; the follower asks for the rest (see snapshot-transfer.ts).
-        await this.#send(effect.to, 'protocol', this.#transfer.chunk(effect.term, stored.meta, stored.data, 0));
+        await this.#send(effect.to, 'protocol', this.#transfer.offer(effect.term, stored, this.#host.clock.now()));
         return;
       }
       case 'installSnapshot': {
@@ -376,10 +378,12 @@ export class Replica {
         if (!decoded.ok) throw new Error(`snapshot from the leader does not decode: ${decoded.error.message}`);
         const record = decoded.value as { time: number; app: Uint8Array };
         this.#host.executor.restore(record.app);
+        const installed = { meta: effect.meta, time: record.time, data: effect.data };
         await this.#host.storage.batch([
-          { type: 'set', key: SNAPSHOT_KEY, value: encodeSnapshot({ meta: effect.meta, time: record.time, data: effect.data }) },
+          { type: 'set', key: SNAPSHOT_KEY, value: encodeSnapshot(installed) },
           { type: 'deleteRange', start: LOG_PREFIX, end: LOG_END },
         ]);
+        this.#storedSnapshot = installed;
         this.#lastSnapshotIndex = effect.meta.index;
         this.#host.metrics.snapshotsInstalled++;
         return;
@@ -434,6 +438,7 @@ export class Replica {
     const time = this.#host.executor.time;
     const data = encode({ time, app: this.#host.executor.snapshot() }, RECORD_LIMITS);
     await this.#host.storage.set(SNAPSHOT_KEY, encodeSnapshot({ meta, time, data }));
+    this.#storedSnapshot = { meta, time, data };
     this.#host.metrics.storageWrites++;
     this.#lastSnapshotIndex = applied;
     this.#host.metrics.snapshotsTaken++;
@@ -462,8 +467,11 @@ export class Replica {
     if (m.type === 'snapshotFetch') {
       const core = this.#core()!;
       if (core.role !== 'leader' || m.term !== core.term) return;
-      const chunk = this.#transfer.serve(m, await this.#loadSnapshot());
-      if (chunk) await this.#send(from, 'protocol', chunk);
+      const chunk = this.#transfer.serve(m, this.#host.clock.now());
+      if (!chunk) return;
+      // The follower is getting it: the core must not time it out and start it over.
+      this.#host.actor!.send({ type: 'snapshotProgress', from });
+      await this.#send(from, 'protocol', chunk);
       return;
     }
     const r = this.#transfer.receive(from, m, this.#host.clock.now());
@@ -482,6 +490,8 @@ export class Replica {
     this.#host.actor!.send({ type: 'tick', now });
     const due = this.#host.executor.nextTimerDue();
     if (due !== undefined && due <= now) this.#host.actor!.send({ type: 'advanceTime', now });
+    const core = this.#core()!;
+    this.#transfer.cancelUnlessFrom(core.term, core.leader);
     const stalled = this.#transfer.stalled(now);
     if (stalled) await this.#send(stalled.to, 'protocol', stalled.fetch);
     await this.#drain();
@@ -529,6 +539,7 @@ export class Replica {
       snapshot: stored ? { ...stored.meta, time: stored.time } : null,
       entries,
       seed: this.#host.options.seed ?? (globalThis.crypto.getRandomValues(new Uint32Array(1))[0]! | 1),
+      incarnation: this.#host.clock.now(),
       // Nothing stored: a lost disk or a new group (or a replica being added); recovery tells which before it votes.
       ...(recoveryBytes
         ? { recovery: { stage: 'catchUp' as const, target: decodeTrusted(recoveryBytes, 'recovery record') as unknown as RecoveryRecord } }
@@ -538,9 +549,12 @@ export class Replica {
     };
   }
 
+  /** The stored snapshot, decoded once (not for every chunk served) and kept as it is replaced. */
   async #loadSnapshot(): Promise<StoredSnapshot | undefined> {
+    if (this.#storedSnapshot !== undefined) return this.#storedSnapshot ?? undefined;
     const bytes = await this.#host.storage.get(SNAPSHOT_KEY);
-    return bytes ? (decodeTrusted(bytes, 'snapshot record') as unknown as StoredSnapshot) : undefined;
+    this.#storedSnapshot = bytes ? (decodeTrusted(bytes, 'snapshot record') as unknown as StoredSnapshot) : null;
+    return this.#storedSnapshot ?? undefined;
   }
 }
 

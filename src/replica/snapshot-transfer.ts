@@ -8,11 +8,15 @@ import type { SnapshotMeta } from '../../actors/crash/index.ts';
  * link) and hands the core the whole snapshot once it has every byte.
  *
  * - The leader sends the first chunk when the core says `sendSnapshot` (again after the core's
- *   snapshot timeout); a first chunk starts the transfer over on the follower.
- * - The follower asks `snapshotFetch { term, index, offset }`; the leader answers from its
- *   stored snapshot if it is still the one asked for (else it stays silent and the core sends
- *   the newer one after its timeout).
- * - A follower that heard nothing for `retryMs` asks again for the same offset.
+ *   snapshot timeout); a first chunk of another snapshot (or sender, term) starts the transfer
+ *   over on the follower. A first chunk of the transfer in progress does not: the follower asks
+ *   for the offset it has reached, so a transfer longer than the core's timeout still ends.
+ * - The follower asks `snapshotFetch { term, index, offset }`; the leader answers from the
+ *   snapshot it offered (kept while fetches come, even after it took a newer one), and each
+ *   answered fetch tells its core the follower is alive (`snapshotProgress`). Else it stays
+ *   silent and the core sends the newer snapshot after its timeout.
+ * - A follower that heard nothing for `retryMs` asks again for the same offset; a newer term
+ *   or another leader cancels the transfer.
  */
 export interface SnapshotChunk {
   type: 'snapshotChunk';
@@ -48,7 +52,14 @@ export function validateTransferMessage(body: unknown): TransferMessage | string
   return m as unknown as SnapshotChunk;
 }
 
+interface Offered {
+  meta: SnapshotMeta;
+  data: Uint8Array;
+}
+
 export class SnapshotTransfer {
+  /** Leader: the snapshots offered, by index, with when a fetch last used them. */
+  readonly #outgoing = new Map<number, { snapshot: Offered; usedAt: number }>();
   #incoming: { from: string; term: number; meta: SnapshotMeta; total: number; chunks: Uint8Array[]; received: number; heardAt: number } | undefined;
 
   constructor(
@@ -65,10 +76,27 @@ export class SnapshotTransfer {
     return { type: 'snapshotChunk', term, meta, offset, total: data.length, data: data.slice(offset, end) };
   }
 
-  /** Leader: answers a fetch from the stored snapshot, if it is the one asked for. */
-  serve(m: SnapshotFetch, stored: { meta: SnapshotMeta; data: Uint8Array } | undefined): SnapshotChunk | undefined {
-    if (!stored || stored.meta.index !== m.index) return undefined;
-    return this.chunk(m.term, stored.meta, stored.data, m.offset);
+  /**
+   * Leader: the first chunk of `snapshot`, which stays offered (for the fetches) until no fetch
+   * used it for retryMs * 4 (a follower that stopped asking, or took a newer one).
+   */
+  offer(term: number, snapshot: Offered, now: number): SnapshotChunk | undefined {
+    this.#forgetUnused(now);
+    this.#outgoing.set(snapshot.meta.index, { snapshot, usedAt: now });
+    return this.chunk(term, snapshot.meta, snapshot.data, 0);
+  }
+
+  /** Leader: answers a fetch from a snapshot it offered, if it still has the one asked for. */
+  serve(m: SnapshotFetch, now: number): SnapshotChunk | undefined {
+    this.#forgetUnused(now);
+    const o = this.#outgoing.get(m.index);
+    if (!o) return undefined;
+    o.usedAt = now;
+    return this.chunk(m.term, o.snapshot.meta, o.snapshot.data, m.offset);
+  }
+
+  #forgetUnused(now: number): void {
+    for (const [index, o] of this.#outgoing) if (now - o.usedAt > this.retryMs * 4) this.#outgoing.delete(index);
   }
 
   /**
@@ -77,7 +105,14 @@ export class SnapshotTransfer {
    */
   receive(from: string, m: SnapshotChunk, now: number): { fetch: SnapshotFetch } | { snapshot: { term: number; meta: SnapshotMeta; data: Uint8Array } } | { drop: string } | undefined {
     if (m.total > this.maxTotal) return { drop: 'snapshot-too-large' };
-    if (m.offset === 0) {
+    const cur = this.#incoming;
+    const same = cur !== undefined && cur.from === from && cur.term === m.term && cur.meta.index === m.meta.index && cur.total === m.total;
+    if (m.offset === 0 && same && cur.received > 0) {
+      // The leader's timeout resent the first chunk of this transfer: go on from where it is.
+      cur.heardAt = now;
+      return { fetch: { type: 'snapshotFetch', term: cur.term, index: cur.meta.index, offset: cur.received } };
+    }
+    if (m.offset === 0 && !same) {
       this.#incoming = { from, term: m.term, meta: m.meta, total: m.total, chunks: [], received: 0, heardAt: now };
     }
     const t = this.#incoming;
@@ -105,9 +140,10 @@ export class SnapshotTransfer {
     return { to: t.from, fetch: { type: 'snapshotFetch', term: t.term, index: t.meta.index, offset: t.received } };
   }
 
-  /** Follower: forget a transfer (a newer term or leader made it moot). */
-  cancel(): void {
-    this.#incoming = undefined;
+  /** Follower: forget the transfer in progress unless it comes from `leader` in `term` (a newer term or another leader made it moot). */
+  cancelUnlessFrom(term: number, leader: string | null): void {
+    const t = this.#incoming;
+    if (t && (term > t.term || (leader !== null && leader !== t.from))) this.#incoming = undefined;
   }
 }
 

@@ -38,6 +38,7 @@ export const TUNING_RULES: { readonly [K in keyof ReplicaTuning]: OptionRule } =
   viewChangeTimeoutMs: timerMs,
   statusMs: timerMs,
   stateChunkBytes: whole(1),
+  maxSnapshotBytes: whole(1),
 };
 
 export interface ClientTiming {

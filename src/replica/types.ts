@@ -56,6 +56,12 @@ export interface ReplicaTuning {
   statusMs: number;
   /** State transfer and snapshot chunk size (bytes), both models. */
   stateChunkBytes: number;
+  /**
+   * Largest snapshot / state (bytes) a replica accepts by transfer, both models: the memory one
+   * transfer may take. A larger one is refused and counted (`metrics.dropped['snapshot-too-large']`,
+   * Byzantine `'state-too-large'`); the replica then stays behind. Default 4 GiB.
+   */
+  maxSnapshotBytes: number;
 }
 
 export const DEFAULT_TUNING: ReplicaTuning = {
@@ -74,6 +80,7 @@ export const DEFAULT_TUNING: ReplicaTuning = {
   viewChangeTimeoutMs: 1_000,
   statusMs: 100,
   stateChunkBytes: 256 * 1024,
+  maxSnapshotBytes: 4 * 1024 * 1024 * 1024,
 };
 
 export interface ReplicaOptions {

@@ -24,6 +24,7 @@ const BAD_TUNING: { [K in keyof ReplicaTuning]: Array<[unknown, string]> } = {
   viewChangeTimeoutMs: [[0, '0'], [Infinity, 'Infinity']],
   statusMs: [[0, '0'], [NaN, 'NaN']],
   stateChunkBytes: [[0, '0'], [-256, '-256']],
+  maxSnapshotBytes: [[0, '0'], [1.5, '1.5']],
 };
 
 const BAD_CLIENT: { [K in keyof typeof CLIENT_RULES]: Array<[unknown, string]> } = {
