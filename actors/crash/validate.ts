@@ -1,3 +1,4 @@
+import { sessionProblem } from '../../src/app/clients.ts';
 import { checkEvent } from '../../src/app/persist.ts';
 import type { Entry, Membership, RaftMessage } from './types.ts';
 
@@ -90,9 +91,15 @@ function isEntry(e: unknown): e is Entry {
   return e.kind === 'noop' && e.data === null;
 }
 
-/** What the runtime applies: a client's request, as its ingress accepted it (the app would throw on anything else). */
+/**
+ * What the runtime applies: a client's request, as its ingress accepted it (the executor throws
+ * on anything else, which would halt the replica's apply queue): a session (0 only to open or
+ * resume one, with the session event), a seq and a valid event.
+ */
 function isRequest(d: unknown): boolean {
-  return isObject(d) && typeof d.client === 'string' && d.client.length > 0 && Number.isSafeInteger(d.seq) && (d.seq as number) >= 1 && checkEvent(d.event) === null;
+  if (!isObject(d) || typeof d.client !== 'string' || d.client.length === 0 || !Number.isSafeInteger(d.seq) || (d.seq as number) < 1) return false;
+  if (!Number.isSafeInteger(d.session) || (d.session as number) < 0 || checkEvent(d.event) !== null) return false;
+  return sessionProblem(d.session as number, d.event as { type?: unknown; resume?: unknown }) === null;
 }
 
 function isMembership(m: unknown): m is Membership {

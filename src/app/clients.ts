@@ -39,6 +39,12 @@ export interface SessionEntry {
   request: Uint8Array | null;
   /** The last applied request's result; null when there is none. */
   result: ApplyResult | null;
+  /**
+   * The attempt number (the opening request's seq) of the last resume applied to the session;
+   * absent or 0: never resumed. A resume with a number not above it is a retransmission (or a
+   * late copy from an earlier run): it answers as the first did and fences nothing more.
+   */
+  resumed?: number;
   /** SHA-256 of the canonical encoding of `[result.index, result.snapshot]`; computed when the digest first needs it. */
   resultHash?: Uint8Array;
 }
@@ -102,7 +108,7 @@ export class SessionTable {
    * The table's part of the state digest. A bucket (session id mod 512) hashes to SHA-256 of
    * the canonical encoding of its rows `[session, client, seq, time, request, resultIndex,
    * resultHash]` sorted by session (`request`, `resultIndex`, `resultHash` null when the
-   * session has no applied request); a node's hash is SHA-256 of the concatenation, over its
+   * session has no applied request), followed by `resumed` when the session was resumed; a node's hash is SHA-256 of the concatenation, over its
    * non-empty children in order, of one byte (the child's position, 0-7) and the child's
    * 32-byte hash; the table's is the root's (SHA-256 of no bytes when the table is empty).
    * Cached, so entries that leave the table alone do not pay for it.
@@ -121,7 +127,14 @@ export class SessionTable {
       }
       const rows = [...bucket.values()].sort((x, y) => x.session - y.session);
       buckets[b] = sha256Sync(
-        encode(rows.map((e) => [e.session, e.client, e.seq, e.time, e.request, e.result?.index ?? null, e.result === null ? null : resultHashOf(e)])),
+        encode(
+          rows.map((e) => {
+            const row = [e.session, e.client, e.seq, e.time, e.request, e.result?.index ?? null, e.result === null ? null : resultHashOf(e)];
+            // Only when set: a table without resumes keeps the digest it had before the field existed.
+            if (e.resumed) row.push(e.resumed);
+            return row;
+          }),
+        ),
       );
     }
     this.dirty.length = 0;

@@ -67,6 +67,10 @@ interface World {
  * (seq: the last applied) and fences seq + 1 (recorded as applied with no request, so a copy
  * of the previous run's request still in flight is refused as a mismatch, never applied); the
  * resumed client continues at seq + 2. A session not in the table is refused as expired.
+ * The opening's seq is the client's attempt number (increasing, also across its restarts);
+ * the session keeps the last resume's (`resumed`): a resume not above it (a retransmission, or
+ * a late copy from an earlier run) fences nothing and answers as the first copy did, so the
+ * client's next number never collides with a second fence.
  *
  * Digest: SHA-256 of the canonical encoding of
  * `{ v: 2, index, time, app, timers: [[due, seq, id, event], …], timerSeq, clients }` where
@@ -182,7 +186,7 @@ class Executor implements AppExecutor {
 
     const snapshot = viewOf(this.persisted);
     const result: ApplyResult = { index, snapshot, digest: '', duplicate: false };
-    this.clients.record({ session: request.session, client: request.client, seq: request.seq, time: t, request: hash, result });
+    this.clients.record({ session: request.session, client: request.client, seq: request.seq, time: t, request: hash, result, ...(known!.resumed ? { resumed: known!.resumed } : {}) });
     this.finish();
     return this.withDigest(result);
   }
@@ -225,8 +229,14 @@ class Executor implements AppExecutor {
       const known = typeof resume === 'number' ? this.clients.get(request.client, resume) : undefined;
       if (known === undefined) {
         result = this.refusal('session-expired', { ...request, session: typeof resume === 'number' ? resume : -1 });
+      } else if (request.seq <= (known.resumed ?? 0)) {
+        // A retransmitted resume (or a late copy from an earlier run) must not fence again: the
+        // client may already number its requests from the first copy's answer. It answers as
+        // the first did while the fence stands, and fences nothing.
+        const last = known.request === null ? known.seq - 1 : known.seq;
+        result = { index, snapshot: viewOf(this.persisted), digest: '', duplicate: false, session: { id: known.session, seq: last } };
       } else {
-        this.clients.record({ ...known, seq: known.seq + 1, time: t, request: null });
+        this.clients.record({ ...known, seq: known.seq + 1, time: t, request: null, resumed: request.seq });
         result = { index, snapshot: viewOf(this.persisted), digest: '', duplicate: false, session: { id: known.session, seq: known.seq } };
       }
     }
@@ -277,7 +287,7 @@ class Executor implements AppExecutor {
     const clients = [];
     for (const e of this.clients.values()) {
       const result = e.result === null ? null : { index: e.result.index, snapshot: e.result.snapshot, digest: e.result.digest };
-      clients.push({ session: e.session, client: e.client, seq: e.seq, time: e.time, request: e.request, result });
+      clients.push({ session: e.session, client: e.client, seq: e.seq, time: e.time, request: e.request, result, ...(e.resumed ? { resumed: e.resumed } : {}) });
     }
     return encode(
       {
@@ -312,7 +322,15 @@ class Executor implements AppExecutor {
       }
       const clients = new SessionTable(this.maxClients, this.idleExpiry);
       for (const c of state.clients) {
-        clients.record({ session: c.session, client: c.client, seq: c.seq, time: c.time, request: c.request, result: c.result === null ? null : { ...c.result, duplicate: false } });
+        clients.record({
+          session: c.session,
+          client: c.client,
+          seq: c.seq,
+          time: c.time,
+          request: c.request,
+          result: c.result === null ? null : { ...c.result, duplicate: false },
+          ...(c.resumed ? { resumed: c.resumed } : {}),
+        });
       }
       const appHash = sha256Sync(appBytes);
       const digest = this.computeDigest(state.index, state.time, appHash, world.clock, clients);
@@ -586,6 +604,7 @@ interface ParsedClient {
   time: number;
   request: Uint8Array | null;
   result: { index: number; snapshot: AppSnapshotView; digest: string } | null;
+  resumed?: number;
 }
 
 interface ParsedSnapshot {
@@ -645,7 +664,9 @@ function parseSnapshot(bytes: Uint8Array): ParsedSnapshot {
     }
     const session = int(c.session, `clients[${i}].session`);
     if (session === 0) throw new SnapshotError(`clients[${i}].session`, 'must be positive');
-    return { session, client: str(c.client, `clients[${i}].client`), seq: int(c.seq, `clients[${i}].seq`), time: num(c.time, `clients[${i}].time`), request, result };
+    // Absent in snapshots of sessions never resumed (and in those taken before resumes were deduplicated).
+    const resumed = c.resumed === undefined ? undefined : int(c.resumed, `clients[${i}].resumed`);
+    return { session, client: str(c.client, `clients[${i}].client`), seq: int(c.seq, `clients[${i}].seq`), time: num(c.time, `clients[${i}].time`), request, result, ...(resumed ? { resumed } : {}) };
   });
   const digest = str(s.digest, 'digest');
   if (!HEX64.test(digest)) throw new SnapshotError('digest', 'must be 64 lower-case hex digits');

@@ -79,6 +79,10 @@ export class SmallBitset {
   clear(i: number): void {
     this.words[i >>> 5] = this.words[i >>> 5]! & ~(1 << (i & 31));
   }
+
+  has(i: number): boolean {
+    return (this.words[i >>> 5]! & (1 << (i & 31))) !== 0;
+  }
 }
 
 /** splitmix32 finaliser: a fixed, well-spread 32-bit value per input. */

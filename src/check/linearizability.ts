@@ -23,7 +23,11 @@
  *    or without p (q overwrites p): the sibling configuration that skips p covers it. Without
  *    this, k available pending writes cost 2^k configurations at every dead end. Because of
  *    this restriction, only configurations entered through a completed operation (whose
- *    exploration was unrestricted) are memoised as failed.
+ *    exploration was unrestricted) are memoised as failed;
+ *  - pending ops with equal inputs are interchangeable: only the earliest-called one not yet
+ *    taken is tried (a linearization taking a later one can take the earlier one there
+ *    instead, and the later one where the earlier one was). Without this, k retried-and-lost
+ *    copies of the same write cost every subset of them, none dominating another.
  *
  * Queries (inputs the model declares `readOnly`) are committed to eagerly: when one fits the
  * current state it is linearized at once and no alternative is tried there, because moving a
@@ -210,6 +214,20 @@ function startSearch<S, I, O>(
     last = i;
   }
   pnext[last] = -1;
+  // For each pending op, the nearest earlier-called pending op with an equal input (-1: none).
+  const sameBefore = new Int32Array(n).fill(-1);
+  const lastOfInput = new Map<string, number>();
+  for (let i = pnext[PH]!; i !== -1; i = pnext[i]!) {
+    let key: string;
+    try {
+      key = JSON.stringify(ops[i]!.input) ?? '';
+    } catch {
+      continue; // not plain data: never treated as equal to another
+    }
+    const before = lastOfInput.get(key);
+    if (before !== undefined) sameBefore[i] = before;
+    lastOfInput.set(key, i);
+  }
 
   const lift = (i: number) => {
     const r = i + n;
@@ -307,6 +325,8 @@ function startSearch<S, I, O>(
     let k: number;
     let next: S;
     if (isP) {
+      // Taken in call order among equal inputs, so the taken ones are always the earliest.
+      if (sameBefore[i] !== -1 && !pbits.has(pIndex[sameBefore[i]!]!)) return REJECTED;
       k = pendingStep(stateId, state, i);
       if (k === -1 || k === stateId) return REJECTED;
       // Right after another pending op p: if this op gives the same state without p, then p

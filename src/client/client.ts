@@ -319,7 +319,7 @@ export class Client {
   #resume: number | undefined;
   /** The last seq of this session known to be applied. */
   #applied = 0;
-  /** Attempt numbers of session openings: above the previous run's, from the clock. */
+  /** Attempt numbers of session openings: above the previous run's, from the clock (µs). A retransmission keeps its number. */
   #openSeq = 0;
   #leader: string | undefined;
   #rotation = 0;
@@ -426,7 +426,9 @@ export class Client {
     if (this.#session !== undefined) return this.#session;
     const resume = this.#resume;
     this.#resume = undefined; // tried once: expired or not, the next opening is a new session
-    this.#openSeq = Math.max(this.#openSeq + 1, Math.floor(this.#opts.clock.now()));
+    // In microseconds: a run restarted within the same millisecond still numbers above the
+    // earlier run, whose late resume copies the group then ignores (see the executor).
+    this.#openSeq = Math.max(this.#openSeq + 1, Math.floor(this.#opts.clock.now() * 1000));
     const event = resume === undefined ? { type: SESSION_EVENT } : { type: SESSION_EVENT, resume };
     const out = (await this.#request(0, this.#openSeq, event)) as Outcome & { session?: SessionInfo };
     const info = out.session;

@@ -143,6 +143,32 @@ describe('pending operations', () => {
   it('accepts a history of only pending operations', () => {
     expect(checkLinearizable(reg, [w(0, 1, 0), w(1, 2, 1)]).ok).toBe(true);
   });
+
+  describe('many pending copies of the same write (a client nemesis: restarted and timed-out clients)', () => {
+    const counter = counterModel();
+    type CounterOp = Operation<{ op: 'add'; delta: number } | { op: 'read' }, unknown>;
+    const add = (client: number, delta: number, call: number): CounterOp => ({ client, input: { op: 'add', delta }, call });
+    const read = (client: number, value: number, call: number, ret: number): CounterOp => ({ client, input: { op: 'read' }, call, return: ret, output: value });
+    const copies = Array.from({ length: 20 }, (_, i) => add(i, 10, i));
+
+    it('decides within a small step budget that none of them explains a read they cannot produce', () => {
+      const res = checkLinearizable(counter, [...copies, read(99, 5, 100, 101)], { maxSteps: 200_000 });
+      expect(res.ok).toBe(false);
+    });
+
+    it('finds the one pending write that explains a read, behind 20 that do not', () => {
+      const h = [...copies, add(50, 5, 50), read(99, 5, 100, 101)];
+      const res = checkLinearizable(counter, h, { maxSteps: 200_000 });
+      expect(res.ok).toBe(true);
+      if (res.ok === true) expect(res.effectivePending).toEqual([h[20]]);
+    });
+
+    it('still takes as many copies as a read needs', () => {
+      const res = checkLinearizable(counter, [...copies, read(99, 70, 100, 101)], { maxSteps: 200_000 });
+      expect(res.ok).toBe(true);
+      if (res.ok === true) expect(res.effectivePending).toEqual(copies.slice(0, 7));
+    });
+  });
 });
 
 describe('failure explanations', () => {

@@ -124,6 +124,63 @@ describe('client restarted with the same identity (finding 4)', () => {
     }, 60_000);
   }
 
+  it('a resume applied twice (a retransmission, or a late copy of an earlier run) fences once: the next seq from either answer applies', () => {
+    const ex = createAppExecutor(counter);
+    let index = 0;
+    const apply = (session: number, seq: number, event: Record<string, unknown>) => ex.applyRequest(++index, index, { client: 'c', session, seq, event: event as never });
+    const id = apply(0, 1, { type: SESSION_EVENT }).session!.id;
+    apply(id, 1, { type: 'INC' });
+    // the restarted client resumes (attempt 5); its opening is retransmitted and ordered again
+    const first = apply(0, 5, { type: SESSION_EVENT, resume: id });
+    const again = apply(0, 5, { type: SESSION_EVENT, resume: id });
+    expect(first.session).toEqual({ id, seq: 1 });
+    expect(again.session).toEqual({ id, seq: 1 });
+    // a late copy of an earlier run's resume (attempt 3) fences nothing either, also on a replica restored from a snapshot
+    const restored = createAppExecutor(counter);
+    restored.restore(ex.snapshot());
+    expect(restored.digest).toBe(ex.digest);
+    expect(restored.applyRequest(index + 1, index + 1, { client: 'c', session: 0, seq: 3, event: { type: SESSION_EVENT, resume: id } }).session).toEqual({ id, seq: 1 });
+    expect(apply(0, 3, { type: SESSION_EVENT, resume: id }).session).toEqual({ id, seq: 1 });
+    expect(restored.digest).toBe(ex.digest);
+    // the client took the first answer: it skips the fence (2) and sends 3
+    const next = apply(id, 3, { type: 'ADD', amount: 10 });
+    expect(next.refused).toBeUndefined();
+    expect(count(next.snapshot)).toBe(11);
+    // once a request is applied after the resume, a late copy still fences nothing
+    expect(apply(0, 5, { type: SESSION_EVENT, resume: id }).session).toEqual({ id, seq: 3 });
+    expect(count(apply(id, 4, { type: 'INC' }).snapshot)).toBe(12);
+    // a later resume (a new run) fences again: the earlier run's next number can no longer apply
+    expect(apply(0, 9, { type: SESSION_EVENT, resume: id }).session).toEqual({ id, seq: 4 });
+    expect(apply(id, 5, { type: 'INC' }).refused?.code).toBe('request-mismatch');
+  });
+
+  for (const faultModel of ['crash', 'byzantine'] as FaultModel[]) {
+    it(`${faultModel}: a resume whose replies come after its retransmissions were ordered too still sends its next request under a free number`, async () => {
+      // Replies take longer than the retry interval: the opening is retransmitted and applied
+      // several times, and the client takes the first reply (randomized crash suite, seed 26).
+      const cluster = await createLocalCluster({
+        machine: counter,
+        faultModel,
+        f: 1,
+        seed: 7,
+        network: { latency: { min: 8, max: 12 } },
+        client: { retryAfterMs: 10, giveUpAfterMs: 60_000 },
+      });
+      try {
+        const c = cluster.createClient();
+        await c.send({ type: 'INC' });
+        const { id } = await c.session();
+        for (let i = 0; i < 5; i++) {
+          c.restart({ session: id });
+          const out = await c.send({ type: 'ADD', amount: 10 });
+          expect(count(out.snapshot)).toBe(1 + 10 * (i + 1));
+        }
+      } finally {
+        await cluster.stop();
+      }
+    }, 60_000);
+  }
+
   it('a different request under a seq already applied gets RequestMismatchError, never the cached outcome', async () => {
     const ex = createAppExecutor(counter);
     ex.applyRequest(1, 0, { client: 'c', session: 0, seq: 1, event: { type: SESSION_EVENT } });

@@ -97,4 +97,34 @@ describe('crash model: hostile input from a member (finding 9)', () => {
       await cluster.waitFor(() => cluster.replica(victim).status().appliedIndex >= out.index, { timeoutMs: 3_000 });
     });
   });
+
+  it('refuses an appended request without a valid session (none, negative, or session 0 with an app event), and keeps applying', async () => {
+    await withCluster(24, async (cluster) => {
+      const client = cluster.createClient();
+      await client.send({ type: 'INC' });
+      const leader = await cluster.waitForLeader();
+      const victim = cluster.replicaIds.find((id) => id !== leader)!;
+      const send = await forger(cluster, leader);
+      const bad = [
+        { client: 'x', seq: 1, event: { type: 'INC' } },
+        { client: 'x', session: -1, seq: 1, event: { type: 'INC' } },
+        { client: 'x', session: 1.5, seq: 1, event: { type: 'INC' } },
+        { client: 'x', session: 0, seq: 1, event: { type: 'INC' } },
+        { client: 'x', session: 0, seq: 1, event: { type: 'statechorus.session', resume: -3 } },
+      ];
+      for (const data of bad) {
+        const core = coreOf(cluster, victim);
+        const last = core.log.lastIndex;
+        const entry = { index: last + 1, term: core.term, time: core.lastTime, kind: 'request', data };
+        await send(victim, { type: 'append', term: core.term, prevIndex: last, prevTerm: core.log.lastTerm, entries: [entry], commit: last + 1 });
+        await cluster.sim.clock.sleep(100);
+      }
+      expect(cluster.replica(victim).current?.failure).toBeUndefined();
+      expect(cluster.replica(victim).status().running).toBe(true);
+      expect(cluster.replica(victim).metrics.dropped.malformed).toBe(bad.length);
+      const out = await client.send({ type: 'INC' });
+      expect(count(out)).toBe(2);
+      await cluster.waitFor(() => cluster.replica(victim).status().appliedIndex >= out.index, { timeoutMs: 3_000 });
+    });
+  });
 });
