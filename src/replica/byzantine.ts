@@ -576,7 +576,10 @@ export class ByzantineReplica {
     const bytes = await this.#host.storage.get(indexKey(SNAPSHOT_PREFIX, m.seq));
     if (!bytes || m.offset > bytes.length) return this.#host.drop('state-unavailable');
     this.#host.metrics.snapshotsSent++;
-    const data = bytes.subarray(m.offset, Math.min(bytes.length, m.offset + this.#host.tuning.stateChunkBytes));
+    // A chunk over the message limit could never be sent: cap it as the crash runtime does.
+    const t = this.#host.tuning;
+    const chunk = Math.max(1, Math.min(t.stateChunkBytes, Math.floor(t.maxMessageBytes / 2)));
+    const data = bytes.subarray(m.offset, Math.min(bytes.length, m.offset + chunk));
     await this.#sendAlone([to], { type: 'stateChunk', seq: m.seq, digest: m.digest, offset: m.offset, total: bytes.length, data: data.slice() });
   }
 
