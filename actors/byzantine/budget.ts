@@ -73,7 +73,8 @@ export function messageShape(m: BftMessage, l: ShapeLimits): string | null {
     case 'stableCert':
       return m.cert.length > l.signers ? `stable certificate: ${m.cert.length} proofs` : null;
     case 'accuse':
-      return m.evidence.kind === 'checkpoint' && m.evidence.cert.length > l.signers ? `evidence: certificate of ${m.evidence.cert.length} proofs` : null;
+      // Checkpoint and execution evidence quote a certificate: one proof per signer at most.
+      return (m.evidence.kind === 'checkpoint' || m.evidence.kind === 'execution') && m.evidence.cert.length > l.signers ? `evidence: certificate of ${m.evidence.cert.length} proofs` : null;
     default:
       return null;
   }

@@ -57,7 +57,7 @@ interface Slot {
   batch: Batch | undefined;
   ppProof: VerifiedProof | undefined;
   /** A pre-prepare waiting for its batch or for requests this replica has not received yet. */
-  waiting: { view: number; digest: string; proof: VerifiedProof | undefined } | undefined;
+  waiting: { view: number; digest: string; proof: VerifiedProof | undefined; since: number } | undefined;
   /** Tick its pre-prepare was accepted (votes are repeated only for slots unfinished for a while). */
   since: number;
   prepares: Map<string, Vote>;
@@ -449,7 +449,9 @@ export class BftCore {
       this.#accuse(from, { kind: 'equivocation', a: slot.waiting.proof, b: proof }, true);
       return;
     }
-    slot.waiting = { view: m.view, digest: m.digest, proof };
+    // The tick it started waiting in this view: a slot not vouched for within the request timeout blames the primary.
+    const since = slot.waiting && slot.waiting.view === m.view ? slot.waiting.since : this.tickCount;
+    slot.waiting = { view: m.view, digest: m.digest, proof, since };
     this.#waiting.add(slot);
     this.#tryAccept(slot);
   }
@@ -466,10 +468,15 @@ export class BftCore {
     if (!batch) return;
     // A batch the new view re-proposes was checked by a quorum when it prepared in an earlier view:
     // its requests need not be here again (their clients may have stopped retrying).
-    let verdict = this.#newViewPlan.get(slot.seq) === w.digest ? 'ok' : this.#judgeBatch(batch, slot.seq);
+    let verdict = this.#newViewPlan.get(slot.seq) === w.digest ? 'ok' : this.#judgeBatch(batch, slot.seq, w.view);
     // Requests we never received, or received in another version (an equivocating client), are
     // vouched for by the primary plus f other backups' prepares: see request-pool.ts.
-    if (verdict === 'wait' && vouched(this.#preparesFor(slot, w.view, w.digest), this.#configFor(slot.seq))) verdict = 'ok';
+    if (verdict === 'wait' && vouched(this.#preparesFor(slot, w.view, w.digest), this.#configFor(slot.seq))) {
+      verdict = 'ok';
+      // Only now is a version contrary to ours the client's own (f+1 replicas hold it, the primary
+      // among them): the client equivocated. The primary's word alone suspects nobody.
+      this.#suspectContended(batch);
+    }
     if (verdict === 'wait') return;
     slot.waiting = undefined;
     if (verdict !== 'ok') return this.#caught(this.primary, `batch for seq ${slot.seq}: ${verdict}`);
@@ -479,6 +486,15 @@ export class BftCore {
     slot.prepares.set(this.id, { view: w.view, digest: w.digest, proof: undefined });
     this.#broadcast(vote);
     this.#checkPrepared(slot);
+  }
+
+  /** Clients whose request in this vouched-for batch differs from the version we hold: they equivocated. */
+  #suspectContended(batch: Batch): void {
+    for (const item of batch.items) {
+      if (item.k !== 'req') continue;
+      const k = this.#known.get(itemKey(item)!);
+      if (k && !canonicalEqual((k.item as typeof item).event as never, item.event as never)) this.#barred.suspect(item.client, this.tickCount + this.cfg.forgetRequestTicks);
+    }
   }
 
   /** Prepares from other backups (not the primary, not us) for this view and digest. */
@@ -509,7 +525,7 @@ export class BftCore {
   }
 
   /** Whether a backup may prepare this batch: 'ok', 'wait' (requests not here yet), or why not. */
-  #judgeBatch(batch: Batch, seq: number): 'ok' | 'wait' | string {
+  #judgeBatch(batch: Batch, seq: number, view: number): 'ok' | 'wait' | string {
     if (batch.items.length > this.cfg.maxBatch + 8) return 'too many items';
     if (batch !== NULL_BATCH && batch.time > this.now + this.cfg.maxClockSkewMs) return `time ${batch.time} is ahead of ours (${this.now})`;
     const config = this.#configFor(seq);
@@ -520,12 +536,16 @@ export class BftCore {
           if (this.#alreadyApplied(item.client, item.session, item.seq)) break;
           const k = this.#known.get(itemKey(item)!);
           // Another version than ours is no proof against the primary: the client may have sent
-          // it (requests are not signed). It waits for vouchers like a request we never received.
+          // it (requests are not signed). It waits for vouchers like a request we never received,
+          // and the client is suspected only once the version is vouched for (#suspectContended)
+          // or f+1 distinct primaries contradicted us (request-pool.ts). A client proven to
+          // equivocate may have sent any version: the primary's is taken without vouchers.
           if (!k) wait = true;
           else if (!canonicalEqual((k.item as typeof item).event as never, item.event as never)) {
-            wait = true;
             k.contended = true;
-            this.#barred.suspect(item.client, this.tickCount + this.cfg.forgetRequestTicks);
+            const until = this.tickCount + this.cfg.forgetRequestTicks;
+            if (this.#barred.contradicted(item.client, primaryOf(config, view), until, this.tickCount, weakQuorum(config.members.length))) this.#barred.suspect(item.client, until);
+            if (!this.#barred.suspected(item.client, this.tickCount)) wait = true;
           }
           break;
         }
@@ -624,6 +644,8 @@ export class BftCore {
       const boundary = seq % this.cfg.checkpointEvery === 0;
       this.executed = seq;
       this.#stuckTicks = 0;
+      // A committed version other than the one we hold is the client's own: it equivocated.
+      this.#suspectContended(slot.batch);
       for (const item of slot.batch.items) {
         const key = itemKey(item);
         if (key !== undefined) this.#known.delete(key);
@@ -855,6 +877,11 @@ export class BftCore {
       if (this.tickCount - k.born > this.cfg.forgetRequestTicks) this.#known.delete(key);
       else if (age > this.cfg.requestTimeoutTicks && !(k.item.k === 'req' && this.#barred.suspected(k.item.client, this.tickCount))) expired = true;
     }
+    // A pre-prepare that could not be vouched for in time blames the primary, whoever's requests it
+    // holds: a primary that puts made-up versions of pending requests in its batches stalls them so.
+    for (const s of this.#waiting) {
+      if (s.waiting && s.waiting.view === this.view && this.slots.get(s.seq) === s && this.tickCount - s.waiting.since > this.cfg.requestTimeoutTicks) expired = true;
+    }
     // A primary whose own requests do not execute in time gives up its view too (after a
     // reconfiguration it may be leading a view nobody else is in).
     if (expired || (this.#primaryTooSlow() && this.primary !== this.id)) this.#startViewChange(this.view + 1);
@@ -1025,7 +1052,7 @@ export class BftCore {
     for (const [key, k] of this.#known) {
       // A request whose ordering stalled in the last view in a way an equivocating client causes is
       // not carried into the new one (request-pool.ts); the rest get a fresh request timer.
-      if (k.contended || k.ownProposal) {
+      if ((k.contended && k.item.k === 'req' && this.#barred.suspected(k.item.client, this.tickCount)) || k.ownProposal) {
         if (k.ownProposal && k.item.k === 'req' && unvouched.has(k.item.client)) this.#barred.suspect(k.item.client, this.tickCount + this.cfg.forgetRequestTicks);
         this.#known.delete(key);
         this.#barred.bar(key, k.born + this.cfg.forgetRequestTicks);

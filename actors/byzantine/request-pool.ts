@@ -20,7 +20,8 @@ import type { Config } from './types.ts';
  * version is the client's own; the primary orders the one it received, and the group follows
  * it as soon as f other backups hold the same version, with no view change. Only when fewer
  * than f+1 replicas (the primary among them) hold the primary's version does its batch wait
- * until the request timer changes the view; the next primary orders its own version. Once a
+ * until its pre-prepare times out (requestTimeout) and changes the view; the next primary orders
+ * its own version. A faulty primary that makes up versions of honest requests is voted out so. Once a
  * (client, seq) is executed, every other version still held is dropped (it is the same
  * request for exactly-once purposes), and held versions are forgotten `forgetRequestTicks`
  * after they were first received, however many view changes come in between.
@@ -49,18 +50,37 @@ const MAX_BARRED = 4096;
 export class RequestBar {
   readonly #until = new Map<string, number>();
   readonly #suspects = new Map<string, number>();
+  /** Per client, the replicas that ordered a version contrary to ours, until when that counts. */
+  readonly #contradictions = new Map<string, Map<string, number>>();
 
   /**
-   * A client this replica saw send conflicting versions (it held one while a pre-prepare
-   * ordered another): until `until`, its requests are not ordered by this replica as primary,
+   * A client proven to send conflicting versions (a version contrary to ours was vouched for or
+   * committed, or f+1 distinct primaries ordered one; never one primary's word): until `until`, its requests are not ordered by this replica as primary,
    * and not held against a primary that does not order them. Each client then costs the group
-   * at most one view change per forget interval, not one per seq. The cost of a false
-   * suspicion (a faulty primary made a version up to frame an honest client) is bounded too:
-   * that client waits until the suspicion lapses.
+   * at most one view change per forget interval, not one per seq. A faulty primary cannot
+   * frame an honest client: f faulty primaries are not f+1.
    */
   suspect(client: string, until: number): void {
     if (this.#suspects.size >= MAX_BARRED) this.#suspects.delete(this.#suspects.keys().next().value!);
     this.#suspects.set(client, Math.max(until, this.#suspects.get(client) ?? 0));
+  }
+
+  /**
+   * `by` (a primary) ordered a version of `client`'s request other than the one we hold. One
+   * primary's word proves nothing (it may have made the version up); once `weak` (f+1) distinct
+   * replicas have, one of them is correct and received it: the client equivocated. Returns
+   * whether the client is now proven so (the caller suspects it).
+   */
+  contradicted(client: string, by: string, until: number, now: number, weak: number): boolean {
+    let seen = this.#contradictions.get(client);
+    if (!seen) {
+      if (this.#contradictions.size >= MAX_BARRED) this.#contradictions.delete(this.#contradictions.keys().next().value!);
+      this.#contradictions.set(client, (seen = new Map()));
+    }
+    seen.set(by, until);
+    let n = 0;
+    for (const u of seen.values()) if (now <= u) n++;
+    return n >= weak;
   }
 
   suspected(client: string, now: number): boolean {
@@ -81,5 +101,9 @@ export class RequestBar {
   prune(now: number): void {
     for (const [key, until] of this.#until) if (now > until) this.#until.delete(key);
     for (const [client, until] of this.#suspects) if (now > until) this.#suspects.delete(client);
+    for (const [client, seen] of this.#contradictions) {
+      for (const [by, until] of seen) if (now > until) seen.delete(by);
+      if (seen.size === 0) this.#contradictions.delete(client);
+    }
   }
 }

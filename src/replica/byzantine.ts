@@ -84,6 +84,8 @@ export class ByzantineReplica {
   readonly #scheduleOutbox: () => void;
   /** Signatures already checked (keyed by payload hash and signature), so a quoted bundle is verified once. */
   readonly #verified = new Map<string, boolean>();
+  /** Signed bundles just taken (key → ms): the later envelopes of one bundle bring only attachments. */
+  readonly #bundlesTaken = new Map<string, number>();
   readonly #waitingReads = new Map<string, { client: string; nonce: number }>();
   #readCounter = 0;
   /** State transfer in progress: the checkpoint wanted, who to ask, the bytes so far. */
@@ -227,8 +229,16 @@ export class ByzantineReplica {
     const core = this.#core()!;
     const abuse = bundleAbuse(validated, { signers: this.#host.memberKeys.size, windowSize: this.#host.tuning.windowSize });
     if (abuse) return this.#abuse(abuse);
+    // A bundle whose batches need several envelopes repeats its signed messages in each: the core
+    // takes them once (else a correct sender's statuses count as a flood). Only envelopes that carry
+    // batches (a bare repeat is abuse, counted as such), and only within half a
+    // status period, so a retransmission (the same bytes, signatures being deterministic) still counts.
+    const key = this.#cacheKey(outer);
+    const now = this.#host.clock.now();
+    const taken = this.#bundlesTaken.get(key);
+    const repeat = attachments.length > 0 && taken !== undefined && now - taken < this.#host.tuning.statusMs / 2;
     const messages: BftMessage[] = [];
-    for (const m of validated) {
+    for (const m of repeat ? [] : validated) {
       // Only the view number of a view change or new view the core would not look at matters.
       if (m.type === 'viewChange' && !core.viewChangeWanted(msg.from, m.view)) {
         messages.push({ type: 'viewChange', view: m.view, stable: { seq: 0, digest: GENESIS_DIGEST, cert: [] }, prepared: [], proofs: [] });
@@ -241,6 +251,11 @@ export class ByzantineReplica {
         if (!(await this.#verifyProof(proof, content))) return this.#host.drop('bad-proof');
       }
       messages.push(m);
+    }
+    if (!repeat) {
+      if (this.#bundlesTaken.size >= VERIFIED_CACHE) this.#bundlesTaken.delete(this.#bundlesTaken.keys().next().value!);
+      this.#bundlesTaken.delete(key);
+      this.#bundlesTaken.set(key, now);
     }
     const proof = asVerified(outer, msg.from, validated);
     this.#remember(outer, true);
@@ -256,7 +271,7 @@ export class ByzantineReplica {
       if (!batch) return this.#host.drop('bad-batch');
       this.#host.actor!.send({ type: 'batch', digest, batch });
     }
-    for (const m of messages) {
+    for (const m of repeat ? [] : messages) {
       if (m.type === 'fetchState') await this.#demandState(msg.from, m);
       else if (m.type === 'stateChunk') await this.#onStateChunk(msg.from, m);
       else this.#host.actor!.send({ type: 'message', from: msg.from, message: m, proof });
@@ -576,7 +591,10 @@ export class ByzantineReplica {
     const bytes = await this.#host.storage.get(indexKey(SNAPSHOT_PREFIX, m.seq));
     if (!bytes || m.offset > bytes.length) return this.#host.drop('state-unavailable');
     this.#host.metrics.snapshotsSent++;
-    const data = bytes.subarray(m.offset, Math.min(bytes.length, m.offset + this.#host.tuning.stateChunkBytes));
+    // A chunk over the message limit could never be sent: cap it as the crash runtime does.
+    const t = this.#host.tuning;
+    const chunk = Math.max(1, Math.min(t.stateChunkBytes, Math.floor(t.maxMessageBytes / 2)));
+    const data = bytes.subarray(m.offset, Math.min(bytes.length, m.offset + chunk));
     await this.#sendAlone([to], { type: 'stateChunk', seq: m.seq, digest: m.digest, offset: m.offset, total: bytes.length, data: data.slice() });
   }
 

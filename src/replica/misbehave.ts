@@ -14,10 +14,13 @@ import { BROADCAST, RECORD_LIMITS, rewrap, seal, sealWithProof, type WireKind } 
 /** Simulated faults may build messages over the limit: receivers drop them as too large. */
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
-export const BEHAVIOURS = ['correct', 'silent', 'equivocate', 'forge', 'corrupt-signatures', 'wrong-result', 'replay', 'slow', 'twin', 'flood'] as const;
+export const BEHAVIOURS = ['correct', 'silent', 'equivocate', 'forge', 'corrupt-signatures', 'wrong-result', 'replay', 'slow', 'twin', 'flood', 'substitute'] as const;
 export type Behaviour = (typeof BEHAVIOURS)[number];
 
 /**
+ * `substitute`: as primary, pre-prepares to every backup a made-up version of each client
+ * request it orders (the same seq, another event): no backup holds it, nobody can vouch for it.
+ *
  * `flood`: besides its correct traffic, with each status it sends a peer, the member sends
  * that peer validly signed abuse: statuses claiming it executed nothing (many in one bundle
  * and some alone), view changes quoting many signed proofs, stale view changes, and
@@ -114,6 +117,8 @@ export class Misbehaviour {
         const status = out.messages.find((m) => m.type === 'status');
         return status && status.type === 'status' ? [...plain, ...(await this.#storm(out.to, status.view, identity))] : plain;
       }
+      case 'substitute':
+        return out.messages.some((m) => m.type === 'prePrepare') ? [{ bytes: await this.#conflicting(out, identity, madeUp), delayMs: 0 }] : plain;
       case 'equivocate':
         return out.messages.some((m) => m.type === 'prePrepare') && this.#secondHalf(out.to, others) ? [{ bytes: await this.#conflicting(out, identity), delayMs: 0 }] : plain;
       default:
@@ -186,12 +191,12 @@ export class Misbehaviour {
     return sorted.indexOf(to) >= Math.floor(sorted.length / 2);
   }
 
-  /** The same pre-prepares for other batches (a different time stamp), validly signed. */
-  async #conflicting(out: Outgoing, identity: Identity): Promise<Uint8Array> {
+  /** The same pre-prepares for other batches (by default a different time stamp), validly signed. */
+  async #conflicting(out: Outgoing, identity: Identity, alter: (batch: Batch) => Batch = (b) => ({ ...b, time: b.time + 1 })): Promise<Uint8Array> {
     const attachments: Uint8Array[] = [];
     const digests = new Map<string, string>();
     for (const [digest, batch] of out.batches) {
-      const altered = encode({ ...batch, time: batch.time + 1 } as never, RECORD_LIMITS);
+      const altered = encode(alter(batch) as never, RECORD_LIMITS);
       digests.set(digest, toHex(sha256Sync(altered)));
       attachments.push(altered);
     }
@@ -200,4 +205,9 @@ export class Misbehaviour {
     const to = payload.ok ? String((payload.value as { t: string }).t) : BROADCAST;
     return (await sealWithProof({ from: this.id, to, kind: 'protocol', body: messages }, identity, attachments, NO_LIMIT)).bytes;
   }
+}
+
+/** `substitute`: every client request in the batch with an event its client never sent (session openings, whose event is fixed, are kept). */
+function madeUp(batch: Batch): Batch {
+  return { ...batch, items: batch.items.map((item) => (item.k === 'req' && item.session !== 0 ? { ...item, event: { type: 'MADE_UP', original: item.event } } : item)) as Batch['items'] };
 }

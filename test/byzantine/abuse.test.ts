@@ -113,6 +113,14 @@ describe('Byzantine budgets: shape limits and answer budgets (actors/byzantine/b
     expect(messageShape({ type: 'newView', view: 1, viewChanges: Array.from({ length: 5 }, () => proof), prePrepares: [] }, l)).toMatch(/^new view: 5 view changes/);
   });
 
+  it('refuses execution evidence quoting more commits than there are signers, before verifying any of them', () => {
+    const accuse = (n: number): BftMessage => ({ type: 'accuse', accused: 'r2', evidence: { kind: 'execution', seq: 1, bad: proof, cert: Array.from({ length: n }, () => proof) } });
+    expect(messageShape(accuse(3), l)).toBeNull();
+    expect(messageShape(accuse(4), l)).toBeNull();
+    expect(messageShape(accuse(4096), l)).toBe('evidence: certificate of 4096 proofs');
+    expect(bundleAbuse([accuse(5)], l)).toBe('evidence: certificate of 5 proofs');
+  });
+
   it('answers a peer at most once per interval and kind, and reports a demand rate above the limit once per interval', () => {
     const b = new AnswerBudget(5, 4);
     expect([0, 1, 4, 5, 9, 10].map((t) => b.allow('r4', 'status', t))).toEqual([true, false, false, true, false, true]);

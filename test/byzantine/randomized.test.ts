@@ -31,7 +31,7 @@ describe('Byzantine group under a misbehaving replica and random faults (seeded 
     expect(sum((r) => r.faults.filter((f) => f.startsWith('partition')).length)).toBeGreaterThan(0);
     if (reports.length >= 50) {
       // Every behaviour was exercised, and the checkable ones led to exclusions.
-      expect(byBehaviour.size).toBe(9);
+      expect(byBehaviour.size).toBe(10);
       // A flooding member's abuse is counted by the replicas it floods.
       expect(reports.filter((r) => r.byzantine!.behaviour === 'flood').every((r) => r.byzantine!.misbehaviourSeen > 0)).toBe(true);
       expect(byBehaviour.get('equivocate')!.excluded).toBeGreaterThan(0);
