@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { seedsToRun, withSeed } from '../../src/sim/index.ts';
 import { runScenario, type ScenarioReport } from '../fixtures/scenario.ts';
 
-/** CI runs 200 seeds; `npm run sim -- --seeds 10000` (SIM_SEEDS) runs more; SEED=n replays one. */
+/** CI runs 120 seeds (each runs a misbehaving replica, a Byzantine client, size and client nemeses); `npm run sim -- --seeds 10000` (SIM_SEEDS) runs more; SEED=n replays one. */
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-const count = Number(env.SIM_SEEDS ?? 200);
+const count = Number(env.SIM_SEEDS ?? 120);
 const base = Number(env.SIM_BASE ?? 1);
 
 describe('Byzantine group under a misbehaving replica and random faults (seeded simulation)', () => {
