@@ -33,7 +33,7 @@ import { Misbehaviour, type Behaviour, type FloodOptions } from './misbehave.ts'
 import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.ts';
 import { count, sealForClient, tooLarge } from './egress.ts';
 import { batchBytesBudget, itemSize, packAttachments } from './batch-size.ts';
-import { answerOf, parseRequest } from './requests.ts';
+import { answerOf, parseRequest, refusal } from './requests.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
@@ -349,10 +349,9 @@ export class ByzantineReplica {
     if (!req) return this.#host.drop('malformed');
     const { session, seq } = req;
     if ('problem' in req) {
-      // Oversized: refused here, so no batch can outgrow the message limit because of it.
-      const { oversize } = req;
-      this.#host.drop(oversize ? 'event-too-large' : 'bad-event');
-      return this.#sendToClient(client, 'error', { session, seq, message: req.problem, ...(oversize ? { code: 'event-too-large', size: oversize.size, limit: oversize.limit } : {}) });
+      const { drop, body: answer } = refusal(req);
+      this.#host.drop(drop);
+      return this.#sendToClient(client, 'error', answer);
     }
     this.#host.metrics.requests++;
     // Already applied (or refused by the session table): answer from the replicated table, never apply twice.

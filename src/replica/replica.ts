@@ -10,7 +10,7 @@ import { decodeTrusted, plainResult } from './common.ts';
 import { sealForClient, sealProtocol } from './egress.ts';
 import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './snapshot-transfer.ts';
 import { ReplicaHost } from './host.ts';
-import { answerOf, parseRequest } from './requests.ts';
+import { answerOf, parseRequest, refusal } from './requests.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'raft/hard';
@@ -209,10 +209,9 @@ export class Replica {
     if (!req) return this.#host.drop('malformed');
     const { session, seq } = req;
     if ('problem' in req) {
-      // Oversized: refused here, so no message this replica builds can outgrow the limit because of it.
-      const { oversize } = req;
-      this.#host.drop(oversize ? 'event-too-large' : 'bad-event');
-      return this.#send(client, 'error', { session, seq, message: req.problem, ...(oversize ? { code: 'event-too-large', size: oversize.size, limit: oversize.limit } : {}) });
+      const { drop, body: answer } = refusal(req);
+      this.#host.drop(drop);
+      return this.#send(client, 'error', answer);
     }
     this.#host.metrics.requests++;
     // Already applied (or refused by the session table): answer from the replicated table, never apply twice.

@@ -42,6 +42,18 @@ export function parseRequest(body: unknown, maxEventBytes: number): ClientReques
   return { session, seq, event: b.event as AppEvent };
 }
 
+/**
+ * How a replica refuses a request at ingress: the drop reason it counts and the error body the
+ * client gets (with the size and limit for an oversized event, which the client turns into
+ * EventTooLargeError). Refusing oversized events here keeps every message built from them
+ * within the message limit.
+ */
+export function refusal(req: RefusedRequest): { drop: string; body: Record<string, unknown> } {
+  const { session, seq, problem, oversize } = req;
+  if (!oversize) return { drop: 'bad-event', body: { session, seq, message: problem } };
+  return { drop: 'event-too-large', body: { session, seq, message: problem, code: 'event-too-large', size: oversize.size, limit: oversize.limit } };
+}
+
 /** The answer to a request from its result: a reply, or an error naming why the table refused it. */
 export function answerOf(session: number, seq: number, result: ApplyResult): { kind: WireKind; body: Record<string, unknown> } {
   if (result.refused) return { kind: 'error', body: { session, seq, code: result.refused.code, message: result.refused.message } };

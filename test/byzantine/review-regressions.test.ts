@@ -376,9 +376,9 @@ describe('runtime: what a Byzantine peer can send', () => {
     await h.replica.stop();
   });
 
-  it('state chunks are taken only from the replica asked, with one total that stays under 64 x maxMessageBytes', async () => {
-    const maxMessageBytes = 1 << 20;
-    const h = await harness('r1', { tuning: { maxMessageBytes } });
+  it('state chunks are taken only from the replica asked, with one total that stays within maxSnapshotBytes', async () => {
+    const maxSnapshotBytes = 64 << 20;
+    const h = await harness('r1', { tuning: { maxSnapshotBytes } });
     await h.start();
     const cert = [];
     for (const id of ['r2', 'r3', 'r4']) {
@@ -398,12 +398,12 @@ describe('runtime: what a Byzantine peer can send', () => {
     // Not asked, another replica answers first: ignored (it would otherwise take the transfer over).
     expect(await chunk(other, 0, 1 << 20, 1 << 19)).toEqual([]);
     // The replica asked claims more than we hold for a snapshot.
-    expect(await chunk(asked, 0, 64 * maxMessageBytes + 1, 1000)).toEqual([]);
-    expect(h.replica.metrics.dropped['bad-state']).toBe(1);
+    expect(await chunk(asked, 0, maxSnapshotBytes + 1, 1000)).toEqual([]);
+    expect(h.replica.metrics.dropped['state-too-large']).toBe(1);
     // A sane first chunk is taken and the next one asked for; a changed total is refused.
     expect(await chunk(asked, 0, 100, 10)).toEqual([{ to: asked, offset: 10 }]);
     expect(await chunk(asked, 10, 200, 10)).toEqual([]);
-    expect(h.replica.metrics.dropped['bad-state']).toBe(2);
+    expect(h.replica.metrics.dropped['bad-state']).toBe(1);
     expect(h.replica.failure).toBeUndefined();
     await h.replica.stop();
   });
