@@ -297,6 +297,9 @@ export class BftCore {
   flush(now: number): void {
     this.now = Math.max(this.now, now);
     if (this.phase !== 'normal' || this.primary !== this.id) return;
+    // Genesis: order a noop so the app (and its replicated time) starts with the group, as
+    // the crash model's first leader does, not at the first request.
+    if (this.executed === 0 && this.stable.seq === 0 && this.#nextSeq <= 1) this.#noopWanted = true;
     for (;;) {
       const seq = Math.max(this.#nextSeq, this.executed + 1, this.stable.seq + 1);
       if (!this.#inWindow(seq) || this.slots.get(seq)?.digest) return;

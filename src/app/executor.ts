@@ -7,15 +7,16 @@ import { decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex } from '../crypto/index.ts';
 import { requestDigest, sessionProblem, SessionTable, type SessionEntry } from './clients.ts';
 import { hookScheduler, ReplicatedClock } from './clock.ts';
-import { checkEvent, faultText, persistActor, persistState, SNAPSHOT_LIMITS, STATE_LIMITS, viewOf } from './persist.ts';
+import { deterministicIds, refuseUnreplicatedLogic, reviveAncestorRefs, rootActorId, type ActorIds } from './determinism.ts';
+import { checkEvent, clonePlain, faultText, persistActor, persistState, SNAPSHOT_LIMITS, STATE_LIMITS, viewOf } from './persist.ts';
 import type { AppActor, AppExecutor, AppExecutorOptions, AppRequest, AppSnapshotView, ApplyResult, RefusalCode } from './types.ts';
 
 const DEFAULT_MAX_CLIENTS = 1024;
 const DEFAULT_CLIENT_IDLE_EXPIRY = 24 * 60 * 60 * 1000;
 /** Names the snapshot format; bump the version when the layout changes. */
 const SNAPSHOT_FORMAT = 'statechorus/app-state';
-const SNAPSHOT_VERSION = 2;
-const DIGEST_VERSION = 2;
+const SNAPSHOT_VERSION = 3; // 2: sessions, 3: actorIds
+const DIGEST_VERSION = 3; // 2: sessions, 3: actorIds
 
 type AnyActor = Actor<AnyStateMachine>;
 
@@ -23,6 +24,8 @@ type AnyActor = Actor<AnyStateMachine>;
 interface World {
   actor: AnyActor;
   clock: ReplicatedClock;
+  /** Ids of actors spawned without one (see determinism.ts). */
+  ids: ActorIds;
   /** The actor starts at the first applied entry, so initial `after` timers count from its time. */
   started: boolean;
 }
@@ -73,10 +76,11 @@ interface World {
  * client's next number never collides with a second fence.
  *
  * Digest: SHA-256 of the canonical encoding of
- * `{ v: 2, index, time, app, timers: [[due, seq, id, event], …], timerSeq, clients }` where
+ * `{ v: 3, index, time, app, timers: [[due, seq, id, event], …], timerSeq, actorIds, clients }` where
  * `app` is SHA-256 of the canonical encoding of the persisted snapshot (XState's
  * `getPersistedSnapshot()`, errors as text), `timers` the pending delayed events in firing
- * order, `timerSeq` the seq of the next one, and `clients` the root of a fixed hash tree over
+ * order, `timerSeq` the seq of the next one, `actorIds` the next id for an actor spawned
+ * without one (see determinism.ts), and `clients` the root of a fixed hash tree over
  * the session table whose leaves are each session's `[session, client, seq, time,
  * requestDigest, index, SHA-256(encode([index, snapshot]))]` (see SessionTable.digest). The app is encoded again
  * only when an event was delivered or a timer fired, a request re-hashes one path of the
@@ -91,8 +95,9 @@ interface World {
  * checks that XState re-persists the app byte for byte and that the digest comes out as the
  * snapshot says, or throws and keeps the old state.
  *
- * The machine must be deterministic apart from what the executor replicates: no promise or
- * callback actors doing I/O, no Math.random or Date.now in actions. Every replica must run
+ * The machine must be deterministic apart from what the executor replicates: promise,
+ * callback and observable actors are refused (see `refuseUnreplicatedLogic`); no Math.random
+ * or Date.now in actions. Every replica must run
  * the same machine, XState version and options.
  *
  * Failures of the app are deterministic: an action that throws puts the actor in status
@@ -133,6 +138,7 @@ class Executor implements AppExecutor {
     private readonly machine: AnyStateMachine,
     private readonly options: AppExecutorOptions,
   ) {
+    refuseUnreplicatedLogic(machine, 'statechorus: cannot replicate this machine');
     this.maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
     this.idleExpiry = options.clientIdleExpiry ?? DEFAULT_CLIENT_IDLE_EXPIRY;
     if (!Number.isSafeInteger(this.maxClients) || this.maxClients < 1) {
@@ -261,6 +267,10 @@ class Executor implements AppExecutor {
     return this.world.clock.nextDue();
   }
 
+  view(): AppSnapshotView {
+    return viewOf(this.persisted);
+  }
+
   lastReply(client: string, session: number): { seq: number; result: ApplyResult | null } | undefined {
     const entry = this.clients.get(client, session);
     return entry === undefined ? undefined : { seq: entry.seq, result: entry.result };
@@ -296,6 +306,7 @@ class Executor implements AppExecutor {
         index: this.index,
         time: this.now,
         timerSeq: this.world.clock.seq,
+        actorIds: this.world.ids.next,
         app: this.persisted,
         timers,
         clients,
@@ -333,7 +344,7 @@ class Executor implements AppExecutor {
         });
       }
       const appHash = sha256Sync(appBytes);
-      const digest = this.computeDigest(state.index, state.time, appHash, world.clock, clients);
+      const digest = this.computeDigest(state.index, state.time, appHash, world, clients);
       if (toHex(digest) !== state.digest) {
         throw new Error(
           `restore: the restored state has digest ${toHex(digest)}, the snapshot says ${state.digest} ` +
@@ -404,7 +415,7 @@ class Executor implements AppExecutor {
 
   private ensureDigest(): void {
     if (this.digestValid) return;
-    this.digestBytes = this.computeDigest(this.index, this.now, this.appHash, this.world.clock, this.clients);
+    this.digestBytes = this.computeDigest(this.index, this.now, this.appHash, this.world, this.clients);
     this.digestHex = toHex(this.digestBytes);
     this.digestValid = true;
   }
@@ -438,6 +449,7 @@ class Executor implements AppExecutor {
       const world = this.newWorld(persisted);
       world.clock.current = this.now;
       world.clock.seq = this.world.clock.seq;
+      world.ids.next = this.world.ids.next;
       world.started = true;
       world.actor.start();
       dispose(this.world);
@@ -447,10 +459,14 @@ class Executor implements AppExecutor {
     this.appHash = sha256Sync(bytes);
   }
 
-  private computeDigest(index: number, time: number, appHash: Uint8Array, clock: ReplicatedClock, clients: SessionTable): Uint8Array {
+  private computeDigest(index: number, time: number, appHash: Uint8Array, world: World, clients: SessionTable): Uint8Array {
+    const clock = world.clock;
     const timers = clock.timers.map((t) => [t.due, t.seq, t.scheduled?.id ?? null, t.scheduled?.event ?? null]);
     return sha256Sync(
-      encode({ v: DIGEST_VERSION, index, time, app: appHash, timers, timerSeq: clock.seq, clients: clients.digest() }, STATE_LIMITS),
+      encode(
+        { v: DIGEST_VERSION, index, time, app: appHash, timers, timerSeq: clock.seq, actorIds: world.ids.next, clients: clients.digest() },
+        STATE_LIMITS,
+      ),
     );
   }
 
@@ -458,15 +474,18 @@ class Executor implements AppExecutor {
 
   private newWorld(snapshot: Record<string, unknown> | undefined): World {
     const clock = new ReplicatedClock();
-    const actorOptions: ActorOptions<AnyStateMachine> = { clock };
+    const actorOptions: ActorOptions<AnyStateMachine> = { clock, id: rootActorId(this.machine) };
     if (snapshot === undefined) actorOptions.input = this.options.input;
-    else actorOptions.snapshot = snapshot as unknown as Snapshot<unknown>;
+    // a copy: XState revives actor refs in the context in place
+    else actorOptions.snapshot = clonePlain(snapshot) as unknown as Snapshot<unknown>;
     if (this.options.inspect !== undefined) actorOptions.inspect = this.options.inspect;
     const actor: AnyActor = createActor(this.machine, actorOptions);
     hookScheduler(actor, clock);
+    const ids: ActorIds = { next: 0 };
+    deterministicIds(actor, ids);
     // The error is in the snapshot; with no error observer XState rethrows it globally.
     actor.subscribe({ error: () => {} });
-    return { actor, clock, started: false };
+    return { actor, clock, ids, started: false };
   }
 
   private restoreWorld(state: ParsedSnapshot): World {
@@ -475,6 +494,7 @@ class Executor implements AppExecutor {
     try {
       world.clock.current = state.time;
       if (!fresh) {
+        reviveAncestorRefs(world.actor, state.app);
         world.started = true;
         world.actor.start();
         const refs = actorRefsByPath(world.actor);
@@ -495,6 +515,7 @@ class Executor implements AppExecutor {
         throw new Error('restore: a snapshot at index 0 cannot have pending delayed events');
       }
       world.clock.seq = state.timerSeq;
+      world.ids.next = state.actorIds;
       return world;
     } catch (err) {
       dispose(world);
@@ -611,6 +632,7 @@ interface ParsedSnapshot {
   index: number;
   time: number;
   timerSeq: number;
+  actorIds: number;
   app: Record<string, unknown> & { status: string };
   timers: ParsedTimer[];
   clients: ParsedClient[];
@@ -674,6 +696,7 @@ function parseSnapshot(bytes: Uint8Array): ParsedSnapshot {
     index: int(s.index, 'index'),
     time: num(s.time, 'time'),
     timerSeq: int(s.timerSeq, 'timerSeq'),
+    actorIds: int(s.actorIds, 'actorIds'),
     app: app as ParsedSnapshot['app'],
     timers,
     clients,

@@ -207,7 +207,7 @@ export function faultText(err: unknown): string {
   return `application state cannot be replicated: ${errorText(err)}`;
 }
 
-/** What clients see of a persisted snapshot: value, context, status (and error), copied. */
+/** What clients see of a persisted snapshot: value, context, status (and error, or output when done), copied. */
 export function viewOf(persisted: Record<string, unknown>): AppSnapshotView {
   const view: AppSnapshotView = {
     value: clonePlain(persisted.value),
@@ -215,6 +215,7 @@ export function viewOf(persisted: Record<string, unknown>): AppSnapshotView {
     status: String(persisted.status),
   };
   if (persisted.status === 'error' && typeof persisted.error === 'string') view.error = persisted.error;
+  if (persisted.status === 'done' && persisted.output !== undefined) view.output = clonePlain(persisted.output);
   return view;
 }
 

@@ -58,6 +58,8 @@ export interface AppSnapshotView {
   status: string;
   /** When `status` is 'error': a description of the error (see `createAppExecutor`). */
   error?: string;
+  /** When `status` is 'done': the machine's `output`. */
+  output?: unknown;
 }
 
 export interface ApplyResult {
@@ -118,6 +120,8 @@ export interface AppExecutor<TMachine extends AnyStateMachine = AnyStateMachine>
   snapshot(): Uint8Array;
   /** Replaces the state with a `snapshot()`; throws a clear error on bad bytes, keeping the old state. */
   restore(bytes: Uint8Array): void;
+  /** The current app state as clients see it (plain data, a copy; includes `output` when done). */
+  view(): AppSnapshotView;
   /** The session's last applied seq and cached result (null when none yet); undefined when the session is not in the table. */
   lastReply(client: string, session: number): { seq: number; result: ApplyResult | null } | undefined;
   /**

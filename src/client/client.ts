@@ -5,6 +5,9 @@ import { sha256Sync, toHex } from '../crypto/index.ts';
 import type { Transport } from '../transport/index.ts';
 import { EventTooLargeError, open, seal, WIRE_MAX_DEPTH, type WireKind } from '../wire/index.ts';
 import { checkClientTiming } from '../replica/tuning.ts';
+import { disagreement, type DisagreeGroup } from './disagreement.ts';
+import { ClientActor } from './actor.ts';
+import type { AnyStateMachine } from 'xstate';
 
 export { EventTooLargeError };
 
@@ -13,6 +16,10 @@ export interface AppSnapshot {
   value: unknown;
   context: unknown;
   status: string;
+  /** When `status` is 'error': what went wrong. */
+  error?: string;
+  /** When `status` is 'done': the machine's `output`. */
+  output?: unknown;
 }
 
 export interface Outcome {
@@ -76,6 +83,9 @@ export interface ClientOptions {
    * `tuning.maxEventBytes` refuses larger events itself; the client reports that the same way.
    */
   maxEventBytes?: number;
+  /** The group's machine (and its input): `client.actor` then starts from its initial state and evaluates matches/hasTag/can. */
+  machine?: AnyStateMachine;
+  input?: unknown;
 }
 
 /** Where this client's session stands (see `client.session()`). */
@@ -102,6 +112,14 @@ export interface DissentRecord {
 /** The client gave up; the request may or may not have taken effect. */
 export class ClientTimeoutError extends Error {
   override name = 'ClientTimeoutError';
+}
+
+/** Byzantine: replies disagree so that no result gathers its quorum (a timeout too: the outcome is unknown). */
+export class ReplicasDisagreeError extends ClientTimeoutError {
+  override name = 'ReplicasDisagreeError';
+  constructor(message: string, readonly groups: DisagreeGroup[]) {
+    super(message);
+  }
 }
 
 /** A replica refused the request (a bad event, or a request older than this client's last); it was not applied. */
@@ -144,7 +162,6 @@ interface Pending {
   reject(e: unknown): void;
 }
 
-type Observer = { next?: (s: AppSnapshot) => void } | ((s: AppSnapshot) => void);
 
 /** What a replica claims a request or read produced (byzantine model), once checked for shape. */
 interface Claim {
@@ -308,9 +325,9 @@ const REPLY_LIMIT = 64 * 1024 * 1024;
  * f+1 errors, an unordered read 2f+1 matching replies (else it falls back to an ordered read,
  * decided like a request). After a result, the client adopts the member list it agreed on.
  */
-export class Client {
+export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
   readonly id: string;
-  readonly #opts: Required<Omit<ClientOptions, 'clock'>> & { clock: Clock };
+  readonly #opts: Required<Omit<ClientOptions, 'clock' | 'machine' | 'input'>> & { clock: Clock };
   #seq = 0;
   #nonce = 0;
   /** The open session's id; undefined until the first send opens (or resumes) one, and after it expired. */
@@ -328,8 +345,6 @@ export class Client {
   #transportReady: Promise<void> | undefined;
   #current: Pending | undefined;
   #closed = false;
-  #latest: AppSnapshot | undefined;
-  readonly #observers = new Set<Observer>();
   // Byzantine model only.
   #members: string[];
   #ballot: Ballot | undefined;
@@ -355,6 +370,7 @@ export class Client {
       throw new TypeError(`createClient: session must be a session id (a positive safe integer), got ${String(options.session)}`);
     }
     this.id = options.id;
+    this.actor = new ClientActor(options.machine as TMachine | undefined, (event) => this.send(event), options.input);
     this.#seq = options.startSeq ?? 0;
     this.#resume = options.session;
     this.#opts = {
@@ -470,17 +486,8 @@ export class Client {
     });
   }
 
-  /** An XState-compatible actor ref over the voted state (send, getSnapshot, subscribe). */
-  readonly actor = {
-    send: (event: unknown) => {
-      this.send(event).catch(() => {});
-    },
-    getSnapshot: () => this.#latest,
-    subscribe: (observer: Observer) => {
-      this.#observers.add(observer);
-      return { unsubscribe: () => this.#observers.delete(observer) };
-    },
-  };
+  /** An XState-style actor ref over the voted state (see ClientActor): for useSelector and other XState tooling. */
+  readonly actor: ClientActor<TMachine>;
 
   /** Stops: the request under way (and any queued) fail; a network transport is closed. */
   close(): void {
@@ -568,7 +575,7 @@ export class Client {
         this.#leader = from;
         this.#finish(p);
         // A session opening is not the user's: its state is not news to observers.
-        if (!session) this.#publish(result.snapshot);
+        if (!session) this.#publish(result.snapshot, result.index);
         p.resolve({ index: result.index, snapshot: result.snapshot, digest: result.digest, agreed: [from], dissent: [], ...(session ? { session } : {}) });
         return;
       }
@@ -592,9 +599,8 @@ export class Client {
     }
   }
 
-  #publish(snapshot: AppSnapshot): void {
-    this.#latest = snapshot;
-    for (const o of this.#observers) (typeof o === 'function' ? o : o.next)?.(snapshot);
+  #publish(snapshot: AppSnapshot, index: number): void {
+    this.actor.update(snapshot, index);
   }
 
   #finish(p: Pending): void {
@@ -631,6 +637,8 @@ export class Client {
     if (this.#opts.clock.now() - b.startedAt >= this.#opts.giveUpAfterMs) {
       this.#endBallot(b);
       const what = b.kind === 'request' ? 'the request may or may not have been applied' : 'no read result';
+      const split = disagreement(b.tally.keys(), (k) => b.tally.voters(k), what);
+      if (split) return b.reject(new ReplicasDisagreeError(split.message, split.groups));
       b.reject(new ClientTimeoutError(`no agreement after ${this.#opts.giveUpAfterMs} ms (${b.attempt} rounds); ${what}`));
       return;
     }
@@ -721,6 +729,12 @@ export class Client {
     }
     const quorum = b.kind === 'read' ? this.#readQuorum(vote.claim) : this.#resultQuorum(vote.claim);
     if (b.tally.voters(key).length >= quorum) return this.#accept(b, key, vote.claim);
+    // every replica answered a request, no answer has its quorum: none will (answers are final)
+    const split = b.kind === 'request' && b.tally.size >= this.#members.length ? disagreement(b.tally.keys(), (k) => b.tally.voters(k), 'the request may or may not have been applied') : undefined;
+    if (split) {
+      this.#endBallot(b);
+      return b.reject(new ReplicasDisagreeError(split.message, split.groups));
+    }
     if (b.kind === 'read' && !this.#readCanStillAgree(b)) this.#fallBackToOrderedRead(b);
   }
 
@@ -744,7 +758,7 @@ export class Client {
     for (const d of dissent) this.#logDissent(replyKind, b.number, d.replica, undefined, d.digest);
     // Enough replicas vouch for this member list: the group was reconfigured, follow it.
     if (!sameList(claim.members, this.#members)) this.#members = [...claim.members];
-    if (!claim.session) this.#publish(claim.snapshot);
+    if (!claim.session) this.#publish(claim.snapshot, claim.index);
     b.resolve({ index: claim.index, snapshot: claim.snapshot, digest: claim.digest, agreed: b.tally.voters(key), dissent, ...(claim.session ? { session: claim.session } : {}) });
   }
 

@@ -1,1 +1,1 @@
-export { Client, createClient, ClientTimeoutError, EventTooLargeError, RequestRejectedError, RequestMismatchError, SessionExpiredError, type ClientOptions, type SessionInfo, type Outcome, type ReadOutcome, type AppSnapshot, type DissentRecord } from './client.ts';
+export { Client, createClient, ClientTimeoutError, ReplicasDisagreeError, EventTooLargeError, RequestRejectedError, RequestMismatchError, SessionExpiredError, type ClientOptions, type SessionInfo, type Outcome, type ReadOutcome, type AppSnapshot, type DissentRecord } from './client.ts';

@@ -1,4 +1,4 @@
-import type { AnyStateMachine, InspectionEvent } from 'xstate';
+import type { AnyStateMachine, InspectionEvent, Observer } from 'xstate';
 import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../client/index.ts';
 import { generateIdentity, type Identity } from '../crypto/index.ts';
 import { BEHAVIOURS, ByzantineReplica, createReplica, signReconfiguration, type AnyReplica, type Behaviour, type FaultModel, type GroupMember, type Replica, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
@@ -19,7 +19,7 @@ export interface LocalClusterOptions {
   /** Client retry and give-up times (ms). */
   client?: { retryAfterMs?: number; giveUpAfterMs?: number };
   /** XState inspection of every replica's protocol and application actors, with the replica's id. */
-  inspect?: (replica: string, event: InspectionEvent) => void;
+  inspect?: ((replica: string, event: InspectionEvent) => void) | Observer<InspectionEvent>;
   /** Bounds of the replicas' session table (see ReplicaOptions.sessions). */
   sessions?: ReplicaOptions['sessions'];
 }
@@ -243,7 +243,7 @@ export class LocalCluster {
     };
     const make = (extra: { session?: number } = {}) => {
       const replicas = this.faultModel === 'byzantine' ? this.#currentMembers() : this.#replicaIds;
-      return new Client({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, ...this.#clientOptions, ...extra });
+      return new Client({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, machine: this.#machine, ...this.#clientOptions, ...extra });
     };
     let client = make();
     void this.sim.addNode(id, (e) => {
@@ -525,7 +525,7 @@ export class LocalCluster {
         tuning: this.#tuning,
         onFailure: (err) => this.#halted_(id, err),
         ...(this.#sessions ? { sessions: this.#sessions } : {}),
-        ...(this.#inspect ? { inspect: (event: InspectionEvent) => this.#inspect!(id, event) } : {}),
+        ...(this.#inspect ? { inspect: (event: InspectionEvent) => inspectWith(this.#inspect!, id, event) } : {}),
       });
       for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
       this.#replicas.set(id, replica);
@@ -550,4 +550,10 @@ function validate(o: LocalClusterOptions): void {
   if (o.clock !== undefined && o.clock !== 'virtual' && o.clock !== 'real') throw new TypeError("createLocalCluster: `clock` is 'virtual' or 'real'");
   resolveTuning(o.tuning, 'createLocalCluster');
   checkClientTiming(o.client, 'createLocalCluster: client');
+}
+
+/** An inspection callback gets the replica's id too; an XState observer (e.g. @statelyai/inspect's) gets the event. */
+function inspectWith(inspect: NonNullable<LocalClusterOptions['inspect']>, replica: string, event: InspectionEvent): void {
+  if (typeof inspect === 'function') inspect(replica, event);
+  else inspect.next?.(event);
 }

@@ -516,8 +516,7 @@ export class ByzantineReplica {
         if (this.#misbehave.wrongResults && item.session !== 0) {
           // Simulated fault: this replica executes wrongly (skips the event), so its state and replies diverge.
           this.#host.executor.applyNoop(index, batch.time);
-          const snap = this.#host.executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
-          replies.push(this.#answer(item.client, item.session, item.seq, { index, digest: this.#host.executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, duplicate: false }));
+          replies.push(this.#answer(item.client, item.session, item.seq, { index, digest: this.#host.executor.digest, snapshot: this.#host.executor.view(), duplicate: false }));
           continue;
         }
         const result = this.#host.executor.applyRequest(index, batch.time, { client: item.client, session: item.session, seq: item.seq, event: item.event });
@@ -551,8 +550,7 @@ export class ByzantineReplica {
   }
 
   async #answerRead(client: string, nonce: number, ordered: boolean): Promise<void> {
-    const snap = this.#host.executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
-    const body = { nonce, index: this.#host.executor.appliedIndex, digest: this.#host.executor.digest, snapshot: { value: snap.value, context: snap.context, status: snap.status }, members: this.#members(), ordered };
+    const body = { nonce, index: this.#host.executor.appliedIndex, digest: this.#host.executor.digest, snapshot: this.#host.executor.view(), members: this.#members(), ordered };
     await this.#sendToClient(client, 'readReply', body);
   }
 
@@ -668,6 +666,8 @@ export class ByzantineReplica {
     if (due !== undefined && due <= now) {
       this.#host.actor!.send({ type: 'timersDue' });
       this.#host.actor!.send({ type: 'flush', now });
+    } else if (this.#host.executor.appliedIndex === 0) {
+      this.#host.actor!.send({ type: 'flush', now }); // the primary orders the genesis noop (see core.flush)
     }
     if (this.#transfer && this.#core()!.phase !== 'stateTransfer' && this.#core()!.executed >= this.#transfer.seq) this.#transfer = undefined;
     for (const { peer, demand } of this.#serveBudget.due(now)) await this.#serveState(peer, demand);

@@ -4,13 +4,14 @@ import type { RaftCore } from '../../actors/crash/core.ts';
 import { checkEvent, createAppExecutor, type AppExecutor, type AppRequest } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { indexKey, prefixEnd, type StorageOp } from '../storage/index.ts';
-import { eventBudget, open, RECORD_LIMITS, type WireKind, type WireMessage } from '../wire/index.ts';
+import { eventBudget, open, RECORD_LIMITS, seal, type WireKind, type WireMessage } from '../wire/index.ts';
 import { ByzantineReplica } from './byzantine.ts';
 import { decodeTrusted, plainResult } from './common.ts';
 import { sealForClient, sealProtocol } from './egress.ts';
 import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './snapshot-transfer.ts';
 import { ReplicaHost } from './host.ts';
 import { answerOf, parseRequest, refusal } from './requests.ts';
+import { DivergenceWatch } from './divergence.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'raft/hard';
@@ -49,6 +50,9 @@ export class Replica {
   readonly #transfer: SnapshotTransfer;
   /** The stored snapshot (null: none; undefined: not read yet). */
   #storedSnapshot: StoredSnapshot | null | undefined;
+  /** Digests compared with the leader's at equal applied index (see divergence.ts). */
+  readonly #divergence = new DivergenceWatch();
+  readonly #digestsOut: Array<{ to: string; bytes: Promise<Uint8Array | undefined> }> = [];
 
   constructor(options: ReplicaOptions) {
     this.#host = new ReplicaHost(options);
@@ -102,6 +106,7 @@ export class Replica {
       snapshotIndex: this.#lastSnapshotIndex,
       digest: this.#host.executor.digest,
       running: this.#host.running,
+      ...(this.#divergence.diverged ? { diverged: { ...this.#divergence.diverged } } : {}),
     };
   }
 
@@ -169,6 +174,13 @@ export class Replica {
         return this.#onRequest(msg.from, msg.body);
       case 'read':
         return this.#onRead(msg.from, msg.body);
+      case 'digest': {
+        if (this.#core()?.leader !== msg.from) return; // only the leader's state is the reference
+        const r = this.#divergence.claim(msg.from, msg.body);
+        if (r === 'malformed') return this.#host.drop('malformed');
+        if (r === 'diverged') this.#countDivergence();
+        return;
+      }
       default:
         return this.#host.drop('unexpected-kind');
     }
@@ -253,6 +265,7 @@ export class Replica {
     const b = body as { nonce?: unknown } | null;
     if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.nonce)) return this.#host.drop('malformed');
     this.#host.metrics.reads++;
+    if (this.#divergence.diverged) return this.#host.drop('diverged'); // no reads from a state that differs from the leader's
     const id = `r${++this.#readCounter}`;
     this.#waitingReads.set(id, { client, nonce: b.nonce as number });
     this.#host.actor!.send({ type: 'read', ids: [id] });
@@ -329,6 +342,7 @@ export class Replica {
           const reply = this.#apply(entry);
           if (reply) replies.push(reply);
         }
+        replies.push(...this.#digestsOut.splice(0)); // sent in order with the replies (deterministic)
         const sealed = await Promise.all(replies.map((r) => r.bytes));
         for (let i = 0; i < replies.length; i++) if (sealed[i]) this.#host.transmit(replies[i]!.to, sealed[i]!);
         await this.#maybeSnapshot();
@@ -340,12 +354,11 @@ export class Replica {
           if (!waiting) continue;
           this.#waitingReads.delete(id);
           // Entries up to effect.index were applied by earlier effects, in order.
-          const snap = this.#host.executor.actor.getSnapshot() as { value: unknown; context: unknown; status: string };
           await this.#send(waiting.client, 'readReply', {
             nonce: waiting.nonce,
             index: this.#host.executor.appliedIndex,
             digest: this.#host.executor.digest,
-            snapshot: { value: snap.value, context: snap.context, status: snap.status },
+            snapshot: this.#host.executor.view(),
           });
         }
         return;
@@ -398,10 +411,12 @@ export class Replica {
     this.#host.metrics.entriesApplied++;
     if (entry.kind !== 'request') {
       this.#host.executor.applyNoop(entry.index, entry.time);
+      this.#watchDigest(entry.index);
       return undefined;
     }
     const req = entry.data as AppRequest;
     const result = this.#host.executor.applyRequest(entry.index, entry.time, req);
+    this.#watchDigest(entry.index);
     const id = `${req.client}:${req.session}:${req.seq}`;
     if (this.#waitingRequests.delete(id)) {
       const answer = answerOf(req.session, req.seq, result);
@@ -443,6 +458,23 @@ export class Replica {
     this.#host.metrics.snapshotsTaken++;
     this.#host.actor!.send({ type: 'snapshotTaken', meta: { ...meta, time }, keepEntries: this.#host.tuning.keepEntries });
     // The compaction effect this produces is carried out by the enclosing drain loop.
+  }
+
+  /** Records the digest at every DIGEST_EVERY-th index; the leader sends it to the members to compare. */
+  #watchDigest(index: number): void {
+    if (!this.#divergence.due(index)) return;
+    const digest = this.#host.executor.digest;
+    if (this.#divergence.record(index, digest)) this.#countDivergence();
+    const core = this.#core();
+    if (core?.role !== 'leader') return;
+    for (const id of [...core.membership.voters, ...core.membership.learners]) {
+      if (id !== this.id) this.#digestsOut.push({ to: id, bytes: seal({ from: this.id, to: id, kind: 'digest', body: { index, digest } }, this.#host.options.identity) });
+    }
+  }
+
+  #countDivergence(): void {
+    const m = this.#host.metrics.misbehaviour;
+    m.diverged = (m.diverged ?? 0) + 1;
   }
 
   async #send(to: string, kind: WireKind, body: unknown): Promise<void> {

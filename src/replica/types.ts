@@ -1,3 +1,4 @@
+import type { Divergence } from './divergence.ts';
 import type { AnyStateMachine, InspectionEvent, Observer } from 'xstate';
 import type { Clock } from '../clock.ts';
 import type { Identity } from '../crypto/index.ts';
@@ -135,6 +136,8 @@ export interface ReplicaStatus {
   snapshotIndex: number;
   digest: string;
   running: boolean;
+  /** Crash model: set when this replica's digest differed from the leader's at an equal applied index (it then serves no reads). */
+  diverged?: Divergence;
 }
 
 export interface ReplicaMetrics {

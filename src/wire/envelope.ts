@@ -20,7 +20,7 @@ import { wireLimits } from './limits.ts';
  * `to` is inside the signed payload, so a signed message cannot be replayed to another replica;
  * `'*'` addresses every member at once (one signature for a broadcast).
  */
-export type WireKind = 'protocol' | 'request' | 'read' | 'reply' | 'readReply' | 'redirect' | 'error';
+export type WireKind = 'protocol' | 'request' | 'read' | 'reply' | 'readReply' | 'redirect' | 'error' | 'digest';
 
 export interface WireMessage {
   from: string;
@@ -47,10 +47,10 @@ export type IngressResult =
 export const BROADCAST = '*';
 const MAX_ATTACHMENTS = 1024;
 
-const KINDS = new Set<WireKind>(['protocol', 'request', 'read', 'reply', 'readReply', 'redirect', 'error']);
+const KINDS = new Set<WireKind>(['protocol', 'request', 'read', 'reply', 'readReply', 'redirect', 'error', 'digest']);
 
 /** Kinds that must carry a member's signature. */
-const SIGNED_KINDS = new Set<WireKind>(['protocol']);
+const SIGNED_KINDS = new Set<WireKind>(['protocol', 'digest']);
 
 /**
  * The envelope's bytes. `maxBytes` is the message limit of the transport (replicas pass

@@ -303,7 +303,7 @@ describe('snapshot and restore', () => {
       [new Uint8Array([1, 2, 3]), /restore: bad snapshot: bytes: not a canonical encoding/],
       [good.subarray(0, good.length - 1), /bad snapshot: bytes/],
       [encode({ hello: 'world' }), /bad snapshot: format: expected "statechorus\/app-state"/],
-      [tamper((s) => void (s.version = 99)), /reads version 2, got 99/],
+      [tamper((s) => void (s.version = 99)), /reads version 3, got 99/],
       [tamper((s) => void ((s.app as { context: { count: number } }).context.count = 42)), /restored state has digest [0-9a-f]{64}, the snapshot says/],
       [tamper((s) => void (s.timers = 'none')), /bad snapshot: timers: must be an array/],
       [tamper((s) => void ((s.timers as Array<{ source: string[] }>)[0]!.source = ['ghost'])), /involves actor "ghost", which the restored app does not have/],

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { createLocalCluster, type ByzantineReplica, type LocalCluster, type LocalClusterOptions, type Outcome } from '../../src/index.ts';
 import { counter } from '../fixtures/machines.ts';
 
+/** The primary's genesis noop starts the app (and its time) with the group: one applied index before any request. */
+const GENESIS = 1;
 const tuning = { checkpointEvery: 8, windowSize: 32, requestTimeoutMs: 500, viewChangeTimeoutMs: 500, statusMs: 50 };
 
 async function withCluster(options: Partial<LocalClusterOptions>, body: (cluster: LocalCluster) => Promise<void>): Promise<void> {
@@ -45,8 +47,8 @@ describe('Byzantine group: normal case', () => {
       const outs = await load(cluster, 60, 6);
       expect(outs.every((o) => o.agreed.length >= 2 && o.dissent.length === 0)).toBe(true);
       expect(Math.max(...outs.map(count))).toBe(60);
-      // 60 requests and the entry that opened each client's session
-      await cluster.waitFor(() => cluster.replicaIds.every((id) => cluster.replica(id).status().appliedIndex === 66));
+      // 60 requests, the entry that opened each client's session, the genesis noop
+      await cluster.waitFor(() => cluster.replicaIds.every((id) => cluster.replica(id).status().appliedIndex === 66 + GENESIS));
       expect(digestsOf(cluster, cluster.replicaIds).size).toBe(1);
       const s = cluster.replica('r2').status();
       expect(s.phase).toBe('normal');
@@ -185,7 +187,7 @@ describe('Byzantine group: faulty backups', () => {
         const outs = await load(cluster, 30);
         expect(Math.max(...outs.map(count))).toBe(30);
         const correct = ['r1', 'r2', 'r3'];
-        await cluster.waitFor(() => correct.every((id) => cluster.replica(id).status().appliedIndex === 34)); // 30 requests, 4 sessions opened
+        await cluster.waitFor(() => correct.every((id) => cluster.replica(id).status().appliedIndex === 34 + GENESIS)); // 30 requests, 4 sessions opened, the genesis noop
         expect(digestsOf(cluster, correct).size).toBe(1);
       });
     }
@@ -246,7 +248,7 @@ describe('Byzantine group: reconfiguration and state transfer', () => {
       await load(cluster, 40);
       await cluster.restart('r3');
       await load(cluster, 4);
-      await cluster.waitFor(() => cluster.replica('r3').status().appliedIndex === 52, { timeoutMs: 20_000 }); // 44 requests, 8 sessions opened
+      await cluster.waitFor(() => cluster.replica('r3').status().appliedIndex === 52 + GENESIS, { timeoutMs: 20_000 }); // 44 requests, 8 sessions opened, the genesis noop
       expect(cluster.replica('r3').metrics.snapshotsInstalled).toBeGreaterThan(0);
       expect(cluster.replica('r3').status().digest).toBe(cluster.replica('r1').status().digest);
     });

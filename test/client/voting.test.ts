@@ -125,13 +125,13 @@ describe('byzantine client: output voting', () => {
     await h.deliver('r1', 'reply', reply(1, { index: 1, count: 1 }));
     await h.deliver('r1', 'reply', reply(1, { index: 1, count: 1 })); // the same replica again is still one vote
     expect(out.settled).toBe(false);
-    expect(h.client.actor.getSnapshot()).toBeUndefined();
+    expect(h.client.actor.getSnapshot()).toMatchObject({ agreed: false, index: 0 }); // no machine given: a placeholder until agreement
 
     await h.deliver('r2', 'reply', reply(1, { index: 1, count: 1 }));
     expect(out.settled).toBe(true);
     expect(out.value).toEqual({ index: 1, digest: 'd1:1', snapshot: snap(1), agreed: ['r1', 'r2'], dissent: [] });
-    expect(h.client.actor.getSnapshot()).toEqual(snap(1));
-    expect(seen).toEqual([snap(1)]);
+    expect(h.client.actor.getSnapshot()).toMatchObject({ ...snap(1), agreed: true, index: 1 });
+    expect(seen).toEqual([expect.objectContaining({ ...snap(1), agreed: true })]);
   });
 
   it('ignores replies for another seq and replies from outside the group', async () => {
@@ -287,7 +287,7 @@ describe('byzantine client: output voting', () => {
     expect(out.settled).toBe(false);
     await h.deliver('r4', 'readReply', readReply(1, { index: 5, count: 3 }));
     expect(out.value).toEqual({ index: 5, digest: 'd5:3', snapshot: snap(3), agreed: ['r1', 'r2', 'r4'], dissent: [] });
-    expect(h.client.actor.getSnapshot()).toEqual(snap(3));
+    expect(h.client.actor.getSnapshot()).toMatchObject({ ...snap(3), agreed: true, index: 5 });
     expect(await h.outbox()).toEqual([]); // no fallback was needed
   });
 
