@@ -13,4 +13,4 @@ export const store = setup({
 });
 
 /** The i-th event: ~100 bytes. */
-export const storeEvent = (i: number) => ({ type: 'SET', key: `k${i % 8}`, value: 'v'.repeat(70) + String(i).padStart(8, '0') });
+export const storeEvent = (i: number) => ({ type: 'SET' as const, key: `k${i % 8}`, value: 'v'.repeat(70) + String(i).padStart(8, '0') });

@@ -7,7 +7,6 @@
  * initial state with `agreed: false`.
  */
 import { createActor, type AnyStateMachine, type ContextFrom, type EventFromLogic, type Observer, type StateValueFrom, type Subscription } from 'xstate';
-import { checkEvent } from '../app/persist.ts';
 import { deterministicIds } from '../app/determinism.ts';
 
 export interface ReplicatedSnapshot<TMachine extends AnyStateMachine = AnyStateMachine> {
@@ -44,7 +43,7 @@ export class ClientActor<TMachine extends AnyStateMachine = AnyStateMachine> {
 
   constructor(
     private readonly machine: TMachine | undefined,
-    private readonly submit: (event: unknown) => Promise<unknown>,
+    private readonly client: { submit(event: unknown): Promise<unknown>; refusal(event: unknown): Error | undefined },
     input?: unknown,
   ) {
     this.id = machine?.id ?? 'client';
@@ -62,14 +61,15 @@ export class ClientActor<TMachine extends AnyStateMachine = AnyStateMachine> {
   }
 
   /**
-   * Sends through the client. An event the client refuses (not plain data, reserved type)
-   * throws here; a send that fails later (timeout, disagreement, rejection) is reported to
-   * subscribers' `error` (the actor goes on: the next agreed state is delivered as usual).
+   * Sends through the client. An event the client refuses (not plain data, reserved type,
+   * too large: TypeError or EventTooLargeError) throws here; a send that fails later (timeout,
+   * disagreement, rejection) is reported to subscribers' `error` (the actor goes on: the next
+   * agreed state is delivered as usual).
    */
   send(event: EventFromLogic<TMachine>): void {
-    const problem = checkEvent(event);
-    if (problem !== null) throw new TypeError(`client.actor.send: refused: ${problem}`);
-    this.submit(event).catch((err: unknown) => {
+    const refused = this.client.refusal(event);
+    if (refused) throw refused;
+    this.client.submit(event).catch((err: unknown) => {
       for (const o of [...this.#observers]) o.error?.(err);
     });
   }

@@ -7,7 +7,7 @@ import { EventTooLargeError, open, seal, WIRE_MAX_DEPTH, type WireKind } from '.
 import { checkClientTiming } from '../replica/tuning.ts';
 import { disagreement, type DisagreeGroup } from './disagreement.ts';
 import { ClientActor } from './actor.ts';
-import type { AnyStateMachine } from 'xstate';
+import type { AnyStateMachine, EventFromLogic } from 'xstate';
 
 export { EventTooLargeError };
 
@@ -42,7 +42,7 @@ export interface ReadOutcome {
   dissent: Array<{ replica: string; digest: string }>;
 }
 
-export interface ClientOptions {
+export interface ClientOptions<TMachine extends AnyStateMachine = AnyStateMachine> {
   /** This client's id on the network (its identity id for WebRTC; a name in the simulator). */
   id: string;
   transport: Transport;
@@ -84,7 +84,7 @@ export interface ClientOptions {
    */
   maxEventBytes?: number;
   /** The group's machine (and its input): `client.actor` then starts from its initial state and evaluates matches/hasTag/can. */
-  machine?: AnyStateMachine;
+  machine?: TMachine;
   input?: unknown;
 }
 
@@ -352,7 +352,7 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
   #decided: { kind: 'reply' | 'readReply'; number: number; key: string; logged: Set<string> } | undefined;
   readonly #dissentLog: DissentRecord[] = [];
 
-  constructor(options: ClientOptions) {
+  constructor(options: ClientOptions<TMachine>) {
     if (!options || typeof options.id !== 'string' || options.id === '') throw new TypeError('createClient: `id` must be a non-empty string');
     if (!Array.isArray(options.replicas) || options.replicas.length === 0) throw new TypeError('createClient: `replicas` must list the group');
     if (!options.transport || typeof options.transport.send !== 'function') throw new TypeError('createClient: `transport` is required');
@@ -370,7 +370,7 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
       throw new TypeError(`createClient: session must be a session id (a positive safe integer), got ${String(options.session)}`);
     }
     this.id = options.id;
-    this.actor = new ClientActor(options.machine as TMachine | undefined, (event) => this.send(event), options.input);
+    this.actor = new ClientActor(options.machine, { submit: (event) => this.send(event as EventFromLogic<TMachine>), refusal: (event) => this.#refusal(event, 'client.actor.send') }, options.input);
     this.#seq = options.startSeq ?? 0;
     this.#resume = options.session;
     this.#opts = {
@@ -415,10 +415,9 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
   }
 
   /** Orders an event; resolves with the agreed outcome once a replica applied it. */
-  send(event: unknown): Promise<Outcome> {
-    const { problem, oversize } = inspectEvent(event, this.#opts.maxEventBytes);
-    if (oversize) return Promise.reject(new EventTooLargeError(oversize.size, oversize.limit, `client.send: ${problem}`));
-    if (problem) return Promise.reject(new TypeError(`client.send: ${problem}`));
+  send(event: EventFromLogic<TMachine>): Promise<Outcome> {
+    const refused = this.#refusal(event, 'client.send');
+    if (refused) return Promise.reject(refused);
     return this.#serialised(async () => {
       const session = await this.#openSession();
       const seq = ++this.#seq;
@@ -484,6 +483,14 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
       if (this.#byzantine) return this.#startBallot('read', nonce, { nonce }, this.#opts.clock.now(), 0) as Promise<ReadOutcome>;
       return this.#start('read', nonce, { nonce }, 0) as Promise<ReadOutcome>;
     });
+  }
+
+  /** Why this client refuses `event` before sending it (not plain data, a reserved type, too large), or undefined. */
+  #refusal(event: unknown, caller: string): Error | undefined {
+    const { problem, oversize } = inspectEvent(event, this.#opts.maxEventBytes);
+    if (oversize) return new EventTooLargeError(oversize.size, oversize.limit, `${caller}: ${problem}`);
+    if (problem) return new TypeError(`${caller}: refused: ${problem}`);
+    return undefined;
   }
 
   /** An XState-style actor ref over the voted state (see ClientActor): for useSelector and other XState tooling. */
@@ -786,6 +793,7 @@ function rejection(replica: string, body: Record<string, unknown>): Error {
   return new RequestRejectedError(message);
 }
 
-export function createClient(options: ClientOptions): Client {
-  return new Client(options);
+/** A client of a group; given the group's `machine`, `send` accepts only its events (TypeScript) and `client.actor` evaluates matches/hasTag/can. */
+export function createClient<TMachine extends AnyStateMachine = AnyStateMachine>(options: ClientOptions<TMachine>): Client<TMachine> {
+  return new Client<TMachine>(options);
 }

@@ -1,12 +1,12 @@
-import type { AnyStateMachine, InspectionEvent, Observer } from 'xstate';
+import type { AnyStateMachine, EventFromLogic, InspectionEvent, Observer } from 'xstate';
 import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../client/index.ts';
 import { generateIdentity, type Identity } from '../crypto/index.ts';
 import { BEHAVIOURS, ByzantineReplica, createReplica, signReconfiguration, type AnyReplica, type Behaviour, type FaultModel, type GroupMember, type Replica, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
 import { Simulation, type LinkConfig, type NodeEnv } from '../sim/index.ts';
 import { checkClientTiming, resolveTuning } from '../replica/tuning.ts';
 
-export interface LocalClusterOptions {
-  machine: AnyStateMachine;
+export interface LocalClusterOptions<TMachine extends AnyStateMachine = AnyStateMachine> {
+  machine: TMachine;
   faultModel?: FaultModel;
   /** Failures to tolerate: n = 2f+1 (crash), n = 3f+1 (byzantine). */
   f?: number;
@@ -37,12 +37,12 @@ export interface ClusterReplica {
   readonly behaviour: Behaviour;
 }
 
-export interface ClusterClient {
+export interface ClusterClient<TMachine extends AnyStateMachine = AnyStateMachine> {
   readonly id: string;
-  send(event: unknown): Promise<Outcome>;
+  send(event: EventFromLogic<TMachine>): Promise<Outcome>;
   read(): Promise<AppSnapshot>;
   readOutcome(): Promise<ReadOutcome>;
-  readonly actor: Client['actor'];
+  readonly actor: Client<TMachine>['actor'];
   /** Byzantine: replies that disagreed with the accepted result, also those arriving after it. */
   readonly dissentLog: Client['dissentLog'];
   /** Where the client's session stands (opens one first if needed). */
@@ -77,11 +77,11 @@ export class ClusterHaltedError extends Error {
  * embedding. The virtual clock runs by itself, so `await` works as usual and a minute of
  * simulated time passes in milliseconds; the same seed and calls give the same run.
  */
-export class LocalCluster {
+export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
   readonly sim: Simulation;
   readonly faultModel: FaultModel;
   readonly f: number;
-  readonly #machine: AnyStateMachine;
+  readonly #machine: TMachine;
   readonly #tuning: Partial<ReplicaTuning>;
   readonly #clientOptions: { retryAfterMs?: number; giveUpAfterMs?: number };
   readonly #inspect: LocalClusterOptions['inspect'];
@@ -103,7 +103,7 @@ export class LocalCluster {
   readonly #halted: Promise<never>;
   readonly #haltListeners = new Set<(error: ClusterHaltedError) => void>();
 
-  private constructor(options: LocalClusterOptions, sim: Simulation) {
+  private constructor(options: LocalClusterOptions<TMachine>, sim: Simulation) {
     this.sim = sim;
     this.faultModel = options.faultModel ?? 'crash';
     this.f = options.f ?? 1;
@@ -154,10 +154,10 @@ export class LocalCluster {
     return Promise.race([work, this.#halted]);
   }
 
-  static async create(options: LocalClusterOptions): Promise<LocalCluster> {
+  static async create<TMachine extends AnyStateMachine>(options: LocalClusterOptions<TMachine>): Promise<LocalCluster<TMachine>> {
     validate(options);
     const sim = new Simulation({ seed: options.seed ?? 1, link: options.network ?? { latency: { min: 0.5, max: 2 } } });
-    const cluster = new LocalCluster(options, sim);
+    const cluster = new LocalCluster<TMachine>(options, sim);
     const n = cluster.faultModel === 'crash' ? 2 * cluster.f + 1 : 3 * cluster.f + 1;
     if (cluster.faultModel === 'byzantine') cluster.#admin = await generateIdentity({ seed: sim.random.fork('identity:admin').bytes(32) });
     for (let i = 1; i <= n; i++) await cluster.#newIdentity(`r${i}`);
@@ -230,7 +230,7 @@ export class LocalCluster {
     return best?.id;
   }
 
-  createClient(): ClusterClient {
+  createClient(): ClusterClient<TMachine> {
     const id = `c${++this.#clients}`;
     // The client exists at once; its network node is attached as a task of the simulation.
     let env: NodeEnv | undefined;
@@ -243,7 +243,7 @@ export class LocalCluster {
     };
     const make = (extra: { session?: number } = {}) => {
       const replicas = this.faultModel === 'byzantine' ? this.#currentMembers() : this.#replicaIds;
-      return new Client({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, machine: this.#machine, ...this.#clientOptions, ...extra });
+      return new Client<TMachine>({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, machine: this.#machine, ...this.#clientOptions, ...extra });
     };
     let client = make();
     void this.sim.addNode(id, (e) => {
@@ -537,7 +537,8 @@ export class LocalCluster {
   }
 }
 
-export function createLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+/** Given a typed machine, the cluster's clients accept only its events (TypeScript). */
+export function createLocalCluster<TMachine extends AnyStateMachine>(options: LocalClusterOptions<TMachine>): Promise<LocalCluster<TMachine>> {
   return LocalCluster.create(options);
 }
 

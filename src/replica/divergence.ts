@@ -1,15 +1,18 @@
 /**
  * Crash model: replicas compare state digests at equal applied index, so a divergence (an app
  * that is not deterministic, a bug) is reported instead of silent. Every replica records its
- * digest at each index that is a multiple of `every` (one digest computation per `every`
- * entries); the leader sends each one it records to the members (wire kind 'digest', signed);
- * a follower compares the leader's digest with its own at that index, now or when it gets
- * there. A difference sets `diverged` (once: the first index where it was seen) and the
- * replica stops serving reads from that state.
+ * digest at each applied index (the executor computes it for every request's reply anyway);
+ * the leader sends its digest (wire kind 'digest', signed) at each index that is a multiple of
+ * `every`, and, when the group goes quiet, at its last applied index once `idleMs` passed, so
+ * a divergence is reported within about a second even without further traffic. A follower
+ * compares the leader's digest with its own at that index, now or when it gets there. A
+ * difference sets `diverged` (once: the first index where it was seen) and the replica stops
+ * serving reads from that state.
  */
 
 export const DIGEST_EVERY = 16;
-const KEEP = 8;
+export const DIGEST_IDLE_MS = 1_000;
+const KEEP = 64;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Where this replica's state was seen to differ from the leader's. */
@@ -26,11 +29,25 @@ export class DivergenceWatch {
   #claim: { from: string; index: number; digest: string } | undefined;
   diverged: Divergence | undefined;
 
-  constructor(readonly every = DIGEST_EVERY) {}
+  #announced = { index: 0, at: 0 };
 
-  /** Whether to record the digest after applying `index`. */
-  due(index: number): boolean {
-    return index % this.every === 0;
+  constructor(
+    readonly every = DIGEST_EVERY,
+    readonly idleMs = DIGEST_IDLE_MS,
+  ) {}
+
+  /** As leader: whether to send the digest just recorded at `index` (a multiple of `every`). */
+  announceApplied(index: number, now: number): boolean {
+    if (index % this.every !== 0) return false;
+    this.#announced = { index, at: now };
+    return true;
+  }
+
+  /** As leader, on a tick: whether to send the digest at `applied`, which no announcement covered yet. */
+  announceIdle(applied: number, now: number): boolean {
+    if (applied <= this.#announced.index || now - this.#announced.at < this.idleMs) return false;
+    this.#announced = { index: applied, at: now };
+    return true;
   }
 
   /** Records this replica's digest at `index`; true when that shows a new divergence. */

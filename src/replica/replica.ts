@@ -460,16 +460,19 @@ export class Replica {
     // The compaction effect this produces is carried out by the enclosing drain loop.
   }
 
-  /** Records the digest at every DIGEST_EVERY-th index; the leader sends it to the members to compare. */
+  /** Records the digest at each applied index; the leader sends some to the members to compare (see divergence.ts). */
   #watchDigest(index: number): void {
-    if (!this.#divergence.due(index)) return;
     const digest = this.#host.executor.digest;
     if (this.#divergence.record(index, digest)) this.#countDivergence();
-    const core = this.#core();
-    if (core?.role !== 'leader') return;
-    for (const id of [...core.membership.voters, ...core.membership.learners]) {
-      if (id !== this.id) this.#digestsOut.push({ to: id, bytes: seal({ from: this.id, to: id, kind: 'digest', body: { index, digest } }, this.#host.options.identity) });
-    }
+    if (this.#core()?.role === 'leader' && this.#divergence.announceApplied(index, this.#host.clock.now())) this.#digestsOut.push(...this.#digestMessages(index, digest));
+  }
+
+  /** The leader's digest at `index`, sealed for every other member. */
+  #digestMessages(index: number, digest: string): Array<{ to: string; bytes: Promise<Uint8Array | undefined> }> {
+    const core = this.#core()!;
+    return [...core.membership.voters, ...core.membership.learners]
+      .filter((id) => id !== this.id)
+      .map((id) => ({ to: id, bytes: seal({ from: this.id, to: id, kind: 'digest', body: { index, digest } }, this.#host.options.identity) }));
   }
 
   #countDivergence(): void {
@@ -525,6 +528,13 @@ export class Replica {
     this.#transfer.cancelUnlessFrom(core.term, core.leader);
     const stalled = this.#transfer.stalled(now);
     if (stalled) await this.#send(stalled.to, 'protocol', stalled.fetch);
+    const applied = this.#host.executor.appliedIndex;
+    if (core.role === 'leader' && applied > 0 && this.#divergence.announceIdle(applied, now)) {
+      for (const m of this.#digestMessages(applied, this.#host.executor.digest)) {
+        const bytes = await m.bytes;
+        if (bytes) this.#host.transmit(m.to, bytes);
+      }
+    }
     await this.#drain();
   }
 

@@ -1,7 +1,7 @@
 /** The client as an XState-style actor: defined before the first reply, XState snapshot methods, refused sends reported. */
 import { describe, expect, it } from 'vitest';
 import { assign, setup, type InspectionEvent } from 'xstate';
-import { createLocalCluster } from '../../src/index.ts';
+import { createClient, createLocalCluster, EventTooLargeError } from '../../src/index.ts';
 
 const door = setup({
   types: { context: {} as { opened: number }, events: {} as { type: 'OPEN' } | { type: 'CLOSE' } | { type: 'LOCK'; code: number } },
@@ -50,12 +50,37 @@ for (const faultModel of ['crash', 'byzantine'] as const) {
         const client = cluster.createClient();
         expect(() => client.actor.send({ type: 'OPEN', when: new Date() } as never)).toThrow(/refused: the event is not plain serializable data/);
         expect(() => client.actor.send({ type: 'xstate.done.actor.x' } as never)).toThrow(/reserved/);
+        expect(() => client.actor.send({ type: 'LOCK', code: 1, pad: 'x'.repeat(2 * 1024 * 1024) } as never)).toThrow(EventTooLargeError);
+        await client.send({ type: 'OPEN' }); // nothing refused reached the group
+        expect(client.actor.getSnapshot().context.opened).toBe(1);
       } finally {
         await cluster.stop();
       }
     });
   });
 }
+
+it('is typed from the machine: send takes only its events, snapshots carry its context type', async () => {
+  const cluster = await createLocalCluster({ machine: door, seed: 4 });
+  try {
+    const client = cluster.createClient();
+    const opened: number = client.actor.getSnapshot().context.opened;
+    expect(opened).toBe(0);
+    // @ts-expect-error KNOCK is not one of the door's events (the type-check step fails if this compiles)
+    const notAnEvent = () => client.send({ type: 'KNOCK' });
+    // @ts-expect-error LOCK needs a numeric code
+    const missingField = () => client.actor.send({ type: 'LOCK' });
+    expect(typeof notAnEvent).toBe('function');
+    expect(typeof missingField).toBe('function');
+    const direct = createClient({ id: 'typed', machine: door, faultModel: 'crash', replicas: ['r1'], transport: { send: () => {}, onMessage: () => {} } });
+    // @ts-expect-error the same typing for createClient given the machine
+    const alsoNotAnEvent = () => direct.send({ type: 'KNOCK' });
+    expect(typeof alsoNotAnEvent).toBe('function');
+    direct.close();
+  } finally {
+    await cluster.stop();
+  }
+});
 
 it('createLocalCluster accepts an XState inspection observer', async () => {
   const events: InspectionEvent[] = [];

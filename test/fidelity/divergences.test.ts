@@ -179,6 +179,21 @@ describe('divergence is never silent', () => {
     }
   });
 
+  it('crash: a divergence followed by no traffic is reported within seconds (the idle leader sends its last digest)', async () => {
+    const cluster = await createLocalCluster({ machine: leaky, seed: 5 });
+    try {
+      await cluster.createClient().send({ type: 'TICK' }); // index 3 or so: far from a multiple of 16
+      const sent = cluster.sim.clock.now();
+      const leader = (await cluster.waitForLeader())!;
+      const followers = cluster.replicaIds.filter((id) => id !== leader);
+      await cluster.waitFor(() => followers.every((id) => cluster.replica(id).status().diverged !== undefined), { timeoutMs: 5_000 });
+      expect(cluster.sim.clock.now() - sent).toBeLessThan(3_000);
+      for (const id of followers) expect(cluster.replica(id).status().diverged!.index % 16).not.toBe(0);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
   it('Byzantine: a client whose replies disagree says which replicas said what, not "timeout"', async () => {
     const cluster = await createLocalCluster({ machine: leaky, faultModel: 'byzantine', f: 1, seed: 7, client: { retryAfterMs: 150, giveUpAfterMs: 5_000 } });
     try {

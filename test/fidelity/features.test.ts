@@ -2,7 +2,8 @@
  * Fidelity: each XState v5 feature's machine, run on a local actor (XState's SimulatedClock)
  * and on the crash and Byzantine groups, must show the same state after every step: the
  * client's agreed snapshot and every replica's app (value, context, status, output, children),
- * also across a leader/primary crash and its restart from storage (snapshot restore).
+ * also across a leader/primary crash and its restart from storage (snapshot restore); every
+ * case ends with a follower restored from its storage, compared with one that never stopped.
  */
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock, type AnyActorRef } from 'xstate';
@@ -93,6 +94,15 @@ async function run(c: FeatureCase, faultModel: 'crash' | 'byzantine', seed: numb
       index = Math.max(index, ...cluster.replicaIds.filter((id) => id !== crashed).map((id) => cluster.replica(id).status().appliedIndex));
       await compareReplicas('restart of the crashed leader');
     }
+    // Every case ends with a restore: a follower restarts from its storage (snapshot and log)
+    // and must hold the same live actors (children, refs, ids) as a replica that never stopped.
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.replicaIds.find((id) => id !== leader && cluster.sim.isUp(id))!;
+    cluster.crash(follower);
+    await cluster.restart(follower);
+    const live = await settle(cluster, Math.max(...cluster.replicaIds.map((id) => cluster.replica(id).status().appliedIndex)));
+    const witness = live.find((id) => id !== follower)!;
+    expect(view(cluster.replica(follower).app.getSnapshot() as never, true), `${c.feature} (${faultModel}) ${follower} restored`).toEqual(view(cluster.replica(witness).app.getSnapshot() as never, true));
   } finally {
     await cluster.stop();
   }
