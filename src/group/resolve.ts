@@ -54,6 +54,13 @@ function transportFor(group: GroupDescriptor, factory: TransportFactory | undefi
 export function resolveReplicaOptions(options: GroupReplicaOptions, factory?: TransportFactory, where = 'createReplica'): ReplicaOptions {
   if (!options || typeof options !== 'object' || !isGroupDescriptor(options.group)) {
     const { join: _join, ...rest } = (options ?? {}) as GroupReplicaOptions;
+    // A typo'd id (r9 for r1) would otherwise run as a replica joining the group.
+    const members = Array.isArray(options?.group?.members) ? options.group.members : [];
+    const key = options?.identity?.publicKey;
+    const mine = key instanceof Uint8Array ? members.find((m) => m?.publicKey instanceof Uint8Array && bytesEqual(m.publicKey, key)) : undefined;
+    if (mine && typeof options.id === 'string' && options.id !== mine.id) {
+      throw new TypeError(`${where}: \`id\` is ${JSON.stringify(options.id)} but the identity is member ${mine.id}'s (members: ${members.map((m) => m.id).join(', ')})`);
+    }
     return rest as ReplicaOptions;
   }
   const group = parseGroup(options.group, `${where}: group`);

@@ -79,6 +79,13 @@ describe('group descriptor', () => {
     expect(joining.id).toBe('r4');
   });
 
+  it('createReplica with a GroupConfig refuses an id that is not the identity\'s member id (the typo\'d r9)', async () => {
+    const { group: g, ids } = await group('crash', 3);
+    const config = groupConfig(parseGroup(g));
+    expect(() => createReplica({ group: config, identity: ids[0]!, id: 'r9', machine: counter, transport: noTransport })).toThrow('createReplica: `id` is "r9" but the identity is member r1\'s (members: r1, r2, r3)');
+    expect(createReplica({ group: config, identity: ids[0]!, id: 'r1', machine: counter, transport: noTransport }).id).toBe('r1');
+  });
+
   it('createReplica with a descriptor builds its WebRTC transport from signaling and room, and names what is missing', async () => {
     const { group: g, ids } = await group('byzantine', 4);
     const r = createReplica({ group: g, identity: ids[1]!, machine: counter });
