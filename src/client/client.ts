@@ -43,16 +43,21 @@ export interface ReadOutcome {
 }
 
 export interface ClientOptions<TMachine extends AnyStateMachine = AnyStateMachine> {
-  /** This client's id on the network (its identity id for WebRTC; a name in the simulator). */
-  id: string;
+  /**
+   * This client's id on the network (its identity id for WebRTC; a name in the simulator).
+   * May be left out when the transport names it once started (a group client's new identity).
+   */
+  id?: string;
   transport: Transport;
   /** Replica ids of the group. */
   replicas: string[];
   /**
    * `crash`: one reply from the leader decides. `byzantine`: every message goes to all
-   * replicas and the client votes on their replies (see Client).
+   * replicas and the client votes on their replies (see Client). Required (or `group` of
+   * createClient): there is no default, since a client voting as crash against a Byzantine
+   * group would accept a single reply.
    */
-  faultModel?: 'crash' | 'byzantine';
+  faultModel: 'crash' | 'byzantine';
   clock?: Clock;
   /** Resend after this long without an answer (ms): to another replica (crash), to all (byzantine). */
   retryAfterMs?: number;
@@ -326,8 +331,12 @@ const REPLY_LIMIT = 64 * 1024 * 1024;
  * decided like a request). After a result, the client adopts the member list it agreed on.
  */
 export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
-  readonly id: string;
-  readonly #opts: Required<Omit<ClientOptions, 'clock' | 'machine' | 'input'>> & { clock: Clock };
+  #id: string;
+  /** This client's id on the network ('' until a transport that names it has started). */
+  get id(): string {
+    return this.#id;
+  }
+  readonly #opts: Required<Omit<ClientOptions, 'clock' | 'machine' | 'input' | 'id'>> & { clock: Clock };
   #seq = 0;
   #nonce = 0;
   /** The open session's id; undefined until the first send opens (or resumes) one, and after it expired. */
@@ -353,11 +362,17 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
   readonly #dissentLog: DissentRecord[] = [];
 
   constructor(options: ClientOptions<TMachine>) {
-    if (!options || typeof options.id !== 'string' || options.id === '') throw new TypeError('createClient: `id` must be a non-empty string');
+    if (!options || typeof options !== 'object') throw new TypeError('createClient: options are required');
+    // Left out, the id comes from a transport that names it once started (see ClientOptions.id).
+    const idFromTransport = options.id === undefined && typeof options.transport?.start === 'function' && 'id' in options.transport;
+    if (!idFromTransport && (typeof options.id !== 'string' || options.id === '')) throw new TypeError('createClient: `id` must be a non-empty string');
     if (!Array.isArray(options.replicas) || options.replicas.length === 0) throw new TypeError('createClient: `replicas` must list the group');
     if (!options.transport || typeof options.transport.send !== 'function') throw new TypeError('createClient: `transport` is required');
-    if (options.faultModel !== undefined && options.faultModel !== 'crash' && options.faultModel !== 'byzantine') {
-      throw new TypeError(`createClient: unknown faultModel ${String(options.faultModel)}`);
+    if (options.faultModel === undefined) {
+      throw new TypeError("createClient: `faultModel` is required ('crash' or 'byzantine', as the group's replicas run), or pass `group` (a group descriptor); there is no default: a client voting as crash against a Byzantine group would accept a single reply");
+    }
+    if (options.faultModel !== 'crash' && options.faultModel !== 'byzantine') {
+      throw new TypeError(`createClient: unknown faultModel ${String(options.faultModel)} (expected 'crash' or 'byzantine')`);
     }
     if (options.maxEventBytes !== undefined && !(Number.isSafeInteger(options.maxEventBytes) && options.maxEventBytes > 0)) {
       throw new TypeError(`createClient: maxEventBytes must be a positive safe integer, got ${String(options.maxEventBytes)}`);
@@ -369,12 +384,11 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
     if (options.session !== undefined && !(Number.isSafeInteger(options.session) && options.session > 0)) {
       throw new TypeError(`createClient: session must be a session id (a positive safe integer), got ${String(options.session)}`);
     }
-    this.id = options.id;
+    this.#id = options.id ?? '';
     this.actor = new ClientActor(options.machine, { submit: (event) => this.send(event as EventFromLogic<TMachine>), refusal: (event) => this.#refusal(event, 'client.actor.send') }, options.input);
     this.#seq = options.startSeq ?? 0;
     this.#resume = options.session;
     this.#opts = {
-      faultModel: 'crash',
       retryAfterMs: 300,
       giveUpAfterMs: 30_000,
       startSeq: 0,
@@ -389,7 +403,12 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
     options.transport.onMessage((from, bytes) => this.#receive(from, bytes));
     // A network transport connects first; every request waits for that (and fails with its error).
     if (options.transport.start) {
-      const started = options.transport.start();
+      const transport = options.transport as Transport & { readonly id?: string };
+      const started = transport.start!().then(() => {
+        if (this.#id !== '') return;
+        if (typeof transport.id !== 'string' || transport.id === '') throw new TypeError('createClient: no `id` given and the transport named none once started');
+        this.#id = transport.id;
+      });
       started.catch(() => {});
       this.#queue = this.#transportReady = started;
     }

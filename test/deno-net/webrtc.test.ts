@@ -122,6 +122,7 @@ test('crash-model group of 3 replicas and a client over WebRTC', async () => {
   const ci = await generateIdentity();
   const client = createClient({
     id: ci.id,
+    faultModel: 'crash',
     replicas: members.map((m) => m.id),
     transport: webrtcTransport({ signaling: server.url, room, identity: ci, peerKey: (id) => keys.get(id) }),
   });

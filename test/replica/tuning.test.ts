@@ -81,7 +81,7 @@ describe('tuning validation', () => {
 
   it.each(clientCases)('createClient and createLocalCluster refuse $name = $shown', async ({ name, value, shown }) => {
     const transport = { send() {}, onMessage() {} };
-    const make = () => createClient({ id: 'c', replicas: ['r1'], transport, [name]: value } as never);
+    const make = () => createClient({ id: 'c', replicas: ['r1'], faultModel: 'crash', transport, [name]: value } as never);
     expect(make).toThrow(RangeError);
     expect(make).toThrow(`createClient: options.${name} must be ${CLIENT_RULES[name as keyof typeof CLIENT_RULES].allowed}, got ${shown}`);
     await expect(createLocalCluster({ machine: counter, client: { [name]: value } })).rejects.toThrow(`createLocalCluster: client.${name} must be `);
@@ -89,6 +89,6 @@ describe('tuning validation', () => {
 
   it('a client may wait forever (giveUpAfterMs: Infinity)', () => {
     const transport = { send() {}, onMessage() {} };
-    expect(() => createClient({ id: 'c', replicas: ['r1'], transport, giveUpAfterMs: Infinity }).close()).not.toThrow();
+    expect(() => createClient({ id: 'c', replicas: ['r1'], faultModel: 'crash', transport, giveUpAfterMs: Infinity }).close()).not.toThrow();
   });
 });
