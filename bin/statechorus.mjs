@@ -3,6 +3,19 @@
 // sources in ../dist, built by `npm run build` (tsc -p tsconfig.build.json).
 const cli = new URL('../dist/signaling/cli.js', import.meta.url);
 
+// Under npm (npx, npm exec, npm run) this process runs below `sh -c`, and npm hands a SIGTERM
+// it receives to that shell alone: the shell dies and this process would go on under PID 1.
+// So when npm started us and our parent goes away, stop as if signalled (graceful shutdown).
+if (process.env.npm_lifecycle_event !== undefined && process.platform !== 'win32') {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, 200);
+  watch.unref();
+}
+
 let main;
 try {
   ({ main } = await import(cli.href));
