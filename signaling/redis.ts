@@ -102,7 +102,7 @@ export async function connectRedisBus(hub: SignalingHub, options: RedisBusOption
     pub.disconnect();
     sub.disconnect();
     const cause = lastError.pub || lastError.sub || errorText(e);
-    throw new Error(`signaling: cannot reach Redis at ${shown}: ${cause}`, { cause: e });
+    throw new Error(`cannot reach Redis at ${shown}: ${cause}`, { cause: e });
   }
 
   const counters = { published: 0, received: 0, delivered: 0, dropped: 0, reconnects: 0 };

@@ -8,7 +8,7 @@ import { parseArgs } from '../../signaling/args.ts';
 import { startSignalingServer, type SignalingServer } from '../../signaling/node.ts';
 import { checkRedisUrl, redactRedisUrl } from '../../signaling/redis.ts';
 import { TestClient, type Json } from './helpers.ts';
-import { waitUntil } from './processes.ts';
+import { scratchPackage, spawnProc, waitUntil } from './processes.ts';
 import { freePort, startRedis, type TestRedis } from './redis-server.ts';
 
 let redis: TestRedis;
@@ -131,7 +131,7 @@ describe('signaling instances sharing rooms through Redis', () => {
   it('Redis unreachable at start-up: the server does not start, and says which URL and why', async () => {
     const port = await freePort();
     await expect(startSignalingServer({ redis: `redis://127.0.0.1:${port}` })).rejects.toThrow(
-      new RegExp(`^signaling: cannot reach Redis at redis://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`),
+      new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`),
     );
   });
 
@@ -142,4 +142,27 @@ describe('signaling instances sharing rooms through Redis', () => {
     expect(parseArgs(['signal', '--redis', 'redis://127.0.0.1:6379'])).toMatchObject({ command: { redis: 'redis://127.0.0.1:6379' } });
     expect(() => parseArgs(['signal', '--redis', '127.0.0.1:6379'])).toThrow(/--redis needs a URL like redis:\/\/127\.0\.0\.1:6379, got "127\.0\.0\.1:6379"/);
   });
+
+  it('the CLI: --redis shares rooms and says so; unreachable Redis exits 1 naming the URL and the cause', async () => {
+    const pkg = scratchPackage('redis-cli-');
+    try {
+      const ok = spawnProc(process.execPath, [pkg.bin, 'signal', '--port', '0', '--redis', redis.url]);
+      const [, url] = await ok.waitFor(/signaling server listening on (ws:\/\/\S+)\n/);
+      expect(ok.stdout()).toMatch(new RegExp(`^sharing rooms through Redis at redis://127\\.0\\.0\\.1:${redis.port}/? \\(instance [0-9a-f]{16}\\)\\n`));
+      const b = await instance();
+      const [ca, cb] = [await member(b, 'room-cli'), await TestClient.open(url!)];
+      clients.push(cb);
+      cb.send({ type: 'subscribe', topics: ['room-cli'] });
+      await publishUntil(ca, 'room-cli', [cb], (m) => m['clients'] === 2);
+      ok.child.kill('SIGTERM');
+      expect(await ok.exit).toEqual({ code: 0, signal: null });
+
+      const port = await freePort();
+      const bad = spawnProc(process.execPath, [pkg.bin, 'signal', '--port', '0', '--redis', `redis://127.0.0.1:${port}`]);
+      expect((await bad.exit).code).toBe(1);
+      expect(bad.stderr()).toBe(`statechorus signal: cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    } finally {
+      pkg.remove();
+    }
+  }, 60_000);
 });
