@@ -91,7 +91,8 @@ export async function connectRedisBus(hub: SignalingHub, options: RedisBusOption
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
     autoResubscribe: false, // done below, with presence queries, on every 'ready'
   };
-  const pub: RedisClient = new Redis(url, { ...common, connectionName: `statechorus-signal-${instance}-pub` });
+  // Auto-pipelining: the publishes of one event-loop turn go to Redis in one write.
+  const pub: RedisClient = new Redis(url, { ...common, enableAutoPipelining: true, connectionName: `statechorus-signal-${instance}-pub` });
   const sub: RedisClient = new Redis(url, { ...common, connectionName: `statechorus-signal-${instance}-sub` });
   const lastError = { pub: '', sub: '' };
   pub.on('error', (e: Error) => void (lastError.pub = e.message));
