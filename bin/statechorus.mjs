@@ -10,6 +10,19 @@ const groupCli = new URL('../dist/src/cli/main.js', import.meta.url);
 
 const missing = (err, url) => err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(url.pathname.split('/dist/').pop());
 
+// Under npm (npx, npm exec, npm run) this process runs below `sh -c`, and npm hands a SIGTERM
+// it receives to that shell alone: the shell dies and this process would go on under PID 1.
+// So when npm started us and our parent goes away, stop as if signalled (graceful shutdown).
+if (process.env.npm_lifecycle_event !== undefined && process.platform !== 'win32') {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, 200);
+  watch.unref();
+}
+
 let main;
 try {
   ({ main } = await import((signal ? signalCli : groupCli).href));
@@ -25,16 +38,6 @@ try {
     console.error(`statechorus: ${cli.pathname} is missing; run "npm run build" first`);
     process.exit(1);
   }
-}
-
-// Under npx the command runs as a grandchild of npm (npm -> sh -> node): a SIGTERM to npm kills
-// the shell but never reaches this process, which would be left running under PID 1. So when
-// our parent goes away, stop as if signalled (the commands' SIGTERM handlers close cleanly).
-const parent = process.ppid;
-if (parent > 1) {
-  setInterval(() => {
-    if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
-  }, 500).unref();
 }
 
 main(process.argv.slice(2)).then(

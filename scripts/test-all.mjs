@@ -27,8 +27,9 @@ function run(name, cmd, args, count) {
 
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
-// System programs some tests start (coturn for the TURN test, Chromium for the browser tests), installed when missing.
-spawnSync('bash', ['scripts/apt-ensure.sh', 'turnserver:coturn', 'chromium:chromium'], { stdio: 'inherit' });
+// System programs some tests start (coturn for the TURN test, Chromium for the browser tests, redis-server
+// for the signaling instances sharing rooms), installed when missing.
+spawnSync('bash', ['scripts/apt-ensure.sh', 'turnserver:coturn', 'chromium:chromium', 'redis-server:redis-server'], { stdio: 'inherit' });
 
 run('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], (_out, status) => (status === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 }));
 

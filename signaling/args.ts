@@ -11,6 +11,8 @@ export interface SignalCommand {
   port: number;
   host: string;
   limits: Partial<HubOptions>;
+  /** Share rooms with other instances through this Redis (Node only). */
+  redis?: string;
 }
 
 export type ParsedArgs = { kind: 'help' } | { kind: 'signal'; command: SignalCommand };
@@ -31,6 +33,8 @@ a room, which sign their session descriptions themselves.
 Options:
   --port N                   port to listen on; 0 picks a free one (default: $PORT or ${DEFAULT_PORT})
   --host H                   address to listen on (default: ${DEFAULT_HOST}; 0.0.0.0 for all interfaces)
+  --redis URL                share rooms with other instances through Redis pub/sub
+                             (redis://host:6379; Node only): run several behind a load balancer
   --max-connections N        connections in total (default: ${d.maxConnections})
   --max-connections-per-ip N connections per remote address, 0 for no limit (default: ${d.maxConnectionsPerIp})
   --max-frame-bytes N        largest accepted frame (default: ${d.maxFrameBytes})
@@ -96,6 +100,11 @@ export function parseArgs(argv: readonly string[], env: { PORT?: string | undefi
     if (flag === '--host') {
       if (value.trim() === '') throw new UsageError('--host needs a value');
       command.host = value;
+      continue;
+    }
+    if (flag === '--redis') {
+      if (!/^rediss?:\/\/[^/\s]/.test(value)) throw new UsageError(`--redis needs a URL like redis://127.0.0.1:6379, got ${JSON.stringify(value)}`);
+      command.redis = value;
       continue;
     }
     const spec = NUMERIC[flag];

@@ -36,10 +36,25 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.out(usage().trimEnd());
     return 0;
   }
-  const { port, host, limits } = parsed.command;
+  const { port, host, limits, redis } = parsed.command;
   let server;
   try {
-    server = await startSignalingServer({ port, host, ...limits });
+    server = await startSignalingServer({
+      port,
+      host,
+      ...limits,
+      ...(redis
+        ? {
+            redis: {
+              url: redis,
+              onEvent: (e) =>
+                e.type === 'down'
+                  ? io.err(`statechorus signal: lost Redis (${e.error}); relaying between this instance's clients only until it is back`)
+                  : io.out('Redis is back: sharing rooms again'),
+            },
+          }
+        : {}),
+    });
   } catch (e) {
     io.err(`statechorus signal: ${e instanceof Error ? e.message : String(e)}`);
     process.exitCode = 1;
@@ -64,6 +79,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const shared = server.stats().redis;
+  if (shared) io.out(`sharing rooms through Redis at ${shared.url} (instance ${shared.instance})`);
   // Only now: whoever waits for this line may signal at once, and the handlers must be there.
   io.out(`signaling server listening on ${server.url}`);
   return 0;

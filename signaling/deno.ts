@@ -29,7 +29,9 @@ function listenError(err: unknown, host: string, port: number): Error {
 }
 
 export async function startSignalingServer(options: SignalingServerOptions = {}): Promise<SignalingServer> {
-  const { port: requestedPort = 0, host = DEFAULT_HOST, closeGraceMs = 1000, ...limits } = options;
+  const { port: requestedPort = 0, host = DEFAULT_HOST, closeGraceMs = 1000, redis, ...limits } = options;
+  // One instance per room on Deno: sharing rooms through Redis is the Node server's (node.ts).
+  if (redis !== undefined) throw new TypeError('signaling: the Deno server does not share rooms through Redis; run the Node server (npx statechorus signal --redis URL)');
   const hub = new SignalingHub(limits);
   const idleTimeout = Math.max(1, Math.ceil(hub.options.pingIntervalMs / 1000));
   // deno-lint-ignore no-explicit-any
@@ -160,10 +162,10 @@ async function runCli(argv: readonly string[]): Promise<void> {
     console.log(usage('deno run --allow-net signaling/deno.ts').trimEnd());
     return;
   }
-  const { port, host, limits } = parsed.command;
+  const { port, host, limits, redis } = parsed.command;
   let server: SignalingServer;
   try {
-    server = await startSignalingServer({ port, host, ...limits });
+    server = await startSignalingServer({ port, host, ...limits, ...(redis ? { redis } : {}) });
   } catch (e) {
     console.error(`statechorus signal: ${e instanceof Error ? e.message : String(e)}`);
     Deno.exit(1);

@@ -9,6 +9,7 @@
  *                    {"type":"ping"}
  *   server → client  the publish message, to every subscriber of its topic (the sender too when
  *                    it is subscribed), with "clients": the number of subscribers of the topic
+ *                    (over all instances when a TopicBus joins several, see redis.ts)
  *                    {"type":"pong"}
  *                    {"type":"error","message":"..."}   (our addition; y-webrtc clients ignore it)
  *
@@ -100,6 +101,19 @@ export const CloseCode = Object.freeze({
   messageTooBig: 1009,
   tryAgainLater: 1013,
 });
+
+/**
+ * What the hub needs to share topics with other server instances (redis.ts implements it over
+ * Redis pub/sub). Without one, the hub serves its own connections only.
+ */
+export interface TopicBus {
+  /** This instance's subscriber count of `topic` changed to `count` (0: no local subscriber left). */
+  localCount(topic: string, count: number): void;
+  /** Subscribers of `topic` on the other instances, as far as this one knows. */
+  remoteCount(topic: string): number;
+  /** Sends a publish message accepted here to the other instances' subscribers. */
+  publish(topic: string, message: Record<string, unknown>): void;
+}
 
 /** Why an incoming frame was dropped (not relayed / not acted on). */
 export type DropReason =
@@ -233,6 +247,7 @@ export class SignalingHub {
   private readonly sessions = new Set<Session>();
   private readonly perIp = new Map<string, number>();
   private readonly topics = new Map<string, Set<Session>>();
+  private bus: TopicBus | undefined;
   private readonly counters = {
     accepted: 0,
     received: 0,
@@ -247,6 +262,27 @@ export class SignalingHub {
 
   constructor(options: Partial<HubOptions> = {}) {
     this.options = resolveHubOptions(options);
+  }
+
+  /** Shares this hub's topics with other instances from now on (see TopicBus). */
+  useBus(bus: TopicBus): void {
+    this.bus = bus;
+    for (const [topic, subs] of this.topics) bus.localCount(topic, subs.size);
+  }
+
+  /** Topics with at least one subscriber here, and their counts. */
+  localTopics(): Map<string, number> {
+    return new Map([...this.topics].map(([t, subs]) => [t, subs.size]));
+  }
+
+  /**
+   * Delivers a publish message that another instance accepted (it arrived over the bus) to this
+   * instance's subscribers of `topic`; returns how many it reached.
+   */
+  deliverFromBus(topic: string, message: Record<string, unknown>): number {
+    const receivers = this.topics.get(topic);
+    if (!receivers || receivers.size === 0) return 0;
+    return this.relay(topic, receivers, message);
   }
 
   /**
@@ -486,6 +522,7 @@ export class SignalingHub {
       if (!subs) this.topics.set(t, (subs = new Set()));
       subs.add(s);
       s.topics.add(t);
+      this.bus?.localCount(t, subs.size);
     }
   }
 
@@ -499,6 +536,7 @@ export class SignalingHub {
     if (!subs) return;
     subs.delete(s);
     if (subs.size === 0) this.topics.delete(topic);
+    this.bus?.localCount(topic, subs.size);
   }
 
   /**
@@ -509,17 +547,26 @@ export class SignalingHub {
     const topic = this.checkTopic(m['topic'], '"topic"');
     this.counters.published++;
     const receivers = this.topics.get(topic);
-    if (!receivers || receivers.size === 0) return;
-    m['clients'] = receivers.size;
+    if (receivers && receivers.size > 0) this.relay(topic, receivers, m);
+    // Other instances' subscribers (publishing without being subscribed is allowed there too).
+    this.bus?.publish(topic, m);
+  }
+
+  /** Sends `m` to `receivers` with "clients": the topic's subscribers here and on other instances. */
+  private relay(topic: string, receivers: Set<Session>, m: Record<string, unknown>): number {
+    m['clients'] = receivers.size + (this.bus ? this.bus.remoteCount(topic) : 0);
     let text: string;
     try {
       text = JSON.stringify(m);
     } catch {
       throw new BadFrame('unrelayable', 'message cannot be relayed');
     }
+    let n = 0;
     for (const r of [...receivers]) {
-      if (this.deliver(r, text)) this.counters.relayed++;
+      if (this.deliver(r, text)) n++;
     }
+    this.counters.relayed += n;
+    return n;
   }
 
   // --- outgoing ---

@@ -32,8 +32,10 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): Er
 }
 
 export async function startSignalingServer(options: SignalingServerOptions = {}): Promise<SignalingServer> {
-  const { port: requestedPort = 0, host = DEFAULT_HOST, closeGraceMs = 1000, ...limits } = options;
+  const { port: requestedPort = 0, host = DEFAULT_HOST, closeGraceMs = 1000, redis, ...limits } = options;
   const hub = new SignalingHub(limits);
+  // Loaded only when asked for: the single-process server never touches ioredis.
+  const bus = redis === undefined ? undefined : await (await import('./redis.ts')).connectRedisBus(hub, typeof redis === 'string' ? { url: redis } : redis);
   const sockets = new Set<WebSocket>();
 
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -120,6 +122,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       http.off('listening', onListening);
+      void bus?.close();
       reject(listenError(err, host, requestedPort));
     };
     const onListening = () => {
@@ -143,7 +146,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     port,
     host,
     url: wsUrl(host, port),
-    stats: () => hub.stats(),
+    stats: () => (bus ? { ...hub.stats(), redis: bus.stats() } : hub.stats()),
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
@@ -166,6 +169,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
         http.closeAllConnections();
         await stopped;
         wss.close();
+        await bus?.close();
       })();
       return closing;
     },

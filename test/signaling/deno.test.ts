@@ -144,6 +144,12 @@ describe.skipIf(!deno)('signaling server on Deno (signaling/deno.ts)', () => {
     expect(second.err()).toMatch(new RegExp(`port ${port} is already in use`));
   });
 
+  it('stays single-instance: --redis exits 1 pointing to the Node server', async () => {
+    const shared = runDeno(['--port', '0', '--redis', 'redis://127.0.0.1:6379']);
+    expect(await shared.exit).toBe(1);
+    expect(shared.err()).toMatch(/the Deno server does not share rooms through Redis; run the Node server \(npx statechorus signal --redis URL\)/);
+  });
+
   it('stops cleanly on SIGTERM, closing clients with 1001', async () => {
     const a = await open();
     await a.sync();
