@@ -1,5 +1,7 @@
+import { canonicalEqual } from '../../src/codec/index.ts';
+import type { BftCore } from './core.ts';
 import { weakQuorum } from './quorum.ts';
-import type { Config } from './types.ts';
+import type { Batch, BatchItem, Config } from './types.ts';
 
 /**
  * Which client requests a backup may prepare.
@@ -106,4 +108,77 @@ export class RequestBar {
       if (seen.size === 0) this.#contradictions.delete(client);
     }
   }
+}
+
+/** A client request (or ordered read, or reconfiguration) this replica holds. */
+export interface Known {
+  item: BatchItem;
+  /** Tick the request timer (blaming the primary) counts from: reset when a new view starts. */
+  since: number;
+  /** Tick it was first received: forgetting counts from here, so view changes cannot keep it forever. */
+  born: number;
+  proposed: boolean;
+  /** This replica holds another version than one a pre-prepare ordered (the client equivocated, or the primary lies). */
+  contended?: boolean;
+  /** Ordered by this replica as primary. */
+  ownProposal?: boolean;
+}
+
+/** The requests a replica holds, received from their clients, and the ones it bars. */
+export class RequestPool {
+  readonly known = new Map<string, Known>();
+  /** Requests dropped at a view change: receipts ignored until they would have been forgotten. */
+  readonly barred = new RequestBar();
+
+  constructor(private readonly core: BftCore) {}
+
+  /** A request received from its client; returns whether it is new (pre-prepares waiting for it may go on). */
+  add(item: BatchItem): boolean {
+    const c = this.core;
+    const key = itemKey(item);
+    if (key === undefined || this.known.has(key) || this.barred.has(key, c.tickCount)) return false;
+    if (item.k === 'req' && c.alreadyApplied(item.client, item.session, item.seq)) return false;
+    this.known.set(key, { item, since: c.tickCount, born: c.tickCount, proposed: false });
+    return true;
+  }
+
+  /** Clients whose request in this vouched-for (or committed) batch differs from the version we hold: they equivocated. */
+  suspectContended(batch: Batch): void {
+    const c = this.core;
+    for (const item of batch.items) {
+      if (item.k !== 'req') continue;
+      const k = this.known.get(itemKey(item)!);
+      if (k && !canonicalEqual((k.item as typeof item).event as never, item.event as never)) this.barred.suspect(item.client, c.tickCount + c.cfg.forgetRequestTicks);
+    }
+  }
+
+  /**
+   * A new view is installed: requests whose ordering stalled in the last view in a way an
+   * equivocating client causes are dropped and barred (`unvouched`: clients of our own batches
+   * as primary that no backup prepared); the rest get a fresh request timer.
+   */
+  carryIntoView(unvouched: Set<string>): void {
+    const c = this.core;
+    for (const [key, k] of this.known) {
+      if ((k.contended && k.item.k === 'req' && this.barred.suspected(k.item.client, c.tickCount)) || k.ownProposal) {
+        if (k.ownProposal && k.item.k === 'req' && unvouched.has(k.item.client)) this.barred.suspect(k.item.client, c.tickCount + c.cfg.forgetRequestTicks);
+        this.known.delete(key);
+        this.barred.bar(key, k.born + c.cfg.forgetRequestTicks);
+        continue;
+      }
+      k.since = c.tickCount;
+      k.proposed = false;
+    }
+  }
+}
+
+/** A client item's identity (two copies of one request are the same item). */
+export function itemKey(item: BatchItem): string | undefined {
+  if (item.k === 'req') return `req:${item.client}:${item.session}:${item.seq}`;
+  if (item.k === 'read') return `read:${item.client}:${item.nonce}`;
+  if (item.k === 'cfg') {
+    const m = item.cmd.messages?.[0];
+    return m && m.type === 'reconfigure' ? `cfg:${m.nonce}` : undefined;
+  }
+  return undefined;
 }

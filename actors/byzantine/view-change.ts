@@ -1,11 +1,15 @@
 /**
- * The view change, as pure functions over signed messages: checking a replica's view-change
- * message (its stable checkpoint and prepared certificates), choosing what the new view
- * re-proposes, and checking a new primary's proof of its view. The core (core.ts) decides
- * when to change views; these decide what is valid.
+ * The view change. The view changer (ViewChanger, at the end) holds its state and timer: it
+ * starts a view change when asked (request timers in slow-primary.ts, evidence against the
+ * primary, f+1 replicas ahead), sends this replica's view change, as the new primary sends the
+ * new view once a quorum's view changes are here, and installs a new view. The pure functions
+ * before it decide what is valid: a replica's view-change message (its stable checkpoint and
+ * prepared certificates), what the new view re-proposes, and a new primary's proof of its view.
  */
-import { isMember, primaryOf, quorumSize } from './quorum.ts';
-import { NULL_DIGEST, type BftMessage, type Config, type StableCheckpoint, type VerifiedProof } from './types.ts';
+import type { BftCore } from './core.ts';
+import { NULL_BATCH } from './normal-case.ts';
+import { isMember, primaryOf, quorumSize, weakQuorum } from './quorum.ts';
+import { NULL_DIGEST, type Batch, type BftMessage, type Config, type PreparedClaim, type SentNewView, type StableCheckpoint, type VerifiedProof } from './types.ts';
 
 export type ViewChangeMessage = Extract<BftMessage, { type: 'viewChange' }>;
 export type NewViewMessage = Extract<BftMessage, { type: 'newView' }>;
@@ -130,4 +134,228 @@ export function checkNewView(nv: NewViewMessage, sender: string, config: Config,
     if (a.seq !== b.seq || a.digest !== b.digest) return `seq ${a.seq}: re-proposed ${b.digest}, the view changes imply ${a.digest}`;
   }
   return plan;
+}
+
+/** View changes further ahead than this are ignored (a liar could otherwise make us store views without end). */
+const MAX_VIEWS_AHEAD = 1024;
+
+/** The view changer: its state, its timer, and the steps from a view change to the new view. */
+export class ViewChanger {
+  /** View changes received (and our own), by view and sender. */
+  readonly #viewChanges = new Map<number, Map<string, { vc: ViewChangeMessage; proof: VerifiedProof | undefined }>>();
+  /** The latest view each replica asked for. */
+  readonly #latest = new Map<string, number>();
+  #own: { message: ViewChangeMessage; batches: Array<{ digest: string; batch: Batch }> } | undefined;
+  #elapsed = 0;
+  #attempts = 0;
+  /** The new view this replica sent as primary (resent to replicas that missed it). */
+  sentNewView: SentNewView | undefined;
+  /** What the installed new view decided for each re-proposed seq. */
+  plan = new Map<number, string>();
+
+  constructor(private readonly core: BftCore) {}
+
+  /** Each tick while changing views. */
+  tick(): void {
+    const c = this.core;
+    // The timer runs only once a quorum is changing to this view too (PBFT's rule): a replica
+    // alone does not race ahead through views the others never reach. A replica asking for a
+    // later view has given up on this one too.
+    let changingWithUs = 0;
+    for (const [id, v] of this.#latest) if (v >= c.view && isMember(c.group, id)) changingWithUs++;
+    if (changingWithUs >= quorumSize(c.group.members.length) && ++this.#elapsed > c.cfg.viewChangeTimeoutTicks * 2 ** Math.min(this.#attempts, 2)) this.start(c.view + 1);
+  }
+
+  start(view: number): void {
+    const c = this.core;
+    // Views only move forward (a view change for the view we are in would claim its own certificates).
+    if (view <= c.view) return;
+    this.#attempts = c.changing ? this.#attempts + 1 : 0;
+    c.view = view;
+    c.changing = true;
+    this.#elapsed = 0;
+    c.primaryWatch.reset();
+    this.plan.clear();
+    c.emit({ type: 'persist', hard: c.hardState() });
+    this.sendViewChange();
+    for (const v of [...this.#viewChanges.keys()]) if (v < view) this.#viewChanges.delete(v);
+  }
+
+  /** Our view change for the current view: stable checkpoint and prepared certificates, to all. */
+  sendViewChange(): void {
+    const c = this.core;
+    const view = c.view;
+    const proofs: VerifiedProof[] = [];
+    const index = new Map<VerifiedProof, number>();
+    const ref = (p: VerifiedProof) => {
+      let i = index.get(p);
+      if (i === undefined) {
+        i = proofs.length;
+        proofs.push(p);
+        index.set(p, i);
+      }
+      return i;
+    };
+    const stableRef = { seq: c.stable.seq, digest: c.stable.digest, cert: c.stable.cert.map(ref) };
+    const prepared: PreparedClaim[] = [];
+    const batches: Array<{ digest: string; batch: Batch }> = [];
+    for (const s of [...c.slots.values()].sort((a, b) => a.seq - b.seq)) {
+      if (!s.cert || s.seq <= c.stable.seq || s.seq > c.stable.seq + c.cfg.windowSize) continue;
+      prepared.push({ seq: s.seq, view: s.cert.view, digest: s.cert.digest, prePrepare: ref(s.cert.prePrepare), prepares: s.cert.prepares.map(ref) });
+      if (s.cert.digest !== NULL_DIGEST) batches.push({ digest: s.cert.digest, batch: s.cert.batch });
+    }
+    const message: ViewChangeMessage = { type: 'viewChange', view, stable: stableRef, prepared, proofs };
+    this.#own = { message, batches };
+    this.#vcs(view).set(c.id, { vc: message, proof: undefined });
+    this.#latest.set(c.id, view);
+    c.send(c.others(), message, batches);
+  }
+
+  /** Status period while changing: repeat our view change (lost messages). */
+  resendOwn(): void {
+    const c = this.core;
+    if (this.#own && this.#own.message.view === c.view) c.send(c.others(), this.#own.message, this.#own.batches);
+  }
+
+  /** A replica that missed our new view: show it again (once per answer interval). */
+  resendNewView(to: string): void {
+    const c = this.core;
+    if (this.sentNewView && c.answers.allow(to, 'newView', c.tickCount)) c.send([to], this.sentNewView.message, this.sentNewView.batches);
+  }
+
+  #vcs(view: number): Map<string, { vc: ViewChangeMessage; proof: VerifiedProof | undefined }> {
+    let m = this.#viewChanges.get(view);
+    if (!m) this.#viewChanges.set(view, (m = new Map()));
+    return m;
+  }
+
+  /** Digests of batches the view changes held claim prepared (the pool keeps them for the new view). */
+  *preparedDigests(): Iterable<string> {
+    for (const vcs of this.#viewChanges.values()) for (const { vc } of vcs.values()) for (const c of vc.prepared) yield c.digest;
+  }
+
+  /** Whether a view change from `from` for `view` would be checked (see BftCore.viewChangeWanted). */
+  wanted(from: string, view: number): boolean {
+    const c = this.core;
+    if (view < c.view || (view === c.view && !c.changing)) return false;
+    if (!isMember(c.group, c.id) || !isMember(c.group, from) || view > c.view + MAX_VIEWS_AHEAD) return false;
+    // One view change per sender: its latest (a sender that moved on no longer backs older views).
+    const latest = this.#latest.get(from);
+    return latest === undefined || latest < view;
+  }
+
+  newViewWanted(view: number): boolean {
+    const c = this.core;
+    return isMember(c.group, c.id) && (view > c.view || (view === c.view && c.changing));
+  }
+
+  /** Our own signed view change: its proof, for the new view. */
+  signed(m: ViewChangeMessage, proof: VerifiedProof): void {
+    const entry = this.#viewChanges.get(m.view)?.get(this.core.id);
+    if (entry) entry.proof ??= proof;
+    this.tryNewView();
+  }
+
+  onViewChange(from: string, m: ViewChangeMessage, proof: VerifiedProof | undefined): void {
+    const c = this.core;
+    if (c.answers.demand(from, 'viewChange', c.tickCount)) c.exclusion.caught(from, `view change flood: more than ${c.answers.floodAt} in ${c.answers.interval} ticks`);
+    if (!this.wanted(from, m.view)) {
+      // A replica still asking for a view we are already in: show it the new view (once per interval).
+      if (m.view === c.view && !c.changing) this.resendNewView(from);
+      return;
+    }
+    const latest = this.#latest.get(from);
+    const problem = checkViewChange(m, from, c.group, c.cfg.windowSize, (seq) => c.configFor(seq));
+    if (problem) return c.exclusion.caught(from, `view change: ${problem}`);
+    if (latest !== undefined) this.#viewChanges.get(latest)?.delete(from);
+    this.#latest.set(from, m.view);
+    this.#vcs(m.view).set(from, { vc: m, proof });
+    // f+1 replicas want a later view: at least one is correct, so join the lowest of them.
+    if (m.view > c.view) {
+      const ahead: number[] = [];
+      for (const [id, v] of this.#latest) if (v > c.view && isMember(c.group, id)) ahead.push(v);
+      if (ahead.length >= weakQuorum(c.group.members.length)) this.start(Math.min(...ahead));
+    }
+    this.tryNewView();
+  }
+
+  /** The new primary sends its new view once it holds a quorum of signed view changes. */
+  tryNewView(): void {
+    const c = this.core;
+    if (!c.changing || c.primary !== c.id || this.sentNewView?.view === c.view) return;
+    const vcs = [...this.#vcs(c.view)].filter(([id, e]) => e.proof !== undefined && isMember(c.group, id));
+    if (vcs.length < quorumSize(c.group.members.length)) return;
+    const chosen = vcs.slice(0, quorumSize(c.group.members.length));
+    const plan = planNewView(chosen.map(([, e]) => e.vc));
+    const batches: Array<{ digest: string; batch: Batch }> = [];
+    for (const p of plan.prePrepares) {
+      if (p.digest === NULL_DIGEST) continue;
+      const batch = c.pool.get(p.digest);
+      if (!batch) return; // its batch came with the view changes; wait if not yet
+      batches.push({ digest: p.digest, batch });
+    }
+    const message: BftMessage = { type: 'newView', view: c.view, viewChanges: chosen.map(([, e]) => e.proof!), prePrepares: plan.prePrepares };
+    this.sentNewView = { view: c.view, message, batches };
+    c.emit({ type: 'persist', newView: this.sentNewView });
+    c.send(c.others(), message, batches);
+    this.#install(c.view, plan);
+  }
+
+  onNewView(from: string, m: NewViewMessage): void {
+    const c = this.core;
+    if (m.view < c.view || (m.view === c.view && !c.changing)) return;
+    const plan = checkNewView(m, from, c.group, c.cfg.windowSize, (seq) => c.configFor(seq));
+    if (typeof plan === 'string') return c.exclusion.caught(from, `new view: ${plan}`);
+    this.#install(m.view, plan);
+  }
+
+  #install(view: number, plan: NewViewPlan): void {
+    const c = this.core;
+    c.view = view;
+    c.changing = false;
+    this.#attempts = 0;
+    c.emit({ type: 'persist', hard: c.hardState() });
+    // The checkpoint was checked with the view change that carried it (its signer vouching too).
+    c.checkpoints.adoptStable(plan.stable);
+    this.plan = new Map(plan.prePrepares.map((p) => [p.seq, p.digest]));
+    c.emit({ type: 'persist', hard: c.hardState() });
+    // Our own batches that no backup prepared: a client that gave only us its version stalls them like this.
+    const unvouched = new Set<string>();
+    for (const s of c.slots.values()) {
+      if (s.committed || !s.batch || s.view < 0 || primaryOf(c.configFor(s.seq), s.view) !== c.id) continue;
+      if ([...s.prepares].some(([id, v]) => id !== c.id && v.view === s.view && v.digest === s.digest)) continue;
+      for (const item of s.batch.items) if (item.k === 'req') unvouched.add(item.client);
+    }
+    // Slots not yet committed start over in the new view (their certificates are kept for later view changes).
+    for (const s of c.slots.values()) {
+      if (s.committed) continue;
+      s.view = -1;
+      s.digest = null;
+      s.batch = undefined;
+      s.ppProof = undefined;
+      s.waiting = undefined;
+      s.sentCommit = false;
+      s.relayed.clear();
+      for (const [id, v] of s.prepares) if (v.view < view) s.prepares.delete(id);
+      for (const [id, v] of s.commits) if (v.view < view) s.commits.delete(id);
+    }
+    // Requests stalled in the last view the way an equivocating client stalls them are not carried
+    // into the new one (request-pool.ts); the rest get a fresh request timer.
+    c.requests.carryIntoView(unvouched);
+    c.exclusion.evidenceProposed.clear();
+    const maxS = plan.prePrepares.length ? plan.prePrepares[plan.prePrepares.length - 1]!.seq : plan.stable.seq;
+    if (c.primary === c.id) {
+      c.normal.nextSeq = Math.max(maxS, c.executed, c.stable.seq) + 1;
+      for (const p of plan.prePrepares) {
+        if (p.seq <= c.executed) continue;
+        const slot = c.slot(p.seq);
+        if (slot.committed) continue;
+        const batch = p.digest === NULL_DIGEST ? NULL_BATCH : c.pool.get(p.digest)!;
+        c.normal.acceptPrePrepare(slot, view, p.digest, batch, undefined);
+        c.persistSlot(slot);
+        c.broadcast({ type: 'prePrepare', view, seq: p.seq, digest: p.digest }, p.digest === NULL_DIGEST ? undefined : [{ digest: p.digest, batch }]);
+      }
+    }
+    c.replayDeferred();
+  }
 }
