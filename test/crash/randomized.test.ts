@@ -26,7 +26,7 @@ describe('crash-fault group under random faults (seeded simulation)', () => {
     expect(sum((r) => r.faults.filter((f) => f.startsWith('partition')).length)).toBeGreaterThan(0);
     if (reports.length >= 20) expect(sum((r) => r.snapshotsInstalled)).toBeGreaterThan(0);
     if (reports.length >= 20) expect(wipes()).toBeGreaterThan(0);
-  }, 600_000);
+  }, 1_200_000); // ~4 min on two idle cores; room for a busy CI machine
 
   it('replays exactly: the same seed gives the same trace, history and state', async () => {
     for (const seed of [3, 17, 42]) {
