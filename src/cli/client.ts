@@ -10,15 +10,16 @@ import { webrtcTransport } from '../transport/node.ts';
 import type { WebrtcTransport } from '../transport/webrtc.ts';
 import { duration, parseCommand, required, UsageError, type CliIo } from './args.ts';
 import { readKeyFile } from './keys.ts';
-import { probeMembers, type ProbeAnswer } from './probe.ts';
+import { describeAnswer, probeMembers } from './probe.ts';
 
 export const clientUsage = `statechorus send --group FILE [--identity KEYFILE] [--timeout 30s] EVENT_JSON
 statechorus read --group FILE [--identity KEYFILE] [--timeout 30s]
 statechorus status --group FILE [--identity KEYFILE] [--timeout 10s]
   send: orders the event through the group, prints the outcome as JSON (index, agreed, snapshot).
   read: a linearizable read, printed as JSON (index, agreed, snapshot).
-  status: asks each member over the group's network: its link from here, whether it leads
-    (crash) or what it has executed (byzantine), its applied index; then a read through the group.
+  status: asks each member over the group's network: its link from here, its phase, term (crash)
+    or view (byzantine), leader, applied and commit index, digest, members, a divergence if it saw
+    one; then a read through the group.
   --identity: the client's key file (e.g. DIR/client.key); default: a new identity.`;
 
 const OPTIONS = { group: { type: 'string' }, identity: { type: 'string' }, timeout: { type: 'string' } } as const;
@@ -79,21 +80,6 @@ export async function read(argv: readonly string[], io: CliIo): Promise<number> 
     await finish(c);
   }
   return 0;
-}
-
-function describeAnswer(a: ProbeAnswer): string {
-  switch (a.kind) {
-    case 'leader':
-      return `leader, applied ${a.index}, digest ${a.digest.slice(0, 12)}`;
-    case 'replied':
-      return `applied ${a.index}, digest ${a.digest.slice(0, 12)}, members ${a.members?.join(',') ?? '?'}`;
-    case 'follower':
-      return a.leader ? `follower (leader ${a.leader})` : 'no leader known (election under way)';
-    case 'refused':
-      return `refused: ${a.message}`;
-    case 'silent':
-      return 'no answer';
-  }
 }
 
 export async function status(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,18 +1,35 @@
-// What `statechorus status` asks each member: an unordered read sent to that member alone.
-// There is no status request on the wire; a read is what every replica answers, and its answer
-// says enough: a crash leader replies with its applied index and digest, a follower redirects
-// to the leader it knows (or none during an election); a Byzantine replica replies with what
-// it has executed and its member list. Silence within the timeout is reported as such.
+// What `statechorus status` asks each member: a status request (wire kind 'status') sent to that
+// member alone; the member answers with its own status() (phase, term or view, leader, applied
+// and commit index, members, digest, a divergence if it saw one). Silence within the timeout is
+// reported as such.
 import { open, seal } from '../wire/index.ts';
 import type { WebrtcTransport } from '../transport/webrtc.ts';
 
-export type ProbeAnswer =
-  | { kind: 'leader' | 'replied'; index: number; digest: string; members?: string[] }
-  | { kind: 'follower'; leader: string | null }
-  | { kind: 'refused'; message: string }
-  | { kind: 'silent' };
+/** The part of a replica's status() that `status` prints (the rest is kept as sent). */
+export interface MemberStatus {
+  faultModel: string;
+  phase: string;
+  term: number;
+  leader: string | null;
+  commitIndex: number;
+  appliedIndex: number;
+  members: string[];
+  digest: string;
+  diverged?: { index: number; leader: string };
+  [more: string]: unknown;
+}
 
-const REPLY_LIMIT = 64 * 1024 * 1024;
+export type ProbeAnswer = { kind: 'status'; status: MemberStatus } | { kind: 'silent' };
+
+const REPLY_LIMIT = 1024 * 1024;
+
+function memberStatus(x: unknown): MemberStatus | undefined {
+  const s = x as Partial<MemberStatus> | null;
+  if (!s || typeof s !== 'object') return undefined;
+  if (typeof s.phase !== 'string' || typeof s.term !== 'number' || typeof s.appliedIndex !== 'number' || typeof s.commitIndex !== 'number') return undefined;
+  if (!(s.leader === null || typeof s.leader === 'string') || !Array.isArray(s.members) || typeof s.digest !== 'string') return undefined;
+  return s as MemberStatus;
+}
 
 export async function probeMembers(transport: WebrtcTransport, ids: string[], timeoutMs: number): Promise<Map<string, ProbeAnswer>> {
   // An endpoint of its own: the client on the transport keeps its handler.
@@ -25,23 +42,17 @@ export async function probeMembers(transport: WebrtcTransport, ids: string[], ti
     const nonce = nonces.get(from);
     if (nonce === undefined || answers.has(from)) return;
     const r = await open(bytes, from, { self: endpoint.id, memberKey: () => undefined, maxBytes: REPLY_LIMIT });
-    if (!r.ok) return;
-    const body = r.message.body as Record<string, unknown> | null;
-    if (!body || typeof body !== 'object' || body.nonce !== nonce) return;
-    if (r.message.kind === 'readReply' && typeof body.index === 'number' && typeof body.digest === 'string') {
-      const members = Array.isArray(body.members) ? body.members.filter((m): m is string => typeof m === 'string') : undefined;
-      answers.set(from, members ? { kind: 'replied', index: body.index, digest: body.digest, members } : { kind: 'leader', index: body.index, digest: body.digest });
-    } else if (r.message.kind === 'redirect') {
-      answers.set(from, { kind: 'follower', leader: typeof body.leader === 'string' ? body.leader : null });
-    } else if (r.message.kind === 'error') {
-      answers.set(from, { kind: 'refused', message: String(body.message) });
-    } else return;
+    if (!r.ok || r.message.kind !== 'statusReply') return;
+    const body = r.message.body as { nonce?: unknown; status?: unknown } | null;
+    const status = body && typeof body === 'object' && body.nonce === nonce ? memberStatus(body.status) : undefined;
+    if (!status) return;
+    answers.set(from, { kind: 'status', status });
     if (answers.size === ids.length) done();
   });
   const ask = async () => {
     for (const id of ids) {
       if (answers.has(id)) continue;
-      endpoint.send(id, await seal({ from: endpoint.id, to: id, kind: 'read', body: { nonce: nonces.get(id) } }));
+      endpoint.send(id, await seal({ from: endpoint.id, to: id, kind: 'status', body: { nonce: nonces.get(id) } }));
     }
   };
   // Links come up over the first second or two: ask again until everyone answered or time is up.
@@ -54,4 +65,14 @@ export async function probeMembers(transport: WebrtcTransport, ids: string[], ti
   await endpoint.close?.();
   for (const id of ids) if (!answers.has(id)) answers.set(id, { kind: 'silent' });
   return answers;
+}
+
+/** One line per member: phase, term or view, leader, indexes, digest; a divergence first. */
+export function describeAnswer(a: ProbeAnswer): string {
+  if (a.kind === 'silent') return 'no answer';
+  const s = a.status;
+  const round = s.faultModel === 'byzantine' ? `view ${s.term}` : `term ${s.term}`;
+  const leader = s.leader === null ? 'no leader' : `leader ${s.leader}`;
+  const diverged = s.diverged ? `DIVERGED from ${s.diverged.leader} at ${s.diverged.index}; ` : '';
+  return `${diverged}${s.phase} (${round}, ${leader}) applied ${s.appliedIndex}, commit ${s.commitIndex}, digest ${s.digest.slice(0, 12)}, members ${s.members.join(',')}`;
 }

@@ -33,7 +33,7 @@ import { Misbehaviour, type Behaviour, type FloodOptions } from './misbehave.ts'
 import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.ts';
 import { count, sealForClient, tooLarge } from './egress.ts';
 import { batchBytesBudget, itemSize, packAttachments } from './batch-size.ts';
-import { answerOf, parseRequest, refusal } from './requests.ts';
+import { answerOf, parseRequest, refusal, statusNonce } from './requests.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
@@ -214,6 +214,11 @@ export class ByzantineReplica {
           return this.#onRequest(r.message.from, r.message.body);
         case 'read':
           return this.#onRead(r.message.from, r.message.body);
+        case 'status': {
+          const nonce = statusNonce(r.message.body);
+          if (nonce === undefined) return this.#host.drop('malformed');
+          return this.#sendToClient(r.message.from, 'statusReply', { nonce, status: this.status() });
+        }
         default:
           return this.#host.drop('unexpected-kind');
       }

@@ -10,7 +10,7 @@ import { decodeTrusted, plainResult } from './common.ts';
 import { sealForClient, sealProtocol } from './egress.ts';
 import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './snapshot-transfer.ts';
 import { ReplicaHost } from './host.ts';
-import { answerOf, parseRequest, refusal } from './requests.ts';
+import { answerOf, parseRequest, refusal, statusNonce } from './requests.ts';
 import { DivergenceWatch } from './divergence.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
@@ -174,6 +174,11 @@ export class Replica {
         return this.#onRequest(msg.from, msg.body);
       case 'read':
         return this.#onRead(msg.from, msg.body);
+      case 'status': {
+        const nonce = statusNonce(msg.body);
+        if (nonce === undefined) return this.#host.drop('malformed');
+        return this.#send(msg.from, 'statusReply', { nonce, status: this.status() });
+      }
       case 'digest': {
         if (this.#core()?.leader !== msg.from) return; // only the leader's state is the reference
         const r = this.#divergence.claim(msg.from, msg.body);

@@ -61,3 +61,12 @@ export function answerOf(session: number, seq: number, result: ApplyResult): { k
   if (result.session) r.session = result.session;
   return { kind: 'reply', body: { session, seq, result: r } };
 }
+
+/**
+ * A status request (`statechorus status`, any peer): the nonce to answer with, or undefined for a
+ * malformed body. The answer is the replica's own `status()`, as it would print it.
+ */
+export function statusNonce(body: unknown): number | undefined {
+  const b = body as { nonce?: unknown } | null;
+  return b && typeof b === 'object' && Number.isSafeInteger(b.nonce) ? (b.nonce as number) : undefined;
+}

@@ -20,7 +20,7 @@ import { wireLimits } from './limits.ts';
  * `to` is inside the signed payload, so a signed message cannot be replayed to another replica;
  * `'*'` addresses every member at once (one signature for a broadcast).
  */
-export type WireKind = 'protocol' | 'request' | 'read' | 'reply' | 'readReply' | 'redirect' | 'error' | 'digest';
+export type WireKind = 'protocol' | 'request' | 'read' | 'reply' | 'readReply' | 'redirect' | 'error' | 'digest' | 'status' | 'statusReply';
 
 export interface WireMessage {
   from: string;
@@ -47,7 +47,7 @@ export type IngressResult =
 export const BROADCAST = '*';
 const MAX_ATTACHMENTS = 1024;
 
-const KINDS = new Set<WireKind>(['protocol', 'request', 'read', 'reply', 'readReply', 'redirect', 'error', 'digest']);
+const KINDS = new Set<WireKind>(['protocol', 'request', 'read', 'reply', 'readReply', 'redirect', 'error', 'digest', 'status', 'statusReply']);
 
 /** Kinds that must carry a member's signature. */
 const SIGNED_KINDS = new Set<WireKind>(['protocol', 'digest']);

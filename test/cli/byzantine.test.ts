@@ -62,7 +62,7 @@ describe('CLI with a Byzantine group', () => {
     expect(first.agreed.length).toBeGreaterThanOrEqual(2); // f+1 matching replies, not one
     const status = await ok(['status', '--group', './bft/group.json']);
     expect(status).toMatch(/^group: byzantine, 4 members/m);
-    for (const id of ['r1', 'r2', 'r3', 'r4']) expect(status).toMatch(new RegExp(`^  ${id}  link up +applied \\d+, digest \\w+, members r1,r2,r3,r4$`, 'm'));
+    for (const id of ['r1', 'r2', 'r3', 'r4']) expect(status).toMatch(new RegExp(`^  ${id}  link up +normal \\(view \\d+, leader r\\d\\) applied \\d+, commit \\d+, digest \\w+, members r1,r2,r3,r4$`, 'm'));
     await waitFor(replicas[0]!.out, /\[r1\] status: \w+ \(view \d+, leader r\d\) applied \d+/, 'status line');
 
     replicas[3]!.child.kill('SIGINT');

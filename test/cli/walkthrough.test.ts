@@ -128,10 +128,11 @@ describe('README walkthrough', () => {
     const [before, after] = of('status');
     expect(before).toMatch(/^group: crash, 3 members/m);
     expect(before!.match(/link up/g)?.length).toBe(3);
-    expect(before).toMatch(/leader, applied \d+/);
+    expect(before).toMatch(/^ {2}r\d +link up +leader \(term \d+, leader r\d\) applied \d+, commit \d+, digest \w+, members r1,r2,r3$/m);
+    expect(before).toMatch(/^ {2}r\d +link up +follower \(term \d+, leader r\d\) applied \d+/m);
     // r1 (job 2) was stopped: it no longer answers, and another member leads.
     expect(after).toMatch(/^ {2}r1 +link down +no answer$/m);
-    expect(after).toMatch(/^ {2}r[23] +link up +leader, applied \d+/m);
+    expect(after).toMatch(/^ {2}r[23] +link up +leader \(term \d+, leader r[23]\) applied \d+/m);
     expect(after).toMatch(/read through the group: index \d+, agreed by r[23]/);
     // Every job stopped on its own (none left behind under PID 1).
     for (const j of background) expect(await Promise.race([j.exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('running'), 10_000))]), j.line).toBe('exited');
