@@ -4,7 +4,7 @@
 // process for a replica: no link was ever up to one since the request began, and the copies
 // still queued for a link are discarded before the error is raised.
 
-import { explainNoLink, NoLinkError } from '../transport/diagnostics.ts';
+import { explainNoLink, HANDSHAKING, NoLinkError } from '../transport/diagnostics.ts';
 import type { Transport } from '../transport/types.ts';
 
 /** Default: a request with no link to any replica for this long fails with NoLinkError. */
@@ -20,15 +20,17 @@ export function sentToReplicas(transport: Transport, replicas: readonly string[]
 }
 
 /**
- * NoLinkError when the request began at least `afterMs` ago, no replica's link is up, and
- * nothing was handed to a link to a replica since it began (`sentBefore`); else undefined.
+ * NoLinkError when the request began at least `afterMs` ago, no replica's link is up or being
+ * set up, and nothing was handed to a link to a replica since it began (`sentBefore`); else
+ * undefined.
  */
 export function noLink(transport: Transport, replicas: readonly string[], elapsedMs: number, afterMs: number, sentBefore: number | undefined): NoLinkError | undefined {
   if (sentBefore === undefined || elapsedMs < afterMs) return undefined;
   const d = transport.diagnostics?.();
   if (!d) return undefined;
   const mine = d.peers.filter((p) => replicas.includes(p.id));
-  if (mine.some((p) => p.state === 'up')) return undefined;
+  // A connection being set up (slow on a loaded machine) is no cause yet: wait for its outcome.
+  if (mine.some((p) => p.state === 'up' || p.reason === HANDSHAKING)) return undefined;
   if (mine.reduce((n, p) => n + p.sent, 0) !== sentBefore) return undefined;
   // Synchronously with the check: no queued copy can leave after we say it was not applied.
   transport.discardWaiting?.(replicas);

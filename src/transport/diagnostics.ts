@@ -7,6 +7,9 @@ import type { SignalingState } from './signaling-client.ts';
 
 export type { SignalingState };
 
+/** The reason of a peer whose connection is being set up right now (no cause to report yet). */
+export const HANDSHAKING = 'connection in progress';
+
 export interface PeerLinkState {
   id: string;
   /** `failed`: the last attempt failed (it is retried) or the peer's signaling failed the key check. */

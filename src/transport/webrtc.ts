@@ -11,7 +11,7 @@ import { Freshness, MAX_SEEKING, openEnvelope, randomToken, signBody, type Annou
 import { addressMessage, isValidEndpoint, joinAddress, MAX_ENDPOINT_CHARS, readAddressed, splitAddress } from './address.ts';
 import { Link } from './link.ts';
 import { SignalingConnection, type WebSocketConstructor } from './signaling-client.ts';
-import { SignalingUnreachableError, type AnnouncedPeer, type PeerLinkState, type TransportDiagnostics } from './diagnostics.ts';
+import { HANDSHAKING, SignalingUnreachableError, type AnnouncedPeer, type PeerLinkState, type TransportDiagnostics } from './diagnostics.ts';
 import type { Transport, TransportContext } from './types.ts';
 
 export interface WebrtcTransportOptions {
@@ -618,7 +618,7 @@ export class WebrtcTransport implements Transport {
 function linkState(p: PeerState): Pick<PeerLinkState, 'state' | 'reason'> {
   if (p.link?.isUp) return { state: 'up' };
   if (p.keyProblem) return { state: 'failed', reason: `key check failed: ${p.keyProblem}` };
-  if (p.link) return { state: 'connecting', reason: 'connection in progress' };
+  if (p.link) return { state: 'connecting', reason: HANDSHAKING };
   if (p.lastFailure) return { state: 'failed', reason: p.lastFailure };
   if (p.session === undefined) return { state: 'connecting', reason: 'not seen in the room yet' };
   return { state: 'connecting' };
