@@ -517,7 +517,7 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
         machine: this.#machine,
         identity,
         id,
-        joining: !initial.some((m) => m.id === id),
+        join: !initial.some((m) => m.id === id),
         group: { faultModel: this.faultModel, members: initial, ...(this.#admin ? { admin: this.#admin.publicKey } : {}) },
         // A twin of this replica, if any, hears everything it hears.
         transport: {

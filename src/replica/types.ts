@@ -94,7 +94,7 @@ export interface ReplicaOptions {
    * This replica is being added to a running group (add-member): its `id` is not among
    * `group.members` (the current members it first talks to). Without it such an id is refused.
    */
-  joining?: boolean;
+  join?: boolean;
   group: GroupConfig;
   transport: Transport;
   storage?: Storage;

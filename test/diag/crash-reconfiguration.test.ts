@@ -92,7 +92,7 @@ describe('crash model over WebRTC: an admin-signed add-member', () => {
     expect(leader().metrics.dropped['bad-reconfiguration']).toBe(3);
 
     // r4 is configured with the current members; nobody is told its key except through the log.
-    const r4 = createReplica({ machine: counter, identity: ids[3]!, id: 'r4', joining: true, group, transport: transport() }) as Replica;
+    const r4 = createReplica({ machine: counter, identity: ids[3]!, id: 'r4', join: true, group, transport: transport() }) as Replica;
     cleanup.push(() => r4.stop());
     await r4.start();
     const command = await signReconfiguration(admin, { add: { id: 'r4', key: ids[3]!.publicKey } }, 1);

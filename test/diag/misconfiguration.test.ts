@@ -201,7 +201,7 @@ describe('a replica id that is not a member', () => {
     const stranger = await generateIdentity();
     const r4 = await generateIdentity();
     expect(() => createReplica({ machine: counter, identity: stranger, id: 'r9', group: { faultModel: 'byzantine', members: [...g.members, { id: 'r4', publicKey: r4.publicKey }] }, transport: transport(r.url) })).toThrow(
-      'createReplica: id r9 is not a member of the group (r1, r2, r3, r4); pass `joining: true` for a replica being added to a running group',
+      'createReplica: id r9 is not a member of the group (r1, r2, r3, r4); pass `join: true` for a replica being added to a running group',
     );
   });
 });
