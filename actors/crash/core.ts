@@ -1,6 +1,6 @@
 import { RaftLog } from './log.ts';
 import { Recovery, type RecoveryInit } from './recovery.ts';
-import type { Entry, HardState, Membership, RaftConfig, RaftEffect, RaftMessage, RecoveryRecord, Role, SnapshotMeta } from './types.ts';
+import type { Entry, HardState, Membership, MemberKey, RaftConfig, RaftEffect, RaftMessage, RecoveryRecord, Role, SnapshotMeta } from './types.ts';
 
 /** Leader's view of one follower. */
 interface Progress {
@@ -47,7 +47,11 @@ export interface RaftInit {
   incarnation?: number;
 }
 
-export type MembershipChange = { add: string } | { remove: string } | { promote: string } | { demote: string };
+/**
+ * `add` may carry the new member's public key (it travels in the config entry); `nonce` marks an
+ * admin-signed change, taken only above the last one applied (a replayed command is refused).
+ */
+export type MembershipChange = { add: string; key?: Uint8Array; nonce?: number } | { remove: string; nonce?: number } | { promote: string } | { demote: string };
 
 /**
  * The Raft-style protocol as plain state and step functions, after etcd's raft: no I/O, no
@@ -940,15 +944,25 @@ function newProgress(next: number, tick: number): Progress {
 }
 
 function cloneMembership(m: Membership): Membership {
-  return { voters: [...m.voters], learners: [...m.learners] };
+  return withExtras([...m.voters], [...m.learners], m.keys?.map((k) => ({ ...k })) ?? [], m.adminNonce);
+}
+
+/** A membership with its optional parts present only when set (so plain ones compare equal as before). */
+function withExtras(voters: string[], learners: string[], keys: MemberKey[], adminNonce: number | undefined): Membership {
+  return { voters, learners, ...(keys.length > 0 ? { keys } : {}), ...(adminNonce !== undefined ? { adminNonce } : {}) };
 }
 
 function applyChange(m: Membership, change: MembershipChange): Membership | string {
   const voters = new Set(m.voters);
   const learners = new Set(m.learners);
+  const nonce = 'nonce' in change ? change.nonce : undefined;
+  if (nonce !== undefined && nonce <= (m.adminNonce ?? -1)) return `a signed change with nonce ${nonce} or later was applied already (last: ${m.adminNonce})`;
+  let keys = m.keys ?? [];
   if ('add' in change) {
     if (voters.has(change.add) || learners.has(change.add)) return `${change.add} is already a member`;
     learners.add(change.add); // new replicas catch up as learners, then are promoted
+    keys = keys.filter((k) => k.id !== change.add);
+    if (change.key) keys = [...keys, { id: change.add, key: change.key }].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   } else if ('remove' in change) {
     if (!voters.has(change.remove) && !learners.has(change.remove)) return `${change.remove} is not a member`;
     voters.delete(change.remove);
@@ -966,7 +980,8 @@ function applyChange(m: Membership, change: MembershipChange): Membership | stri
   } else {
     return 'unknown membership change';
   }
-  return { voters: [...voters].sort(), learners: [...learners].sort() };
+  keys = keys.filter((k) => voters.has(k.id) || learners.has(k.id));
+  return withExtras([...voters].sort(), [...learners].sort(), keys, nonce ?? m.adminNonce);
 }
 
 /** 32 well-mixed bits of a non-negative number (murmur3's finalizer over its low and high words). */

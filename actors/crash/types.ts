@@ -7,6 +7,19 @@
 export interface Membership {
   voters: string[];
   learners: string[];
+  /**
+   * Public keys of members added through the log (the initial members' are in every replica's
+   * configuration): the ordered change carries them, so the group grows over the network with no
+   * side channel. Sorted by id; only for current voters and learners. Absent when empty.
+   */
+  keys?: MemberKey[];
+  /** The nonce of the last admin-signed change applied: an older signed command is not taken again. */
+  adminNonce?: number;
+}
+
+export interface MemberKey {
+  id: string;
+  key: Uint8Array;
 }
 
 export type EntryKind = 'noop' | 'request' | 'config';

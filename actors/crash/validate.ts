@@ -103,7 +103,18 @@ function isRequest(d: unknown): boolean {
 }
 
 function isMembership(m: unknown): m is Membership {
-  return isObject(m) && isIdList(m.voters) && isIdList(m.learners);
+  if (!isObject(m) || !isIdList(m.voters) || !isIdList(m.learners)) return false;
+  if (m.adminNonce !== undefined && !isCount(m.adminNonce)) return false;
+  if (m.keys === undefined) return true;
+  // Keys of added members: 32 bytes each, one per id, only for current members, sorted.
+  const members = new Set([...(m.voters as string[]), ...(m.learners as string[])]);
+  if (!Array.isArray(m.keys) || m.keys.length === 0 || m.keys.length > 1024) return false;
+  let last = '';
+  for (const k of m.keys as unknown[]) {
+    if (!isObject(k) || typeof k.id !== 'string' || !members.has(k.id) || !(k.key instanceof Uint8Array) || k.key.length !== 32 || k.id <= last) return false;
+    last = k.id;
+  }
+  return true;
 }
 
 function isIdList(x: unknown): x is string[] {

@@ -7,6 +7,7 @@ import { EventTooLargeError, open, seal, WIRE_MAX_DEPTH, type WireKind } from '.
 import { checkClientTiming } from '../replica/tuning.ts';
 import { disagreement, type DisagreeGroup } from './disagreement.ts';
 import { ClientActor } from './actor.ts';
+import { networkNote, noLink, NO_LINK_AFTER_MS, sentToReplicas } from './reachability.ts';
 import type { AnyStateMachine, EventFromLogic } from 'xstate';
 
 export { EventTooLargeError };
@@ -91,6 +92,11 @@ export interface ClientOptions<TMachine extends AnyStateMachine = AnyStateMachin
   /** The group's machine (and its input): `client.actor` then starts from its initial state and evaluates matches/hasTag/can. */
   machine?: TMachine;
   input?: unknown;
+  /**
+   * A network transport: a request with no link to any replica for this long (ms, default 5000)
+   * and nothing sent fails with NoLinkError naming the cause (it was not applied).
+   */
+  noLinkAfterMs?: number;
 }
 
 /** Where this client's session stands (see `client.session()`). */
@@ -160,6 +166,8 @@ interface Pending {
   session: number;
   body: unknown;
   startedAt: number;
+  /** Messages the transport had handed to links to replicas when the request began (diagnostics). */
+  sentBefore: number | undefined;
   attempt: number;
   target: string;
   timer: unknown;
@@ -294,6 +302,7 @@ interface Ballot {
   body: unknown;
   /** When the caller's operation began (a fallback read keeps its read's start). */
   startedAt: number;
+  sentBefore: number | undefined;
   attempt: number;
   timer: unknown;
   fallbackTimer: unknown;
@@ -391,6 +400,7 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
     this.#opts = {
       retryAfterMs: 300,
       giveUpAfterMs: 30_000,
+      noLinkAfterMs: NO_LINK_AFTER_MS,
       startSeq: 0,
       session: 0,
       ...options,
@@ -544,7 +554,8 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
 
   #start(kind: 'request' | 'read', number: number, body: Record<string, unknown>, session: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#current = { kind, number, session, body, startedAt: this.#opts.clock.now(), attempt: 0, target: '', timer: undefined, resolve, reject };
+      const sentBefore = sentToReplicas(this.#opts.transport, this.replicas);
+      this.#current = { kind, number, session, body, startedAt: this.#opts.clock.now(), sentBefore, attempt: 0, target: '', timer: undefined, resolve, reject };
       this.#transmit(this.#leader ?? this.#nextReplica());
     });
   }
@@ -556,14 +567,20 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
     p.target = target;
     this.#opts.clock.clearTimeout(p.timer);
     p.timer = this.#opts.clock.setTimeout(() => this.#onTimeout(p), this.#opts.retryAfterMs);
-    void this.#send(target, p.kind, p.body);
+    void this.#send(target, p.kind, p.body, () => this.#current === p);
   }
 
   #onTimeout(p: Pending): void {
     if (this.#current !== p) return;
+    const unreachable = noLink(this.#opts.transport, this.replicas, this.#opts.clock.now() - p.startedAt, this.#opts.noLinkAfterMs, p.sentBefore);
+    if (unreachable) {
+      this.#current = undefined;
+      return p.reject(unreachable);
+    }
     if (this.#opts.clock.now() - p.startedAt >= this.#opts.giveUpAfterMs) {
       this.#current = undefined;
-      p.reject(new ClientTimeoutError(`no answer after ${this.#opts.giveUpAfterMs} ms (${p.attempt} attempts); the request may or may not have been applied`));
+      const what = p.kind === 'request' ? 'the request may or may not have been applied' : 'no read result';
+      p.reject(new ClientTimeoutError(`no answer after ${this.#opts.giveUpAfterMs} ms (${p.attempt} attempts); ${what}${networkNote(this.#opts.transport, this.replicas)}`));
       return;
     }
     this.#leader = undefined;
@@ -575,10 +592,11 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
     return r[this.#rotation++ % r.length]!;
   }
 
-  async #send(to: string, kind: WireKind, body: unknown): Promise<void> {
+  async #send(to: string, kind: WireKind, body: unknown, live: () => boolean): Promise<void> {
     // The event was checked against the budget; the envelope adds little around it.
     const bytes = await seal({ from: this.id, to, kind, body }, undefined, undefined, this.#opts.maxEventBytes + 64 * 1024);
-    this.#opts.transport.send(to, bytes);
+    // Not for a request given up meanwhile: after NoLinkError nothing of it may leave.
+    if (live()) this.#opts.transport.send(to, bytes);
   }
 
   async #receive(from: string, bytes: Uint8Array): Promise<void> {
@@ -640,8 +658,8 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
     return new Promise((resolve, reject) => this.#openBallot({ kind, number, session, body, startedAt, resolve, reject }));
   }
 
-  #openBallot(b: Pick<Ballot, 'kind' | 'number' | 'session' | 'body' | 'startedAt' | 'resolve' | 'reject'>): void {
-    const ballot: Ballot = { ...b, attempt: 0, timer: undefined, fallbackTimer: undefined, tally: new VoteTally() };
+  #openBallot(b: Pick<Ballot, 'kind' | 'number' | 'session' | 'body' | 'startedAt' | 'resolve' | 'reject'> & Partial<Pick<Ballot, 'sentBefore'>>): void {
+    const ballot: Ballot = { sentBefore: sentToReplicas(this.#opts.transport, this.#members), ...b, attempt: 0, timer: undefined, fallbackTimer: undefined, tally: new VoteTally() };
     this.#ballot = ballot;
     if (ballot.kind === 'read') {
       ballot.fallbackTimer = this.#opts.clock.setTimeout(() => this.#fallBackToOrderedRead(ballot), this.#opts.readFallbackMs);
@@ -655,17 +673,22 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
     this.#opts.clock.clearTimeout(b.timer);
     b.timer = this.#opts.clock.setTimeout(() => this.#onBallotTimeout(b), this.#opts.retryAfterMs);
     const kind: WireKind = b.kind === 'request' ? 'request' : 'read';
-    for (const replica of this.#members) void this.#send(replica, kind, b.body);
+    for (const replica of this.#members) void this.#send(replica, kind, b.body, () => this.#ballot === b);
   }
 
   #onBallotTimeout(b: Ballot): void {
     if (this.#ballot !== b) return;
+    const unreachable = noLink(this.#opts.transport, this.#members, this.#opts.clock.now() - b.startedAt, this.#opts.noLinkAfterMs, b.sentBefore);
+    if (unreachable) {
+      this.#endBallot(b);
+      return b.reject(unreachable);
+    }
     if (this.#opts.clock.now() - b.startedAt >= this.#opts.giveUpAfterMs) {
       this.#endBallot(b);
       const what = b.kind === 'request' ? 'the request may or may not have been applied' : 'no read result';
       const split = disagreement(b.tally.keys(), (k) => b.tally.voters(k), what);
       if (split) return b.reject(new ReplicasDisagreeError(split.message, split.groups));
-      b.reject(new ClientTimeoutError(`no agreement after ${this.#opts.giveUpAfterMs} ms (${b.attempt} rounds); ${what}`));
+      b.reject(new ClientTimeoutError(`no agreement after ${this.#opts.giveUpAfterMs} ms (${b.attempt} rounds); ${what}${networkNote(this.#opts.transport, this.#members)}`));
       return;
     }
     this.#broadcast(b);
@@ -677,7 +700,7 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
     this.#endBallot(b);
     // A fresh nonce, so that late replies to the unordered read do not count as ordered ones.
     const nonce = ++this.#nonce;
-    this.#openBallot({ kind: 'orderedRead', number: nonce, session: 0, body: { nonce, ordered: true }, startedAt: b.startedAt, resolve: b.resolve, reject: b.reject });
+    this.#openBallot({ kind: 'orderedRead', number: nonce, session: 0, body: { nonce, ordered: true }, startedAt: b.startedAt, sentBefore: b.sentBefore, resolve: b.resolve, reject: b.reject });
   }
 
   #endBallot(b: Ballot): void {

@@ -333,17 +333,19 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
   /** Adds a replica: it joins as a learner, catches up, and is promoted to voter. Returns its id. */
   async addReplica(): Promise<string> {
     const id = `r${this.#identities.size + 1}`;
-    const members = this.faultModel === 'byzantine' ? this.#currentMembers() : [];
+    const members = this.faultModel === 'byzantine' ? this.#currentMembers() : this.#crashMembers();
     // Key generation awaits WebCrypto: as a task the virtual clock waits for, so runs replay exactly.
     const identity = await this.sim.clock.run(() => this.#newIdentity(id));
-    for (const r of this.#replicas.values()) r.knowMember(id, identity.publicKey);
     if (this.faultModel === 'byzantine') {
+      for (const r of this.#replicas.values()) r.knowMember(id, identity.publicKey);
       // It starts knowing the current members, catches up by state transfer, and counts in quorums once the change is in force.
       await this.#addNode(id, members);
       await this.#reconfigure({ add: { id, key: identity.publicKey } });
       return id;
     }
-    await this.#addNode(id);
+    // Crash model: as over a network, with no side channel. The new replica is configured with
+    // the current members (their keys); the others learn its key from the ordered config entry.
+    await this.#addNode(id, members);
     const err = await this.#changeMembership({ add: id, publicKey: identity.publicKey });
     if (err) throw new Error(`addReplica: ${err}`);
     return id;
@@ -402,6 +404,14 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
   /** Byzantine: the replicas that are up and still members (by a live replica's view of the group). */
   #upReplicas(): AnyReplica[] {
     return this.#replicaIds.filter((id) => this.sim.isUp(id)).map((id) => this.#replicas.get(id)!);
+  }
+
+  /** Crash model: the voters and learners as the leader (else any live replica) has them. */
+  #crashMembers(): string[] {
+    const live = this.#upReplicas();
+    const l = this.leader();
+    const s = (live.find((r) => r.id === l) ?? live[0])?.status();
+    return s ? [...s.members, ...s.learners] : [...this.#initialIds];
   }
 
   /** The current members as the live replicas in normal operation see them (the initial ones before any change). */
@@ -501,11 +511,13 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
     const identity = this.#identities.get(id)!;
     const known = startMembers ?? this.#initialIds;
     const initial = this.#members().filter((m) => known.includes(m.id));
+    let starts = 0;
     await this.sim.addNode(id, async (env) => {
       const replica = createReplica({
         machine: this.#machine,
         identity,
         id,
+        join: !initial.some((m) => m.id === id),
         group: { faultModel: this.faultModel, members: initial, ...(this.#admin ? { admin: this.#admin.publicKey } : {}) },
         // A twin of this replica, if any, hears everything it hears.
         transport: {
@@ -527,7 +539,9 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
         ...(this.#sessions ? { sessions: this.#sessions } : {}),
         ...(this.#inspect ? { inspect: (event: InspectionEvent) => inspectWith(this.#inspect!, id, event) } : {}),
       });
-      for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
+      // A restarted replica is given the current members' keys, as an operator would give it the
+      // group; a crash-model replica's first start needs none (keys of added members come in the log).
+      if (this.faultModel === 'byzantine' || starts++ > 0) for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
       this.#replicas.set(id, replica);
       const behaviour = this.#behaviours.get(id);
       if (behaviour && replica instanceof ByzantineReplica) replica.setBehaviour(behaviour);

@@ -53,7 +53,7 @@ function transportFor(group: GroupDescriptor, factory: TransportFactory | undefi
  */
 export function resolveReplicaOptions(options: GroupReplicaOptions, factory?: TransportFactory, where = 'createReplica'): ReplicaOptions {
   if (!options || typeof options !== 'object' || !isGroupDescriptor(options.group)) {
-    const { join: _join, ...rest } = (options ?? {}) as GroupReplicaOptions;
+    const rest = (options ?? {}) as GroupReplicaOptions;
     // A typo'd id (r9 for r1) would otherwise run as a replica joining the group.
     const members = Array.isArray(options?.group?.members) ? options.group.members : [];
     const key = options?.identity?.publicKey;
@@ -82,7 +82,8 @@ export function resolveReplicaOptions(options: GroupReplicaOptions, factory?: Tr
     }
   }
   const transport = options.transport ?? transportFor(group, factory, where);
-  return { ...rest, ...(join ? {} : { id: mine!.id }), group: groupConfig(group), transport };
+  // `join` goes on to createReplica, which refuses an id that is not a member without it.
+  return { ...rest, ...(join ? { join: true } : { id: mine!.id }), group: groupConfig(group), transport };
 }
 
 /**

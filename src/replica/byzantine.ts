@@ -175,6 +175,7 @@ export class ByzantineReplica {
       snapshotIndex: core?.stable.seq ?? 0,
       digest: this.#host.executor.digest,
       running: this.#host.running,
+      ...this.#host.networkStatus(),
     };
   }
 

@@ -90,11 +90,19 @@ export class SerialQueue {
 
 /**
  * This replica's member id, checked against the group: the member whose key is the identity's,
- * or `options.id` for a replica joining a running group (it learns the membership later).
+ * or `options.id`: a member's id, or with `join: true` the id of a replica being added to a
+ * running group (it learns the membership later). Any other id is refused (a typo).
  */
 export function resolveMemberId(options: ReplicaOptions, memberKeys: Map<string, Uint8Array>): string {
-  const mine = options.id ?? options.group.members.find((m) => bytesEqual(m.publicKey, options.identity.publicKey))?.id;
-  if (!mine) throw new TypeError('createReplica: the identity is not one of the group members (pass `id` for a replica joining the group)');
+  const byKey = options.group.members.find((m) => bytesEqual(m.publicKey, options.identity.publicKey))?.id;
+  const mine = options.id ?? byKey;
+  const ids = options.group.members.map((m) => m.id).join(', ');
+  if (!mine) throw new TypeError(`createReplica: the identity is not one of the group members (${ids}); pass \`id\` and \`join: true\` for a replica being added to a running group`);
+  if (!memberKeys.has(mine)) {
+    // A typo'd id would otherwise run quietly as a non-member that nobody talks to.
+    if (byKey !== undefined) throw new TypeError(`createReplica: id ${mine} is not a member of the group (${ids}); this identity is member ${byKey}'s`);
+    if (!options.join) throw new TypeError(`createReplica: id ${mine} is not a member of the group (${ids}); pass \`join: true\` for a replica being added to a running group`);
+  }
   const key = memberKeys.get(mine);
   if (key && !bytesEqual(key, options.identity.publicKey)) throw new TypeError(`createReplica: member ${mine}'s public key is not the identity's`);
   return mine;

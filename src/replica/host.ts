@@ -5,6 +5,7 @@ import { memoryStorage, type Storage } from '../storage/index.ts';
 import { newMetrics, resolveMemberId, SerialQueue, validateOptions } from './common.ts';
 import { resolveTuning } from './tuning.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaTuning } from './types.ts';
+import type { PeerLinkState, SignalingState } from '../transport/diagnostics.ts';
 
 /** What a protocol runtime plugs into the host. */
 export interface ProtocolHooks<TMachine extends AnyStateMachine> {
@@ -57,6 +58,12 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
     this.executor = createAppExecutor(options.machine, { ...options.sessions, ...(options.inspect ? { inspect: options.inspect } : {}) });
   }
 
+  /** The transport's signaling and link states for status() (none on the simulated network). */
+  networkStatus(): { signaling?: SignalingState[]; links?: PeerLinkState[] } {
+    const d = this.options.transport.diagnostics?.();
+    return d ? { signaling: d.signaling, links: d.peers } : {};
+  }
+
   /** Records a member's key (signatures from it verify) and keeps a link to it. */
   learnMember(id: string, publicKey: Uint8Array): void {
     const known = this.memberKeys.get(id);
@@ -75,12 +82,18 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
     actor.start();
     this.running = true;
     this.options.transport.onMessage((from, bytes) => hooks.receive(from, bytes));
-    await this.options.transport.start?.({
-      id: this.id,
-      identity: this.options.identity,
-      peerKey: (id) => this.memberKeys.get(id),
-      peers: this.options.group.members.map((m) => m.id).filter((id) => id !== this.id),
-    });
+    try {
+      await this.options.transport.start?.({
+        id: this.id,
+        identity: this.options.identity,
+        peerKey: (id) => this.memberKeys.get(id),
+        peers: this.options.group.members.map((m) => m.id).filter((id) => id !== this.id),
+      });
+    } catch (err) {
+      // Signaling unreachable, say: start() rejects with the cause rather than run unreachable.
+      await this.stop();
+      throw err;
+    }
     await this.enqueue(() => hooks.drain());
     this.#scheduleTick(hooks);
   }

@@ -1,5 +1,5 @@
 import { createActor, type Actor } from 'xstate';
-import { crashProtocolMachine, termProblem, validateRaftMessage, type Entry, type HardState, type RaftEffect, type RaftInit, type RaftMessage, type RecoveryRecord, type SnapshotMeta } from '../../actors/crash/index.ts';
+import { crashProtocolMachine, termProblem, validateRaftMessage, type MembershipChange, type Entry, type HardState, type RaftEffect, type RaftInit, type RaftMessage, type RecoveryRecord, type SnapshotMeta } from '../../actors/crash/index.ts';
 import type { RaftCore } from '../../actors/crash/core.ts';
 import { checkEvent, createAppExecutor, type AppExecutor, type AppRequest } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
@@ -12,6 +12,8 @@ import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type Tran
 import { ReplicaHost } from './host.ts';
 import { answerOf, parseRequest, refusal, statusNonce } from './requests.ts';
 import { DivergenceWatch } from './divergence.ts';
+import { openReconfiguration } from './reconfiguration.ts';
+import { bytesEqual } from '../crypto/bytes.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'raft/hard';
@@ -107,6 +109,7 @@ export class Replica {
       digest: this.#host.executor.digest,
       running: this.#host.running,
       ...(this.#divergence.diverged ? { diverged: { ...this.#divergence.diverged } } : {}),
+      ...this.#host.networkStatus(),
     };
   }
 
@@ -125,16 +128,44 @@ export class Replica {
     });
   }
 
-  /** Proposes adding (as a learner, promoted once caught up) or removing a replica. */
+  /**
+   * Proposes adding (as a learner, promoted once caught up) or removing a replica. The new
+   * member's key travels in the config entry: the other replicas learn it from the log.
+   */
   changeMembership(change: { add: string; publicKey: Uint8Array } | { remove: string }): Promise<string | null> {
+    return this.#host.enqueue(() => this.#propose('add' in change ? { add: change.add, key: change.publicKey } : { remove: change.remove }));
+  }
+
+  /**
+   * An admin-signed reconfiguration (`signReconfiguration`, the same command as the Byzantine
+   * model's), proposed if this replica leads. Resolves with an error text or null; a command
+   * that is malformed or not signed by `group.admin` is counted as a `bad-reconfiguration` drop.
+   */
+  submitReconfiguration(command: { p: Uint8Array; s: Uint8Array }): Promise<string | null> {
     return this.#host.enqueue(async () => {
-      if ('add' in change) this.#host.learnMember(change.add, change.publicKey);
-      const c = 'add' in change ? { add: change.add } : { remove: change.remove };
-      this.#host.actor!.send({ type: 'changeMembership', change: c, now: this.#host.clock.now() });
-      const err = this.#host.actor!.getSnapshot().context.lastError;
-      await this.#drain();
-      return err;
+      const change = await openReconfiguration(command, this.#host.options.group.admin, this.#host.tuning.maxMessageBytes);
+      if (typeof change === 'string') {
+        this.#host.drop('bad-reconfiguration');
+        return change;
+      }
+      return this.#propose(change);
     });
+  }
+
+  async #propose(change: MembershipChange): Promise<string | null> {
+    if ('add' in change && change.key) this.#host.learnMember(change.add, change.key);
+    this.#host.actor!.send({ type: 'changeMembership', change, now: this.#host.clock.now() });
+    const err = this.#host.actor!.getSnapshot().context.lastError;
+    await this.#drain();
+    return err;
+  }
+
+  /** Keys of members added through the log (config entries, snapshots): signatures from them verify. */
+  #learnKeys(): void {
+    for (const { id, key } of this.#core()?.membership.keys ?? []) {
+      const known = this.#host.memberKeys.get(id);
+      if (id !== this.id && (!known || !bytesEqual(known, key))) this.#host.learnMember(id, key);
+    }
   }
 
   /** Lets this replica accept signed messages from a member added elsewhere. */
@@ -282,6 +313,7 @@ export class Replica {
   /** Carries out the protocol's effects in order until it has nothing more to say. */
   async #drain(): Promise<void> {
     for (;;) {
+      this.#learnKeys();
       const effects = this.#core()!.takeEffects();
       if (effects.length === 0) return this.#afterRoleChange();
       let writes: StorageOp[] = [];

@@ -45,6 +45,7 @@ export interface ClientTiming {
   retryAfterMs?: number;
   giveUpAfterMs?: number;
   readFallbackMs?: number;
+  noLinkAfterMs?: number;
 }
 
 export const CLIENT_RULES: { readonly [K in keyof Required<ClientTiming>]: OptionRule } = {
@@ -52,6 +53,8 @@ export const CLIENT_RULES: { readonly [K in keyof Required<ClientTiming>]: Optio
   // Only compared with elapsed time (never a timer): Infinity means never give up.
   giveUpAfterMs: { ok: (v) => v >= 1, allowed: 'a number of milliseconds ≥ 1 (Infinity: never give up)' },
   readFallbackMs: timerMs,
+  // Compared with elapsed time on each retry: Infinity turns the NoLinkError check off.
+  noLinkAfterMs: { ok: (v) => v >= 1, allowed: 'a number of milliseconds ≥ 1 (Infinity: never)' },
 };
 
 /**

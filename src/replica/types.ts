@@ -4,6 +4,7 @@ import type { Clock } from '../clock.ts';
 import type { Identity } from '../crypto/index.ts';
 import type { Storage } from '../storage/index.ts';
 import type { Transport } from '../transport/index.ts';
+import type { PeerLinkState, SignalingState } from '../transport/diagnostics.ts';
 
 export type FaultModel = 'crash' | 'byzantine';
 
@@ -89,6 +90,11 @@ export interface ReplicaOptions {
   identity: Identity;
   /** This replica's member id; defaults to the member whose public key is the identity's. */
   id?: string;
+  /**
+   * This replica is being added to a running group (add-member): its `id` is not among
+   * `group.members` (the current members it first talks to). Without it such an id is refused.
+   */
+  join?: boolean;
   group: GroupConfig;
   transport: Transport;
   storage?: Storage;
@@ -138,6 +144,10 @@ export interface ReplicaStatus {
   running: boolean;
   /** Crash model: set when this replica's digest differed from the leader's at an equal applied index (it then serves no reads). */
   diverged?: Divergence;
+  /** A network transport: each signaling server (connected / connecting / failed, with the last error). */
+  signaling?: SignalingState[];
+  /** A network transport: the link to each peer (up / connecting / failed, with the reason, e.g. a failed key check). */
+  links?: PeerLinkState[];
 }
 
 export interface ReplicaMetrics {

@@ -64,7 +64,17 @@ export async function signBody(identity: Identity, body: SignalingBody): Promise
 
 export type OpenResult =
   | { ok: true; body: SignalingBody; publicKey: Uint8Array }
-  | { ok: false; reason: 'malformed' | 'wrongRoom' | 'badSignature' | 'unknownSender' };
+  | { ok: false; reason: 'malformed' | 'wrongRoom' }
+  /** `claimed`: what the unverified message says, for diagnostics only (never acted on). */
+  | { ok: false; reason: 'badSignature' | 'unknownSender'; claimed: Claimed };
+
+/** Who a refused message claims to be, and why it was refused (diagnostics: which peer failed the key check). */
+export interface Claimed {
+  from: string;
+  announce: boolean;
+  serves: boolean;
+  problem: string;
+}
 
 /**
  * Checks a published object: shape, room, signature, and that the key may speak for `from`
@@ -90,9 +100,16 @@ export async function openEnvelope(
   if (publicKey.length !== 32 || sig.length !== 64) return { ok: false, reason: 'malformed' };
   const registered = peerKey(body.from);
   const allowed = registered !== undefined ? bytesEqual(registered, publicKey) : publicKeyToId(publicKey) === body.from;
-  if (!allowed) return { ok: false, reason: 'unknownSender' };
+  const claimed = (problem: string): Claimed => ({ from: body.from, announce: body.kind === 'announce', serves: body.kind === 'announce' && body.serves, problem });
+  if (!allowed) {
+    const problem =
+      registered !== undefined
+        ? `its key ${body.key.slice(0, 10)}… is not the key configured for ${body.from}`
+        : `no key configured for ${body.from} (pass it through peerKey / the group's members) and the id is not derived from its key`;
+    return { ok: false, reason: 'unknownSender', claimed: claimed(problem) };
+  }
   const good = await verify(publicKey, utf8Encode(DOMAIN + (data as SignedEnvelope).body), sig);
-  if (!good) return { ok: false, reason: 'badSignature' };
+  if (!good) return { ok: false, reason: 'badSignature', claimed: claimed('bad signature') };
   return { ok: true, body, publicKey };
 }
 

@@ -20,8 +20,21 @@ const PING_MS = 20_000;
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
 
+/** One signaling server as this peer sees it (`status()` of a replica, `diagnostics()` of a transport). */
+export interface SignalingState {
+  url: string;
+  /** `failed`: the last attempt failed (or the connection was lost); it is retried with backoff. */
+  state: 'connected' | 'connecting' | 'failed';
+  /** Why the last attempt failed or the connection was lost, as the WebSocket reported it. */
+  lastError?: string;
+  /** Times the connection was (re)opened. */
+  opens: number;
+}
+
 export class SignalingConnection {
   #socket: WebSocketLike | undefined;
+  #lastError: string | undefined;
+  #failed = false;
   #closed = false;
   #backoffMs = BACKOFF_MIN_MS;
   #retry: ReturnType<typeof setTimeout> | undefined;
@@ -34,13 +47,18 @@ export class SignalingConnection {
     readonly url: string,
     private readonly room: string,
     private readonly WebSocketImpl: WebSocketConstructor,
-    private readonly handlers: { onData: (data: unknown) => void; onOpen: () => void; onBadFrame: () => void },
+    private readonly handlers: { onData: (data: unknown) => void; onOpen: () => void; onBadFrame: () => void; onFailure?: (reason: string) => void },
   ) {
     this.#connect();
   }
 
   get open(): boolean {
     return this.#socket?.readyState === OPEN;
+  }
+
+  state(): SignalingState {
+    const state = this.open ? 'connected' : this.#failed ? 'failed' : 'connecting';
+    return { url: this.url, state, ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}), opens: this.opens };
   }
 
   publish(data: unknown): boolean {
@@ -69,13 +87,16 @@ export class SignalingConnection {
     let socket: WebSocketLike;
     try {
       socket = new this.WebSocketImpl(this.url);
-    } catch {
+    } catch (err) {
+      this.#fail(describeError(err, 'cannot open a WebSocket'));
       this.#scheduleReconnect();
       return;
     }
     this.#socket = socket;
+    let error: string | undefined;
     socket.onopen = () => {
       this.#backoffMs = BACKOFF_MIN_MS;
+      this.#failed = false;
       this.opens++;
       socket.send(JSON.stringify({ type: 'subscribe', topics: [this.room] }));
       clearInterval(this.#ping);
@@ -89,6 +110,7 @@ export class SignalingConnection {
             // closing anyway
           }
           if (this.#socket === socket) this.#socket = undefined;
+          this.#fail('the server stopped answering pings');
           clearInterval(this.#ping);
           this.#scheduleReconnect();
           return;
@@ -101,15 +123,27 @@ export class SignalingConnection {
       this.#lastHeard = Date.now();
       this.#receive(ev.data);
     };
-    socket.onerror = () => {
-      // onclose follows and reconnects
+    socket.onerror = (ev) => {
+      // onclose follows and reconnects; keep what went wrong (browsers say nothing, Node says why).
+      error = describeError(ev, '');
     };
-    socket.onclose = () => {
+    socket.onclose = (ev) => {
       if (this.#socket !== socket) return; // replaced already
+      const { code, reason } = (ev ?? {}) as { code?: unknown; reason?: unknown };
+      const closed = `connection closed${typeof code === 'number' ? ` (code ${code}${typeof reason === 'string' && reason !== '' ? `: ${reason}` : ''})` : ''}`;
+      this.#fail(error ? error : closed);
+      error = undefined;
       clearInterval(this.#ping);
       this.#socket = undefined;
       this.#scheduleReconnect();
     };
+  }
+
+  #fail(reason: string): void {
+    if (this.#closed) return;
+    this.#failed = true;
+    this.#lastError = reason;
+    this.handlers.onFailure?.(reason);
   }
 
   #scheduleReconnect(): void {
@@ -133,4 +167,12 @@ export class SignalingConnection {
     if (message.type === 'publish' && message.topic === this.room) return this.handlers.onData(message.data);
     // Server errors and messages for other topics are not ours to act on.
   }
+}
+
+/** The text of a WebSocket error event or exception (`ws` and undici carry one; browsers do not). */
+function describeError(ev: unknown, fallback: string): string {
+  const e = ev as { message?: unknown; error?: { message?: unknown; code?: unknown; cause?: { message?: unknown } } } | undefined;
+  const inner = e?.error;
+  const text = [inner?.message, inner?.cause?.message, e?.message].find((m) => typeof m === 'string' && m !== '') as string | undefined;
+  return text ?? (fallback || 'connection failed (no detail from the WebSocket)');
 }

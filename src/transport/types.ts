@@ -1,4 +1,5 @@
 import type { Identity } from '../crypto/index.ts';
+import type { TransportDiagnostics } from './diagnostics.ts';
 
 /**
  * What a replica or client needs from a network: send bytes to a peer id, and receive
@@ -14,6 +15,10 @@ export interface Transport {
   close?(): Promise<void>;
   /** Peers to connect to and keep connected (a replica's group as it changes). */
   connect?(ids: Iterable<string>): void;
+  /** Why peers are or are not reachable (a network transport): shown in status(), used in client errors. */
+  diagnostics?(): TransportDiagnostics;
+  /** Drops messages still waiting for a link to these peers (never sent). */
+  discardWaiting?(ids: Iterable<string>): void;
 }
 
 /** What a replica tells its transport when it starts it. */

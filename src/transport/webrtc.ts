@@ -11,6 +11,7 @@ import { Freshness, MAX_SEEKING, openEnvelope, randomToken, signBody, type Annou
 import { addressMessage, isValidEndpoint, joinAddress, MAX_ENDPOINT_CHARS, readAddressed, splitAddress } from './address.ts';
 import { Link } from './link.ts';
 import { SignalingConnection, type WebSocketConstructor } from './signaling-client.ts';
+import { HANDSHAKING, SignalingUnreachableError, type AnnouncedPeer, type PeerLinkState, type TransportDiagnostics } from './diagnostics.ts';
 import type { Transport, TransportContext } from './types.ts';
 
 export interface WebrtcTransportOptions {
@@ -43,6 +44,12 @@ export interface WebrtcTransportOptions {
   connectTimeoutMs?: number;
   /** A link silent this long is dead and redialled (default 15 s; keepalives every 2 s). */
   deadAfterMs?: number;
+  /**
+   * `start()` rejects with SignalingUnreachableError (naming each URL and its error) when no
+   * signaling server accepted a connection within this long (default 5 s). Later losses are
+   * retried and shown in `diagnostics()`, never thrown.
+   */
+  signalingTimeoutMs?: number;
 }
 
 export interface TransportStats {
@@ -77,6 +84,12 @@ interface PeerState {
   retry?: ReturnType<typeof setTimeout>;
   /** Messages delivered to the handler and not finished yet. */
   pendingDeliveries: number;
+  /** Messages handed to a link (diagnostics: 0 means nothing ever left for this peer). */
+  sent: number;
+  /** Why the last link went down or the last dial failed. */
+  lastFailure?: string;
+  /** Why its last signaling message was refused (unknown key, key mismatch, bad signature). */
+  keyProblem?: string;
 }
 
 const BACKOFF_MIN_MS = 500;
@@ -89,13 +102,17 @@ const FORGET_UNPINNED_MS = 60_000;
 const MAX_STRANGER_HANDSHAKES = 16;
 /** Deliveries a peer may have unfinished at our handler (a replica verifying and queueing them). */
 const MAX_PENDING_DELIVERIES = 4_096;
+/** Announcers remembered for diagnostics. */
+const MAX_ANNOUNCED = 64;
 
 export function webrtcTransport(options: WebrtcTransportOptions): WebrtcTransport {
   return new WebrtcTransport(options);
 }
 
 export class WebrtcTransport implements Transport {
-  readonly #options: Required<Pick<WebrtcTransportOptions, 'maxMessageBytes' | 'maxQueuedBytes' | 'connectTimeoutMs' | 'deadAfterMs' | 'maxStrangerLinks'>> & WebrtcTransportOptions;
+  readonly #options: Required<Pick<WebrtcTransportOptions, 'maxMessageBytes' | 'maxQueuedBytes' | 'connectTimeoutMs' | 'deadAfterMs' | 'maxStrangerLinks' | 'signalingTimeoutMs'>> & WebrtcTransportOptions;
+  /** Who announced in the room lately (claimed ids; for diagnostics only), oldest first. */
+  readonly #announced = new Map<string, AnnouncedPeer>();
   #identity: Identity | undefined;
   #id = '';
   #peerKey: (id: string) => Uint8Array | undefined = () => undefined;
@@ -130,7 +147,7 @@ export class WebrtcTransport implements Transport {
     if (options.iceTransportPolicy !== undefined && options.iceTransportPolicy !== 'all' && options.iceTransportPolicy !== 'relay') {
       throw new TypeError("webrtcTransport: `iceTransportPolicy` must be 'all' or 'relay'");
     }
-    this.#options = { maxMessageBytes: 16 * 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024, connectTimeoutMs: 15_000, deadAfterMs: 15_000, maxStrangerLinks: 512, ...options };
+    this.#options = { maxMessageBytes: 16 * 1024 * 1024, maxQueuedBytes: 64 * 1024 * 1024, connectTimeoutMs: 15_000, deadAfterMs: 15_000, maxStrangerLinks: 512, signalingTimeoutMs: 5_000, ...options };
     this.#identity = options.identity;
     this.#id = options.identity?.id ?? '';
     if (options.peerKey) this.#peerKey = options.peerKey;
@@ -145,6 +162,30 @@ export class WebrtcTransport implements Transport {
     let linksUp = 0;
     for (const p of this.#peers.values()) if (p.link?.isUp) linksUp++;
     return { ...this.#stats, linksUp, dropped: { ...this.#stats.dropped } };
+  }
+
+  /** Signaling servers, links and announcers: why a peer is or is not reachable. */
+  diagnostics(): TransportDiagnostics {
+    const peers: PeerLinkState[] = [];
+    for (const p of this.#peers.values()) {
+      if (!p.wanted && !p.link) continue;
+      peers.push({ id: p.id, ...linkState(p), sent: p.sent });
+    }
+    peers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { room: this.#options.room, signaling: this.#servers.map((s) => s.state()), peers, announced: [...this.#announced.values()].map((a) => ({ ...a })) };
+  }
+
+  /**
+   * Drops the messages waiting for a link to these peers (never sent, so never received): a
+   * client that gives a request up as not applied makes sure no queued copy leaves later.
+   */
+  discardWaiting(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const peer = this.#peers.get(id);
+      if (!peer) continue;
+      peer.waiting = [];
+      peer.waitingBytes = 0;
+    }
   }
 
   /** Ids of peers whose link is up. */
@@ -182,6 +223,29 @@ export class WebrtcTransport implements Transport {
         }),
     );
     this.#timer = setInterval(() => this.#housekeeping(), 1_000);
+    await this.#firstSignaling();
+  }
+
+  /** Resolves once a signaling server is open; rejects (and closes) if none opens in time. */
+  #firstSignaling(): Promise<void> {
+    const waitMs = this.#options.signalingTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const check = setInterval(() => {
+        if (this.#closed || this.#servers.some((s) => s.open)) done();
+      }, 20);
+      const deadline = setTimeout(() => {
+        if (this.#servers.some((s) => s.open) || this.#closed) return done();
+        clearInterval(check);
+        const err = new SignalingUnreachableError(this.#servers.map((s) => s.state()), waitMs);
+        void this.close();
+        reject(err);
+      }, waitMs);
+      const done = () => {
+        clearInterval(check);
+        clearTimeout(deadline);
+        resolve();
+      };
+    });
   }
 
   /** Sends to a peer id, or to an endpoint of a peer (`peer/endpoint`). */
@@ -224,7 +288,10 @@ export class WebrtcTransport implements Transport {
     const peer = this.#want(peerId, false);
     this.#stats.messagesOut++;
     this.#stats.bytesOut += bytes.length;
-    if (peer.link?.isUp) return peer.link.send(message);
+    if (peer.link?.isUp) {
+      peer.sent++;
+      return peer.link.send(message);
+    }
     if (peer.waitingBytes + message.length > this.#options.maxQueuedBytes) return this.#drop('sendQueueFull');
     peer.waiting.push(message);
     peer.waitingBytes += message.length;
@@ -259,7 +326,7 @@ export class WebrtcTransport implements Transport {
   #peer(id: string): PeerState {
     let peer = this.#peers.get(id);
     if (!peer) {
-      peer = { id, waiting: [], waitingBytes: 0, wanted: false, pinned: false, lastWantedAt: 0, backoffMs: BACKOFF_MIN_MS, pendingDeliveries: 0 };
+      peer = { id, waiting: [], waitingBytes: 0, wanted: false, pinned: false, lastWantedAt: 0, backoffMs: BACKOFF_MIN_MS, pendingDeliveries: 0, sent: 0 };
       this.#peers.set(id, peer);
     }
     return peer;
@@ -315,8 +382,14 @@ export class WebrtcTransport implements Transport {
     if (isOwn(data, this.#session)) return;
     const opened = await openEnvelope(data, this.#options.room, this.#peerKey);
     if (this.#closed) return;
-    if (!opened.ok) return this.#drop(`signaling:${opened.reason}`);
+    if (!opened.ok) {
+      if ('claimed' in opened) this.#refused(opened.claimed);
+      return this.#drop(`signaling:${opened.reason}`);
+    }
     const body = opened.body;
+    this.#heard(body.from, body.kind === 'announce' ? body.serves : undefined, 'ok');
+    const known = this.#peers.get(body.from);
+    if (known) known.keyProblem = undefined;
     if (body.from === this.#id) return this.#drop('signaling:impersonatesUs');
     if (body.from.includes('/')) return this.#drop('signaling:malformed');
     if (body.kind === 'signal' && (body.to !== this.#id || body.toSession !== this.#session)) {
@@ -331,6 +404,22 @@ export class WebrtcTransport implements Transport {
     if (!this.#freshness.accept(body, !live)) return this.#drop('signaling:replay');
     if (body.kind === 'announce') this.#onAnnounce(body);
     else this.#onSignal(body);
+  }
+
+  /** Remembers who announced (bounded; oldest forgotten first). */
+  #heard(id: string, serves: boolean | undefined, keyCheck: string): void {
+    const before = this.#announced.get(id);
+    if (serves === undefined && !before) return; // a signal, not an announce: nothing new to list
+    this.#announced.delete(id);
+    this.#announced.set(id, { id, serves: serves ?? before!.serves, keyCheck });
+    if (this.#announced.size > MAX_ANNOUNCED) this.#announced.delete(this.#announced.keys().next().value!);
+  }
+
+  /** A refused signaling message: for diagnostics only (its claims are unverified). */
+  #refused(claimed: { from: string; announce: boolean; serves: boolean; problem: string }): void {
+    if (claimed.announce) this.#heard(claimed.from, claimed.serves, claimed.problem);
+    const peer = this.#peers.get(claimed.from);
+    if (peer && !peer.link?.isUp) peer.keyProblem = claimed.problem;
   }
 
   #onAnnounce(body: Announce): void {
@@ -436,17 +525,21 @@ export class WebrtcTransport implements Transport {
           clearTimeout(connectTimer);
           if (peer.link !== link) return;
           peer.backoffMs = BACKOFF_MIN_MS;
+          peer.lastFailure = undefined;
+          peer.keyProblem = undefined;
           const waiting = peer.waiting;
           peer.waiting = [];
           peer.waitingBytes = 0;
+          peer.sent += waiting.length;
           for (const m of waiting) link.send(m);
         },
         message: (bytes) => this.#deliver(peer.id, bytes),
         drop: (reason) => this.#drop(reason),
-        down: () => {
+        down: (reason) => {
           clearTimeout(connectTimer);
           if (peer.link !== link) return;
           peer.link = undefined;
+          peer.lastFailure = reason;
           this.#stats.linksLost++;
           if (!this.#closed && peer.wanted) this.#scheduleRedial(peer);
         },
@@ -519,6 +612,16 @@ export class WebrtcTransport implements Transport {
     // While some wanted peer is unreachable, keep announcing: it may not know our session.
     if (missing && now - this.#lastAnnounce >= ANNOUNCE_EVERY_MS) void this.#announce();
   }
+}
+
+/** A peer's link as diagnostics report it. */
+function linkState(p: PeerState): Pick<PeerLinkState, 'state' | 'reason'> {
+  if (p.link?.isUp) return { state: 'up' };
+  if (p.keyProblem) return { state: 'failed', reason: `key check failed: ${p.keyProblem}` };
+  if (p.link) return { state: 'connecting', reason: HANDSHAKING };
+  if (p.lastFailure) return { state: 'failed', reason: p.lastFailure };
+  if (p.session === undefined) return { state: 'connecting', reason: 'not seen in the room yet' };
+  return { state: 'connecting' };
 }
 
 function keyText(identity: Identity): string {

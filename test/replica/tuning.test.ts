@@ -31,6 +31,7 @@ const BAD_CLIENT: { [K in keyof typeof CLIENT_RULES]: Array<[unknown, string]> }
   retryAfterMs: [[0, '0'], [-1, '-1'], [Infinity, 'Infinity']],
   giveUpAfterMs: [[0, '0'], [-1, '-1'], [NaN, 'NaN']],
   readFallbackMs: [[0, '0'], [2 ** 31, String(2 ** 31)]],
+  noLinkAfterMs: [[0, '0'], [-5, '-5'], ['5000', '"5000"']],
 };
 
 const cases = Object.entries(BAD_TUNING).flatMap(([name, values]) => values.map(([value, shown]) => ({ name, value, shown })));

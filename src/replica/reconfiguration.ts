@@ -1,0 +1,48 @@
+// Admin-signed reconfiguration for the crash model: the same signed command as the Byzantine
+// model's (`signReconfiguration`), so one `add-member` works on both. The member's public key
+// and the command's nonce travel in the ordered config entry (actors/crash/core.ts), so every
+// replica learns the new member's key from the log, and a replayed command is refused.
+
+import { decode } from '../codec/index.ts';
+import { verify } from '../crypto/index.ts';
+import type { MembershipChange } from '../../actors/crash/index.ts';
+
+/** A signed statement: the signed payload bytes and the signature (as `signReconfiguration` returns). */
+export interface SignedCommand {
+  p: Uint8Array;
+  s: Uint8Array;
+}
+
+const ID_MAX = 256;
+const isId = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= ID_MAX && x !== 'admin';
+
+/**
+ * The membership change an admin-signed command orders, or the reason it is refused (the
+ * caller counts it as a drop). Checks shape first, the signature last.
+ */
+export async function openReconfiguration(command: unknown, admin: Uint8Array | undefined, maxBytes: number): Promise<MembershipChange | string> {
+  if (!admin) return 'this group has no admin key (group.admin)';
+  const c = command as Partial<SignedCommand> | null;
+  if (!c || typeof c !== 'object' || !(c.p instanceof Uint8Array) || !(c.s instanceof Uint8Array) || c.s.length !== 64) return 'not a signed command';
+  const d = decode(c.p, { maxSize: maxBytes });
+  if (!d.ok) return 'not a signed command';
+  const payload = d.value as { f?: unknown; k?: unknown; m?: unknown } | null;
+  if (!payload || typeof payload !== 'object' || payload.f !== 'admin' || payload.k !== 'protocol' || !Array.isArray(payload.m) || payload.m.length !== 1) {
+    return 'not a reconfiguration';
+  }
+  const m = payload.m[0] as { type?: unknown; nonce?: unknown; change?: { add?: { id?: unknown; key?: unknown }; remove?: unknown } } | null;
+  if (!m || m.type !== 'reconfigure' || !Number.isSafeInteger(m.nonce) || (m.nonce as number) < 0 || !m.change || typeof m.change !== 'object') return 'not a reconfiguration';
+  let change: MembershipChange;
+  const nonce = m.nonce as number;
+  if (m.change.add !== undefined) {
+    const { id, key } = m.change.add ?? {};
+    if (!isId(id) || !(key instanceof Uint8Array) || key.length !== 32) return 'bad member: an id and a 32-byte public key are required';
+    change = { add: id, key, nonce };
+  } else if (isId(m.change.remove)) {
+    change = { remove: m.change.remove, nonce };
+  } else {
+    return 'not a reconfiguration';
+  }
+  if (!(await verify(admin, c.p, c.s))) return 'the command is not signed by the group admin';
+  return change;
+}
