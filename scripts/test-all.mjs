@@ -49,7 +49,8 @@ run('vitest (node)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=
 });
 
 run('deno', 'node', ['scripts/deno-test.mjs'], (out) => {
-  const m = /(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed/.exec(strip(out));
+  // The last summary line is the script's own, over both Deno runs.
+  const m = [...strip(out).matchAll(/(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed/g)].pop();
   return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
 });
 

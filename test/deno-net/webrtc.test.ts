@@ -148,9 +148,5 @@ test('crash-model group of 3 replicas and a client over WebRTC', async () => {
     await Promise.all(storages.map((s) => s.close()));
     await server.close();
     await rm(dir, { recursive: true, force: true });
-    // @roamhq/wrtc tears its peer connections down on native threads after close(); if Deno exits
-    // while that is under way, the process dies by a signal (about 4 runs in 10 without this wait,
-    // 0 in 8 with it; the addon gives no event to wait for). This is the last test in the file.
-    await new Promise((r) => setTimeout(r, 1_000));
   }
 });
