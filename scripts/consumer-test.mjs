@@ -126,19 +126,36 @@ if (install.ok) {
     record(`tsc ${oldestTs} --noEmit, skipLibCheck false, ${r.setting}`, r.ok, `${r.ms} ms`);
   }
 
-  // Browser weight: what an app bundles (esbuild, browser platform, minified), xstate apart
-  // (the app's own dependency) unless said.
+  // Browser weight: what an app loads at start (esbuild, browser platform, minified, dynamic
+  // imports split off as Vite does: the tweetnacl fallback loads only where WebCrypto lacks
+  // Ed25519), xstate apart (the app's own dependency) unless said.
   try {
     const esbuild = await import(pathToFileURL(join(project, 'node_modules', 'esbuild', 'lib', 'main.js')).href);
     const measure = async (label, entry, external) => {
-      const r = await esbuild.build({ entryPoints: [join(project, entry)], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true, external, absWorkingDir: project, logLevel: 'silent' });
-      const bytes = r.outputFiles[0].contents;
-      const gzip = gzipSync(bytes, { level: 9 }).length;
-      console.log(`    ${label}: ${(bytes.length / 1024).toFixed(1)} kB minified, ${(gzip / 1024).toFixed(1)} kB gzip`);
-      const inputs = Object.values(r.metafile.outputs)[0].inputs;
-      return { gzip, bundled: Object.keys(inputs).filter((k) => inputs[k].bytesInOutput > 0) };
+      const outdir = join(project, '.size');
+      const r = await esbuild.build({ entryPoints: [join(project, entry)], bundle: true, splitting: true, outdir, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true, external, absWorkingDir: project, logLevel: 'silent' });
+      const entryOut = Object.entries(r.metafile.outputs).find(([, o]) => o.entryPoint);
+      const at = (key) => r.outputFiles.find((f) => f.path.endsWith(key.replace(/^.*\/\.size\//, '/')));
+      // The entry and the chunks it imports statically: what loads before the app runs.
+      const initial = new Set();
+      const visit = (key) => {
+        if (initial.has(key)) return;
+        initial.add(key);
+        for (const i of r.metafile.outputs[key].imports) if (i.kind === 'import-statement' && r.metafile.outputs[i.path]) visit(i.path);
+      };
+      visit(entryOut[0]);
+      const size = (keys) => {
+        const bytes = Buffer.concat([...keys].map((k) => Buffer.from(at(k).contents)));
+        return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+      };
+      const start = size(initial);
+      const lazy = Object.keys(r.metafile.outputs).filter((k) => !initial.has(k) && !k.endsWith('.map'));
+      const later = lazy.length ? size(lazy) : undefined;
+      console.log(`    ${label}: ${(start.raw / 1024).toFixed(1)} kB minified, ${(start.gzip / 1024).toFixed(1)} kB gzip${later ? ` (+ ${(later.gzip / 1024).toFixed(1)} kB gzip loaded on demand)` : ''}`);
+      const inputs = [...initial].flatMap((k) => Object.entries(r.metafile.outputs[k].inputs).filter(([, v]) => v.bytesInOutput > 0).map(([name]) => name));
+      return { gzip: start.gzip, bundled: inputs };
     };
-    console.log('browser bundle sizes (esbuild --bundle --platform=browser --minify):');
+    console.log('browser bundle sizes at start (esbuild --bundle --splitting --platform=browser --minify):');
     const crash = await measure('crash app: createReplica from statechorus/crash, createClient, webrtcTransport, idbStorage (size-crash.mjs)', 'size-crash.mjs', ['xstate']);
     await measure('the same with createReplica from statechorus (both fault models; size-both.mjs)', 'size-both.mjs', ['xstate']);
     await measure('crash app with xstate', 'size-crash.mjs', []);

@@ -1,7 +1,6 @@
 // The two raw Ed25519 back ends. Neither applies the strict rule (see strict.ts); callers
 // should go through `verify`, which does.
 
-import nacl from 'tweetnacl';
 import { bytesEqual, bytesKey, fromBase64Url, fromHex, isBytes } from './bytes.ts';
 
 export type CryptoBackendName = 'webcrypto' | 'tweetnacl';
@@ -42,20 +41,30 @@ function buf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 // ---------------------------------------------------------------------------------------------
 // tweetnacl
 
+// Loaded on first use: where WebCrypto has Ed25519 (current browsers, Node, Deno) it never is,
+// and a bundler that splits dynamic imports (Vite, esbuild --splitting) leaves it out of the
+// initial bundle (about 11 kB gzip).
+type Nacl = typeof import('tweetnacl');
+let naclModule: Promise<Nacl> | undefined;
+const loadNacl = (): Promise<Nacl> => (naclModule ??= import('tweetnacl').then((m) => ((m as { default?: Nacl }).default ?? m) as Nacl));
+
 export const tweetnaclBackend: InternalBackend = {
   name: 'tweetnacl',
   async publicKeyFromSeed(seed) {
     assertSeed(seed);
+    const nacl = await loadNacl();
     return nacl.sign.keyPair.fromSeed(local(seed)).publicKey;
   },
   async sign(seed, message) {
     assertSeed(seed);
     if (!isBytes(message)) throw new TypeError('sign: message must be a Uint8Array');
+    const nacl = await loadNacl();
     return nacl.sign.detached(local(message), nacl.sign.keyPair.fromSeed(local(seed)).secretKey);
   },
   async verifyRaw(publicKey, message, signature) {
     if (!isBytes(publicKey) || !isBytes(message) || !isBytes(signature)) return false;
     if (publicKey.length !== 32 || signature.length !== 64) return false;
+    const nacl = await loadNacl();
     try {
       return nacl.sign.detached.verify(local(message), local(signature), local(publicKey));
     } catch {
@@ -64,6 +73,7 @@ export const tweetnaclBackend: InternalBackend = {
   },
   async createSigner(seed) {
     assertSeed(seed);
+    const nacl = await loadNacl();
     // fromSeed costs a scalar multiplication: do it once per identity, not per signature.
     const { secretKey } = nacl.sign.keyPair.fromSeed(local(seed));
     return async (message) => {
