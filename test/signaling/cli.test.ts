@@ -4,7 +4,6 @@
  * on a fresh `npm run build`, it transpiles the current signaling/ sources into a scratch
  * dist/ under .tmp/ next to a copy of the bin.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PORT, parseArgs, UsageError } from '../../signaling/args.ts';
 import { TestClient } from './helpers.ts';
+import { spawnProc, type Proc } from './processes.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 let scratch = '';
@@ -38,47 +38,9 @@ afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves with the first stdout match; rejects if the process exits first. */
-  waitFor(re: RegExp): Promise<RegExpExecArray>;
-}
-
-function run(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const child = spawn(process.execPath, [script, ...args], { cwd: repo, env: { ...process.env, PORT: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const listeners = new Set<() => void>();
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    for (const l of [...listeners]) l();
-  });
-  child.stderr!.on('data', (d: Buffer) => void (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exit,
-    waitFor: (re) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const m = re.exec(out);
-          if (m) {
-            listeners.delete(check);
-            resolve(m);
-          }
-        };
-        listeners.add(check);
-        check();
-        void exit.then(({ code }) => {
-          if (listeners.delete(check)) reject(new Error(`exited with ${code} before printing ${re}; stderr: ${err}`));
-        });
-      }),
-  };
+/** The command under test as a child process (one way to spawn for every signaling test). */
+function run(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  return spawnProc(process.execPath, [script, ...args], { env });
 }
 
 async function takenPort(): Promise<{ port: number; release: () => Promise<void> }> {
