@@ -26,14 +26,14 @@ import type { AppExecutor, ApplyResult } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex, verify } from '../crypto/index.ts';
 import { indexKey, type StorageOp } from '../storage/index.ts';
-import { BROADCAST, eventBudget, open, RECORD_LIMITS, rewrap, sealWithProof, wireLimits, type WireKind, type WireMessage } from '../wire/index.ts';
+import { BROADCAST, open, RECORD_LIMITS, rewrap, sealWithProof, wireLimits, type WireKind, type WireMessage } from '../wire/index.ts';
 import { decodeTrusted, plainResult } from './common.ts';
 import { ReplicaHost } from './host.ts';
 import { Misbehaviour, type Behaviour, type FloodOptions } from './misbehave.ts';
 import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.ts';
 import { count, sealForClient, tooLarge } from './egress.ts';
 import { batchBytesBudget, itemSize, packAttachments } from './batch-size.ts';
-import { answerOf, parseRequest, refusal, statusNonce } from './requests.ts';
+import { admitRequest, answerOf, statusNonce } from './requests.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
@@ -350,23 +350,12 @@ export class ByzantineReplica {
   }
 
   async #onRequest(client: string, body: unknown): Promise<void> {
-    const t = this.#host.tuning;
-    const req = parseRequest(body, eventBudget(t.maxEventBytes, t.maxMessageBytes));
-    if (!req) return this.#host.drop('malformed');
-    const { session, seq } = req;
-    if ('problem' in req) {
-      const { drop, body: answer } = refusal(req);
-      this.#host.drop(drop);
-      return this.#sendToClient(client, 'error', answer);
-    }
-    this.#host.metrics.requests++;
-    // Already applied (or refused by the session table): answer from the replicated table, never apply twice.
-    const cached = this.#host.executor.answerFromCache({ client, ...req });
-    if (cached) {
-      this.#host.metrics.duplicateRequests++;
-      return this.#answer(client, session, seq, cached);
-    }
-    this.#host.actor!.send({ type: 'request', item: { k: 'req', client, session, seq, event: req.event as Extract<BatchItem, { k: 'req' }>['event'] } });
+    const a = admitRequest(this.#host, client, body);
+    if (!a) return;
+    if ('answer' in a) return this.#sendToClient(client, a.answer.kind, a.answer.body);
+    if ('cached' in a) return this.#answer(client, a.session, a.seq, a.cached);
+    const { session, seq, event } = a.request;
+    this.#host.actor!.send({ type: 'request', item: { k: 'req', client, session, seq, event: event as Extract<BatchItem, { k: 'req' }>['event'] } });
     this.#scheduleFlush();
   }
 

@@ -4,13 +4,13 @@ import type { RaftCore } from '../../actors/crash/core.ts';
 import { checkEvent, createAppExecutor, type AppExecutor, type AppRequest } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { indexKey, prefixEnd, type StorageOp } from '../storage/index.ts';
-import { eventBudget, open, RECORD_LIMITS, seal, type WireKind, type WireMessage } from '../wire/index.ts';
+import { open, RECORD_LIMITS, seal, type WireKind, type WireMessage } from '../wire/index.ts';
 import { ByzantineReplica } from './byzantine.ts';
 import { decodeTrusted, plainResult } from './common.ts';
 import { sealForClient, sealProtocol } from './egress.ts';
 import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './snapshot-transfer.ts';
 import { ReplicaHost } from './host.ts';
-import { answerOf, parseRequest, refusal, statusNonce } from './requests.ts';
+import { admitRequest, answerOf, statusNonce } from './requests.ts';
 import { DivergenceWatch } from './divergence.ts';
 import { openReconfiguration } from './reconfiguration.ts';
 import { bytesEqual } from '../crypto/bytes.ts';
@@ -252,23 +252,15 @@ export class Replica {
   }
 
   async #onRequest(client: string, body: unknown): Promise<void> {
-    const t = this.#host.tuning;
-    const req = parseRequest(body, eventBudget(t.maxEventBytes, t.maxMessageBytes));
-    if (!req) return this.#host.drop('malformed');
-    const { session, seq } = req;
-    if ('problem' in req) {
-      const { drop, body: answer } = refusal(req);
-      this.#host.drop(drop);
-      return this.#send(client, 'error', answer);
-    }
-    this.#host.metrics.requests++;
-    // Already applied (or refused by the session table): answer from the replicated table, never apply twice.
-    const cached = this.#host.executor.answerFromCache({ client, ...req });
-    if (cached) {
-      this.#host.metrics.duplicateRequests++;
-      const answer = answerOf(session, seq, cached);
+    const a = admitRequest(this.#host, client, body);
+    if (!a) return;
+    if ('answer' in a) return this.#send(client, a.answer.kind, a.answer.body);
+    if ('cached' in a) {
+      const answer = answerOf(a.session, a.seq, a.cached);
       return this.#send(client, answer.kind, answer.body);
     }
+    const req = a.request;
+    const { session, seq } = req;
     const core = this.#core()!;
     if (core.role !== 'leader') {
       this.#host.metrics.redirects++;

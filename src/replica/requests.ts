@@ -5,7 +5,10 @@
  */
 import { inspectEvent, sessionProblem, type AppEvent, type ApplyResult, type EventOversize } from '../app/index.ts';
 import type { WireKind } from '../wire/index.ts';
+import { eventBudget } from '../wire/index.ts';
 import { plainResult } from './common.ts';
+import type { AnyStateMachine } from 'xstate';
+import type { ReplicaHost } from './host.ts';
 
 export interface ClientRequest {
   /** The session id, or 0 to open (or resume) one. */
@@ -69,4 +72,31 @@ export function answerOf(session: number, seq: number, result: ApplyResult): { k
 export function statusNonce(body: unknown): number | undefined {
   const b = body as { nonce?: unknown } | null;
   return b && typeof b === 'object' && Number.isSafeInteger(b.nonce) ? (b.nonce as number) : undefined;
+}
+
+/** What ingress makes of a client request: answer it (refused, or already applied), or order it. */
+export type Admission =
+  | { answer: { kind: WireKind; body: Record<string, unknown> } }
+  | { cached: ApplyResult; session: number; seq: number }
+  | { request: ClientRequest };
+
+/**
+ * Client request ingress, the same in both runtimes: parse within the group's event budget,
+ * refuse a bad or oversized event (counted), and answer a request the session table already
+ * decided from that table (never applied twice). Undefined: malformed, dropped and counted.
+ */
+export function admitRequest(host: ReplicaHost<AnyStateMachine>, client: string, body: unknown): Admission | undefined {
+  const t = host.tuning;
+  const req = parseRequest(body, eventBudget(t.maxEventBytes, t.maxMessageBytes));
+  if (!req) return host.drop('malformed'), undefined;
+  if ('problem' in req) {
+    const { drop, body: answer } = refusal(req);
+    host.drop(drop);
+    return { answer: { kind: 'error', body: answer } };
+  }
+  host.metrics.requests++;
+  const cached = host.executor.answerFromCache({ client, ...req });
+  if (!cached) return { request: req };
+  host.metrics.duplicateRequests++;
+  return { cached, session: req.session, seq: req.seq };
 }
