@@ -33,7 +33,7 @@ function sh(label, cmd, args, options = {}) {
   const t0 = Date.now();
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, timeout: 120_000, killSignal: 'SIGKILL', ...options });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  return { ok: r.status === 0, out, ms: Date.now() - t0, why: r.error ? r.error.message : `exit ${r.status}` };
+  return { ok: r.status === 0, signal: r.signal, out, ms: Date.now() - t0, why: r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit ${r.status}` };
 }
 function record(name, ok, detail) {
   results.push({ name, ok });
@@ -100,8 +100,15 @@ if (install.ok) {
 
   step('node: local clusters (crash, byzantine) and a crash group over WebRTC across two processes', process.execPath, ['node-app.mjs'], inProject, (out) => (out.match(/^ok:/gm) ?? []).length === 3);
 
-  const deno = require.resolve('deno/bin.cjs');
-  step('deno: npm:statechorus from node_modules, local clusters and a crash group over WebRTC', process.execPath, [deno, 'run', '-A', '--cached-only', 'deno-app.mjs'], { ...inProject, env: { ...inProject.env, SIGNALING: signaling ?? '' } }, (out) => (out.match(/^ok:/gm) ?? []).length === 3);
+  // The deno executable itself (deno/bin.cjs turns a signal into exit status 1): @roamhq/wrtc can
+  // end a Deno process by SIGSEGV as it exits, after the work is done (README: known issue under
+  // Deno). All three checks printed and then that signal: passed, and the signal is named.
+  const denoName = 'deno: npm:statechorus from node_modules, local clusters and a crash group over WebRTC';
+  const denoExe = join(dirname(require.resolve('deno/bin.cjs')), process.platform === 'win32' ? 'deno.exe' : 'deno');
+  const d = sh(denoName, denoExe, ['run', '-A', '--cached-only', 'deno-app.mjs'], { ...inProject, env: { ...inProject.env, SIGNALING: signaling ?? '' } });
+  const denoOk = (d.out.match(/^ok:/gm) ?? []).length === 3 && (d.ok || d.signal === 'SIGSEGV');
+  if (!denoOk || process.env.CONSUMER_VERBOSE) console.log(d.out.trimEnd().split('\n').map((l) => `    ${l}`).join('\n'));
+  record(denoName, denoOk, `${d.ms} ms${d.signal === 'SIGSEGV' && denoOk ? ", then SIGSEGV at exit (the WebRTC addon's known exit crash)" : ''}${denoOk ? '' : `, ${d.why}`}`);
 
   const vite = step('vite build (a config that sets nothing for statechorus)', process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], inProject, (out) => !/externalized|global is not defined|Module ".*" has been/.test(out));
   step('esbuild --bundle --platform=browser', join(project, 'node_modules', '.bin', 'esbuild'), ['web/main.js', '--bundle', '--platform=browser', '--format=esm', '--minify', '--outfile=dist-esbuild/main.js', '--log-level=warning'], inProject, (out) => out.trim() === '');
