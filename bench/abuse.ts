@@ -2,7 +2,7 @@
  * `node dist/bench/abuse.js`: what one Byzantine member's validly signed abuse costs the
  * group (issue 12 finding 7). A byzantine group (4 replicas, f = 1) in one process on the real
  * clock (replicas overlap their crypto); honest closed-loop clients measure committed ops/s
- * while r4 is quiet, then during each storm (behaviour 'flood', src/replica/misbehave.ts):
+ * while r4 is quiet, then during each storm (behaviour 'flood', src/cluster/behaviours/misbehaviour.ts):
  *
  *   status  every status period, to each peer: one bundle of 4,096 status{executed: 0} and 4 alone
  *   proofs  every status period, to each peer: a view change quoting 4,096 distinct signed proofs, and 4 stale view changes
@@ -13,8 +13,7 @@
  *
  *   node dist/bench/abuse.js [--seconds S] [--clients N]
  */
-import { createLocalCluster, type ByzantineReplica, type ReplicaMetrics } from '../src/index.ts';
-import type { FloodOptions } from '../src/replica/index.ts';
+import { createLocalCluster, type FloodOptions, type ReplicaMetrics } from '../src/index.ts';
 import { store, storeEvent } from './apps.ts';
 import { runLoad } from './load.ts';
 
@@ -48,7 +47,11 @@ const cluster = await createLocalCluster({
   network: { latency: 0 },
   client: { retryAfterMs: 1_000, giveUpAfterMs: 600_000 },
 });
-const attacker = () => cluster.replica('r4').current as ByzantineReplica;
+/** r4 floods (or is quiet again); resolves once the proofs it quotes are signed. */
+const attack = async (flood: Partial<FloodOptions> | undefined) => {
+  await cluster.byzantine('r4', flood ? 'flood' : 'correct', { flood });
+  await cluster.behaviourReady('r4');
+};
 const victim = () => cluster.replica('r2').metrics;
 try {
   const writers = Array.from({ length: clients }, () => cluster.createClient());
@@ -56,15 +59,15 @@ try {
   await writers[0]!.send(storeEvent(n++)); // settle view 0
   // Warm up (JIT, caches), and let r4 sign the proofs it will quote before anything is measured.
   await runLoad({ clients, durationMs: 2_000, warmupMs: 0, op: async (c) => void (await writers[c]!.send(storeEvent(n++))) });
-  await attacker().setBehaviour('flood', { kinds: ['proofs'], proofs: 4096, bundles: 0 });
-  attacker().setBehaviour('correct');
+  await attack({ kinds: ['proofs'], proofs: 4096, bundles: 0 });
+  await attack(undefined);
   const rows: Array<{ phase: string; opsPerSec: number; sigs: number; verifs: number; misbehaviour: string }> = [];
   for (const [phase, flood] of STORMS) {
-    await attacker().setBehaviour(flood ? 'flood' : 'correct', flood);
+    await attack(flood);
     const before: ReplicaMetrics = structuredClone(victim());
     const t = performance.now();
     // The storm ends with the measured window, so draining the last ops does not run on under it.
-    const calm = setTimeout(() => void attacker().setBehaviour('correct'), 1_000 + seconds * 1000);
+    const calm = setTimeout(() => void attack(undefined), 1_000 + seconds * 1000);
     const r = await runLoad({ clients, durationMs: seconds * 1000, warmupMs: 1_000, op: async (c) => void (await writers[c]!.send(storeEvent(n++))) });
     clearTimeout(calm);
     const s = (performance.now() - t) / 1000;
@@ -76,7 +79,7 @@ try {
       .join(', ');
     rows.push({ phase, opsPerSec: r.opsPerSec, sigs: (after.signatures - before.signatures) / s, verifs: (after.verifications - before.verifications) / s, misbehaviour: mis || '-' });
   }
-  attacker().setBehaviour('correct');
+  await attack(undefined);
   console.log(`byzantine group, 4 replicas in one process (real clock), ${clients} clients, ${seconds} s per phase; r4 floods, r2 is measured`);
   console.log('phase               ops/s   x quiet   r2 signatures/s   r2 verifications/s   r2 misbehaviour counted');
   rows.forEach((row, i) => {

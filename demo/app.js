@@ -2,7 +2,7 @@
 // game.js, and a client of that group. It keeps its identity in sessionStorage (per tab, kept
 // across a reload) and its replica's state in IndexedDB, so a reloaded tab resumes where it was.
 // `window.demo` is the page's API for the browser test (test/browser/demo.spec.mjs).
-import { createClient, createReplica, generateIdentity, exportIdentity, importIdentity, idbStorage, idToPublicKey, webrtcTransport } from './dist/statechorus.js';
+import { createClient, createReplica, generateIdentity, exportIdentity, importIdentity, idbStorage, idToPublicKey, SimulatedBehaviour, webrtcTransport } from './dist/statechorus.js';
 import { COLUMNS, ROWS, game } from './dist/game.js';
 import { createInspectorFeed } from './inspect-feed.js';
 import { PHASES } from './phases.js';
@@ -119,6 +119,8 @@ const room = params.get('room') || (() => {
   return r;
 })();
 let replica;
+/** The lie switch: a simulated behaviour installed on this tab's replica (its executor skips moves while 'wrong-result'). */
+let lie;
 let transport;
 let client;
 let feed;
@@ -138,6 +140,9 @@ async function main() {
 
   feed = createInspectorFeed({ room, replicaId: state.seat, label: `tab ${state.seat}` });
   transport = webrtcTransport({ signaling, room });
+  // Checkpoints every 4 moves: a lying replica is caught by its checkpoint within a few moves.
+  const tuning = { checkpointEvery: 4 };
+  lie = new SimulatedBehaviour({ id: state.seat, identity, tuning });
   replica = createReplica({
     machine: game,
     identity,
@@ -149,12 +154,12 @@ async function main() {
       feed.inspect(event);
       onReplicaActivity();
     },
-    // Checkpoints every 4 moves: a lying replica is caught by its checkpoint within a few moves.
-    tuning: { checkpointEvery: 4 },
+    tuning,
+    ...lie.seams,
   });
   await replica.start();
   state.resumed = { appliedIndex: replica.status().appliedIndex, moves: replica.app.getSnapshot().context.moves };
-  feed.attach(replica, { appMachine: game });
+  feed.attach(replica, { appMachine: game, behaviour: () => lie.behaviour });
   // The tab's client is an endpoint of its replica's connections: `r2/client`. After a reload
   // it opens a new session through the log, so its numbers never collide with the last run's.
   client = createClient({ id: `${state.seat}/client`, transport: transport.endpoint('client'), replicas: lobby.members.map((m) => m.id), faultModel: 'byzantine' });
@@ -262,10 +267,10 @@ function renderReplicaPanel() {
   if (excludedSelf) {
     verdict.hidden = false;
     verdict.className = 'verdict bad';
-    verdict.textContent = replica.behaviour !== 'correct'
+    verdict.textContent = lie.behaviour !== 'correct'
       ? 'Caught: the other replicas checked the checkpoint this tab signed, found it wrong and excluded this replica. Its board no longer counts; open a new room to play again.'
       : 'This replica was excluded by the others.';
-  } else if (replica.behaviour !== 'correct') {
+  } else if (lie.behaviour !== 'correct') {
     verdict.hidden = false;
     verdict.className = 'verdict warn';
     verdict.textContent = 'Lying: this replica skips moves, so the board here is wrong. Watch the other tabs outvote it.';
@@ -339,7 +344,7 @@ function wireControls() {
 }
 
 function setByzantine(on) {
-  replica.setBehaviour(on ? 'wrong-result' : 'correct');
+  void lie.set(on ? 'wrong-result' : 'correct');
   sessionStorage.setItem(`statechorus-demo:${room}:byzantine`, on ? '1' : '0');
   $('byzantine').checked = on;
   note(on ? 'This tab now <b>lies</b>: it skips moves and reports a wrong board.' : 'This tab is honest again.', on ? 'bad' : '');

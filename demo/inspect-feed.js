@@ -4,7 +4,7 @@
 //
 //   const feed = createInspectorFeed({ room, replicaId: 'r1', label: 'tab 1' });
 //   const replica = createReplica({ ..., inspect: feed.inspect });
-//   feed.attach(replica, { appMachine: game });
+//   feed.attach(replica, { appMachine: game, behaviour: () => lie.behaviour });
 //   ...
 //   feed.close();
 //
@@ -35,6 +35,8 @@ export function createInspectorFeed({ room, replicaId, label = replicaId }) {
   const session = Math.random().toString(36).slice(2, 10);
 
   let replica = null;
+  /** The simulated behaviour the replica runs (see attach). */
+  let behaviourOf = (r) => r.behaviour;
   let appMachine = null;
   let protocolLogic = null;
   let charts = null;
@@ -142,7 +144,7 @@ export function createInspectorFeed({ room, replicaId, label = replicaId }) {
     post({
       ...base('hello'),
       faultModel: status?.faultModel ?? null,
-      behaviour: safe(() => replica.behaviour) ?? null,
+      behaviour: safe(() => behaviourOf(replica)) ?? null,
       charts,
     });
   }
@@ -200,10 +202,12 @@ export function createInspectorFeed({ room, replicaId, label = replicaId }) {
     inspect,
     /**
      * @param {object} r  the replica (createReplica's result, or a local cluster's replica)
-     * @param {{ appMachine?: object }} [options]  the application machine, to draw its chart
+     * @param {{ appMachine?: object, behaviour?: () => string }} [options]  the application machine, to draw its
+     *   chart, and the replica's simulated behaviour (a SimulatedBehaviour's; a local cluster's replica has its own)
      */
     attach(r, options = {}) {
       replica = r;
+      behaviourOf = options.behaviour ? () => options.behaviour() : (x) => x.behaviour;
       appMachine = options.appMachine ?? safe(() => r.app?.logic) ?? null;
       // The protocol actor exists once the replica has started; its machine does not change.
       protocolLogic = safe(() => r.protocol?.logic) ?? null;
@@ -241,7 +245,7 @@ export function createInspectorFeed({ room, replicaId, label = replicaId }) {
     return {
       protocol: { value: jsonSafe(protocolSnap?.value ?? null), status: protocolSnap?.status ?? null, history: protocolHistory.changes.slice() },
       status: status && jsonSafe(status),
-      behaviour: safe(() => r.behaviour) ?? null,
+      behaviour: safe(() => behaviourOf(r)) ?? null,
       app: appSnap
         ? { value: jsonSafe(appSnap.value ?? null), status: appSnap.status ?? null, history: appHistory.changes.slice(), context: boundedContext(appSnap.context) }
         : null,

@@ -168,7 +168,7 @@ if (install.ok) {
     await measure('crash app with xstate', 'size-crash.mjs', []);
     await measure('the test app (web/main.js: createReplica from statechorus, a machine, xstate)', 'web/main.js', []);
     record('core + crash model + WebRTC + idb <= 60 kB gzip', crash.gzip <= 60 * 1024, `${(crash.gzip / 1024).toFixed(1)} kB`);
-    const byzantine = crash.bundled.filter((k) => /actors\/byzantine\/|replica\/byzantine\.js|replica\/misbehave\.js/.test(k));
+    const byzantine = crash.bundled.filter((k) => /actors\/byzantine\/|replica\/byzantine\.js|cluster\/behaviours\//.test(k));
     record('a crash-only app bundles none of the Byzantine protocol', byzantine.length === 0, byzantine.slice(0, 3).join(', '));
   } catch (err) {
     record('browser bundle sizes', false, String(err?.message ?? err));

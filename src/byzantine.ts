@@ -4,7 +4,7 @@ import { ByzantineReplica, signReconfiguration } from './replica/byzantine.ts';
 import { resolveReplicaOptions, type GroupReplicaOptions } from './group/resolve.ts';
 
 export { ByzantineReplica, signReconfiguration };
-export { BEHAVIOURS, type Behaviour } from './replica/misbehave.ts';
+export { BEHAVIOURS, SimulatedBehaviour, type Behaviour, type FloodOptions } from './cluster/behaviours/index.ts';
 
 /** A Byzantine-model replica (PBFT-style, n = 3f+1); see ReplicaOptions. */
 export function createReplica(options: GroupReplicaOptions): ByzantineReplica {

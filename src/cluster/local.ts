@@ -1,9 +1,10 @@
 import type { AnyStateMachine, EventFromLogic, InspectionEvent, Observer } from 'xstate';
 import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../client/index.ts';
 import { generateIdentity, type Identity } from '../crypto/index.ts';
-import { BEHAVIOURS, ByzantineReplica, createReplica, signReconfiguration, type AnyReplica, type Behaviour, type FaultModel, type GroupMember, type Replica, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
-import { Simulation, type LinkConfig, type NodeEnv } from '../sim/index.ts';
+import { ByzantineReplica, createReplica, signReconfiguration, type AnyReplica, type FaultModel, type GroupMember, type Replica, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
+import { Simulation, SimulatedTransport, type LinkConfig } from '../sim/index.ts';
 import { checkClientTiming, resolveTuning } from '../replica/tuning.ts';
+import { BEHAVIOURS, SimulatedBehaviour, type Behaviour, type FloodOptions } from './behaviours/index.ts';
 
 export interface LocalClusterOptions<TMachine extends AnyStateMachine = AnyStateMachine> {
   machine: TMachine;
@@ -91,9 +92,11 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
   /** Byzantine model: the admin identity that signs reconfigurations, and behaviours set by tests. */
   #admin: Identity | undefined;
   #reconfigurations = 0;
-  readonly #behaviours = new Map<string, Behaviour>();
+  readonly #behaviours = new Map<string, { behaviour: Behaviour; flood: Partial<FloodOptions> | undefined }>();
+  /** Byzantine model: each running replica's simulated behaviour (installed on its egress and executor). */
+  readonly #simulated = new Map<string, SimulatedBehaviour>();
   /** Byzantine `twin`s: a second node per identity, fed copies of what reaches the original. */
-  readonly #twins = new Map<string, { node: string; deliver: ((from: string, bytes: Uint8Array) => unknown) | undefined }>();
+  readonly #twins = new Map<string, { node: string; transport: SimulatedTransport | undefined }>();
   readonly #replicaIds: string[] = [];
   /** The members the group started with; replicas added later join through the log. */
   readonly #initialIds: string[] = [];
@@ -202,7 +205,7 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
         return cluster.#replicas.get(id)!.metrics;
       },
       get behaviour() {
-        return cluster.#behaviours.get(id) ?? 'correct';
+        return cluster.#behaviours.get(id)?.behaviour ?? 'correct';
       },
     };
   }
@@ -233,22 +236,14 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
   createClient(): ClusterClient<TMachine> {
     const id = `c${++this.#clients}`;
     // The client exists at once; its network node is attached as a task of the simulation.
-    let env: NodeEnv | undefined;
-    let handler: ((from: string, bytes: Uint8Array) => unknown) | undefined;
-    const transport = {
-      send: (to: string, bytes: Uint8Array) => env?.send(to, bytes),
-      onMessage: (h: (from: string, bytes: Uint8Array) => unknown) => {
-        handler = h;
-      },
-    };
+    const transport = new SimulatedTransport();
     const make = (extra: { session?: number } = {}) => {
       const replicas = this.faultModel === 'byzantine' ? this.#currentMembers() : this.#replicaIds;
       return new Client<TMachine>({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, machine: this.#machine, ...this.#clientOptions, ...extra });
     };
     let client = make();
-    void this.sim.addNode(id, (e) => {
-      env = e;
-      e.onMessage((from, bytes) => handler?.(from, bytes));
+    void this.sim.addNode(id, (env) => {
+      transport.attach(env);
     });
     // Calls enter the simulation as tasks, so they happen at a definite point of the run.
     const call = <T>(fn: () => Promise<T>): Promise<T> => this.#orHalt(this.sim.clock.run(() => ({ p: fn() })).then((box) => box.p));
@@ -382,23 +377,30 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
   }
 
   /**
-   * Makes a replica misbehave (DESIGN.md §5): 'silent', 'equivocate', 'forge',
-   * 'corrupt-signatures', 'wrong-result', 'replay', 'slow', 'twin'; 'correct' ends it.
-   * The behaviour survives restarts of the replica.
+   * Makes a replica misbehave (DESIGN.md §5; src/cluster/behaviours/): 'silent', 'equivocate',
+   * 'forge', 'corrupt-signatures', 'wrong-result', 'replay', 'slow', 'twin', 'flood' (with
+   * `options.flood`), 'substitute'; 'correct' ends it. The behaviour survives restarts of the
+   * replica. It takes effect at once; `behaviourReady(id)` settles once it is ready.
    */
-  async byzantine(id: string, behaviour: Behaviour): Promise<void> {
+  async byzantine(id: string, behaviour: Behaviour, options: { flood?: Partial<FloodOptions> } = {}): Promise<void> {
     if (this.faultModel !== 'byzantine') throw new Error("cluster.byzantine needs faultModel 'byzantine'");
     this.#known(id);
     if (!BEHAVIOURS.includes(behaviour)) throw new RangeError(`cluster.byzantine: unknown behaviour ${String(behaviour)}; one of ${BEHAVIOURS.join(', ')}`);
-    this.#behaviours.set(id, behaviour);
-    const r = this.#replicas.get(id);
-    if (r instanceof ByzantineReplica && this.sim.isUp(id)) r.setBehaviour(behaviour);
+    this.#behaviours.set(id, { behaviour, flood: options.flood });
+    const simulated = this.#simulated.get(id);
+    if (simulated && this.sim.isUp(id)) void simulated.set(behaviour, options.flood);
     if (behaviour === 'twin' && !this.#twins.has(id)) await this.#startTwin(id);
     if (behaviour !== 'twin' && this.#twins.has(id)) {
       const twin = this.#twins.get(id)!;
       this.#twins.delete(id);
       if (this.sim.isUp(twin.node)) this.sim.crash(twin.node);
     }
+  }
+
+  /** Settles once the behaviour set on `id` is ready ('flood': the proofs it quotes are signed). */
+  behaviourReady(id: string): Promise<void> {
+    this.#known(id);
+    return this.#orHalt(this.#simulated.get(id)?.ready ?? Promise.resolve());
   }
 
   /** Byzantine: the replicas that are up and still members (by a live replica's view of the group). */
@@ -438,17 +440,19 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
   /** A second node with `id`'s keys: it hears what `id` hears and says what its own state makes it say. */
   async #startTwin(id: string): Promise<void> {
     const node = `${id}~twin`;
-    const twin: { node: string; deliver: ((from: string, bytes: Uint8Array) => unknown) | undefined } = { node, deliver: undefined };
+    const twin: { node: string; transport: SimulatedTransport | undefined } = { node, transport: undefined };
     this.#twins.set(id, twin);
     const identity = this.#identities.get(id)!;
     const initial = this.#members().filter((m) => this.#initialIds.includes(m.id));
     await this.sim.addNode(node, async (env) => {
+      // It sends as itself; what it hears comes from its original's transport (copyTo).
+      twin.transport = new SimulatedTransport(env, { hear: false });
       const replica = createReplica({
         machine: this.#machine,
         identity,
         id,
         group: { faultModel: 'byzantine', members: initial, ...(this.#admin ? { admin: this.#admin.publicKey } : {}) },
-        transport: { send: env.send, onMessage: (h) => void (twin.deliver = h) },
+        transport: twin.transport,
         storage: env.storage,
         clock: env.clock,
         seed: env.random.nextUint32(),
@@ -513,41 +517,45 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
     const initial = this.#members().filter((m) => known.includes(m.id));
     let starts = 0;
     await this.sim.addNode(id, async (env) => {
+      // A twin of this replica, if any, hears everything it hears.
+      const transport = new SimulatedTransport(env, { copyTo: () => this.#twinHandler(id) });
+      const seed = env.random.nextUint32();
+      const simulated = this.faultModel === 'byzantine' ? new SimulatedBehaviour({ id, identity, seed, tuning: this.#tuning }) : undefined;
       const replica = createReplica({
         machine: this.#machine,
         identity,
         id,
         join: !initial.some((m) => m.id === id),
         group: { faultModel: this.faultModel, members: initial, ...(this.#admin ? { admin: this.#admin.publicKey } : {}) },
-        // A twin of this replica, if any, hears everything it hears.
-        transport: {
-          send: env.send,
-          onMessage: (h) =>
-            env.onMessage((from, bytes) => {
-              const twin = this.#twins.get(id);
-              // The simulation awaits both, one after the other, so the run replays exactly.
-              const deliver = twin?.deliver;
-              if (deliver && this.sim.isUp(twin.node)) return Promise.resolve(h(from, bytes)).then(() => deliver(from, bytes));
-              return h(from, bytes);
-            }),
-        },
+        transport,
         storage: env.storage,
         clock: env.clock,
-        seed: env.random.nextUint32(),
+        seed,
         tuning: this.#tuning,
         onFailure: (err) => this.#halted_(id, err),
         ...(this.#sessions ? { sessions: this.#sessions } : {}),
         ...(this.#inspect ? { inspect: (event: InspectionEvent) => inspectWith(this.#inspect!, id, event) } : {}),
+        ...simulated?.seams,
       });
       // A restarted replica is given the current members' keys, as an operator would give it the
       // group; a crash-model replica's first start needs none (keys of added members come in the log).
       if (this.faultModel === 'byzantine' || starts++ > 0) for (const m of this.#members()) replica.knowMember(m.id, m.publicKey);
       this.#replicas.set(id, replica);
-      const behaviour = this.#behaviours.get(id);
-      if (behaviour && replica instanceof ByzantineReplica) replica.setBehaviour(behaviour);
+      if (simulated) {
+        this.#simulated.set(id, simulated);
+        const set = this.#behaviours.get(id);
+        if (set) void simulated.set(set.behaviour, set.flood);
+      }
       await replica.start();
       return { stop: () => replica.stop() };
     });
+  }
+
+  /** The handler of `id`'s twin, while the twin is up and listening. */
+  #twinHandler(id: string): ((from: string, bytes: Uint8Array) => unknown) | undefined {
+    const twin = this.#twins.get(id);
+    const handler = twin?.transport?.handler;
+    return handler && this.sim.isUp(twin.node) ? handler : undefined;
   }
 }
 

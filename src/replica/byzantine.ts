@@ -29,12 +29,11 @@ import { indexKey, type StorageOp } from '../storage/index.ts';
 import { BROADCAST, open, RECORD_LIMITS, rewrap, sealWithProof, wireLimits, type WireKind, type WireMessage } from '../wire/index.ts';
 import { decodeTrusted, plainResult } from './common.ts';
 import { ReplicaHost } from './host.ts';
-import { Misbehaviour, type Behaviour, type FloodOptions } from './misbehave.ts';
 import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.ts';
 import { count, sealForClient, tooLarge } from './egress.ts';
 import { batchBytesBudget, itemSize, packAttachments } from './batch-size.ts';
 import { admitRequest, answerOf, statusNonce } from './requests.ts';
-import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
+import type { OutgoingBundle, OutgoingToClient, ReplicaMetrics, ReplicaOptions, ReplicaStatus, Sending } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
 const STABLE_KEY = 'bft/stable';
@@ -92,7 +91,9 @@ export class ByzantineReplica {
   #transfer: { seq: number; digest: string; from: string[]; attempt: number; chunks: Uint8Array[]; received: number; asked: string; total: number } | undefined;
   /** Boundaries executed in this drain whose checkpoint the core still has to sign. */
   #boundaries: Array<{ seq: number; appDigest: string }> = [];
-  readonly #misbehave: Misbehaviour;
+  /** What goes out for a signed bundle and for a client message (options.egress; by default the bytes as they are). */
+  readonly #egressBundle: (out: OutgoingBundle) => Promise<Sending[]>;
+  readonly #egressClient: (out: OutgoingToClient) => Promise<Sending[]>;
   /** State chunks served per peer and status period (a flood of fetchState waits, coalesced). */
   #serveBudget!: ServeBudget<Extract<BftMessage, { type: 'fetchState' }>>;
 
@@ -100,7 +101,9 @@ export class ByzantineReplica {
     this.#host = new ReplicaHost(options, options?.group?.admin ? [[ADMIN, options.group.admin]] : []);
     if (this.#host.id === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
     this.id = this.#host.id;
-    this.#misbehave = new Misbehaviour(this.id, options.seed ?? 1);
+    const egress = options.egress;
+    this.#egressBundle = egress?.bundle ? (out) => egress.bundle!(out) : asIs;
+    this.#egressClient = egress?.client ? (out) => egress.client!(out) : asIs;
     this.#serveBudget = new ServeBudget(8, this.#host.tuning.statusMs);
     this.#scheduleFlush = this.#host.endOfInstant(async () => {
       this.#host.actor!.send({ type: 'flush', now: this.#host.clock.now() });
@@ -131,16 +134,6 @@ export class ByzantineReplica {
 
   get failure(): unknown {
     return this.#host.queue.failure;
-  }
-
-  /** Simulated Byzantine behaviour (tests and demos): 'correct' ends it. */
-  setBehaviour(behaviour: Behaviour, flood?: Partial<FloodOptions>): Promise<void> {
-    this.#misbehave.set(behaviour, this.#host.tuning.requestTimeoutMs, flood, this.#host.options.identity);
-    return this.#misbehave.ready;
-  }
-
-  get behaviour(): Behaviour {
-    return this.#misbehave.behaviour;
   }
 
   async start(): Promise<void> {
@@ -458,14 +451,14 @@ export class ByzantineReplica {
         const bytes = rewrap(s.p, s.s, e.attachments, max);
         const batches = new Map(e.digests.map((d) => [d, g.batches.get(d)!]));
         for (const to of g.to) {
-          const variants = await this.#misbehave.outgoing({ to, messages: g.messages, bytes, p: s.p, s: s.s, attachments: e.attachments, batches }, this.#host.options.identity, this.#memberIdsForForgery());
+          const variants = await this.#egressBundle({ to, messages: g.messages, bytes, p: s.p, s: s.s, attachments: e.attachments, batches, others: this.#otherMembers() });
           for (const v of variants) this.#host.transmit(to, v.bytes, v.delayMs);
         }
       }
     }
   }
 
-  #memberIdsForForgery(): string[] {
+  #otherMembers(): string[] {
     return this.#core()?.group.members.map((m) => m.id).filter((id) => id !== this.id) ?? [];
   }
 
@@ -508,12 +501,6 @@ export class ByzantineReplica {
       const index = this.#host.executor.appliedIndex + 1;
       if (item.k === 'req') {
         this.#host.metrics.entriesApplied++;
-        if (this.#misbehave.wrongResults && item.session !== 0) {
-          // Simulated fault: this replica executes wrongly (skips the event), so its state and replies diverge.
-          this.#host.executor.applyNoop(index, batch.time);
-          replies.push(this.#answer(item.client, item.session, item.seq, { index, digest: this.#host.executor.digest, snapshot: this.#host.executor.view(), duplicate: false }));
-          continue;
-        }
         const result = this.#host.executor.applyRequest(index, batch.time, { client: item.client, session: item.session, seq: item.seq, event: item.event });
         replies.push(this.#answer(item.client, item.session, item.seq, result));
       } else if (item.k === 'noop') {
@@ -552,7 +539,7 @@ export class ByzantineReplica {
   async #sendToClient(to: string, kind: WireKind, body: unknown): Promise<void> {
     const bytes = await sealForClient(this.id, to, kind, body, this.#host.tuning.maxMessageBytes, this.#host.metrics);
     if (!bytes) return;
-    for (const v of await this.#misbehave.outgoingToClient(to, kind, body, bytes, this.#memberIdsForForgery())) this.#host.transmit(to, v.bytes, 0);
+    for (const v of await this.#egressClient({ to, kind, body, bytes, others: this.#otherMembers() })) this.#host.transmit(to, v.bytes, v.delayMs);
   }
 
 
@@ -744,6 +731,11 @@ export class ByzantineReplica {
     const payload = decodeTrusted(p.p, 'proof') as { f: string; m: BftMessage[] };
     return asVerified(p, payload.f, payload.m);
   }
+}
+
+/** The default egress: the bytes as they are, at once. */
+async function asIs(out: { bytes: Uint8Array }): Promise<Sending[]> {
+  return [{ bytes: out.bytes, delayMs: 0 }];
 }
 
 function isConfig(c: unknown): c is Config {

@@ -55,7 +55,8 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
     // A replica joining a running group is not among the initial members: it learns the
     // membership later (from the log, a snapshot or a checkpoint).
     this.memberKeys.set(this.id, options.identity.publicKey);
-    this.executor = createAppExecutor(options.machine, { ...options.sessions, ...(options.inspect ? { inspect: options.inspect } : {}) });
+    const executor = createAppExecutor(options.machine, { ...options.sessions, ...(options.inspect ? { inspect: options.inspect } : {}) });
+    this.executor = options.wrapExecutor ? options.wrapExecutor(executor) : executor;
   }
 
   /** The transport's signaling and link states for status() (none on the simulated network). */

@@ -1,4 +1,3 @@
 export { Replica, createReplica, type AnyReplica } from './replica.ts';
 export { ByzantineReplica, signReconfiguration } from './byzantine.ts';
-export { BEHAVIOURS, type Behaviour, type FloodOptions } from './misbehave.ts';
-export { DEFAULT_TUNING, type ReplicaOptions, type ReplicaStatus, type ReplicaMetrics, type ReplicaTuning, type GroupConfig, type GroupMember, type FaultModel } from './types.ts';
+export { DEFAULT_TUNING, type Egress, type OutgoingBundle, type OutgoingToClient, type Sending, type ReplicaOptions, type ReplicaStatus, type ReplicaMetrics, type ReplicaTuning, type GroupConfig, type GroupMember, type FaultModel } from './types.ts';

@@ -1,10 +1,13 @@
 import type { Divergence } from './divergence.ts';
 import type { AnyStateMachine, InspectionEvent, Observer } from 'xstate';
+import type { Batch, BftMessage } from '../../actors/byzantine/index.ts';
+import type { AppExecutor } from '../app/index.ts';
 import type { Clock } from '../clock.ts';
 import type { Identity } from '../crypto/index.ts';
 import type { Storage } from '../storage/index.ts';
 import type { Transport } from '../transport/index.ts';
 import type { PeerLinkState, SignalingState } from '../transport/diagnostics.ts';
+import type { WireKind } from '../wire/index.ts';
 
 export type FaultModel = 'crash' | 'byzantine';
 
@@ -118,6 +121,54 @@ export interface ReplicaOptions {
    * is evicted) and `clientIdleExpiry`, the lease in replicated ms (default 24 h).
    */
   sessions?: { maxClients?: number; clientIdleExpiry?: number };
+  /**
+   * Byzantine model: what actually goes out for each signed bundle (one per recipient) and each
+   * message to a client. By default the bytes go as they are, at once. A seam for tracing or
+   * shaping traffic; the local cluster's simulated behaviours (src/cluster/behaviours/) use it.
+   */
+  egress?: Egress;
+  /**
+   * Wraps the application executor the replica builds (instrumentation, say). The simulated
+   * 'wrong-result' behaviour uses it; whatever it returns is what the replica executes with.
+   */
+  wrapExecutor?: (executor: AppExecutor) => AppExecutor;
+}
+
+/** Bytes to transmit, now or after `delayMs`. */
+export interface Sending {
+  bytes: Uint8Array;
+  delayMs: number;
+}
+
+/** One signed protocol bundle about to go to one member. */
+export interface OutgoingBundle {
+  to: string;
+  messages: BftMessage[];
+  /** The envelope as it would go out: the signed payload `p`, its signature `s` and the `attachments` beside it. */
+  bytes: Uint8Array;
+  p: Uint8Array;
+  s: Uint8Array;
+  attachments: Uint8Array[];
+  /** The batches attached, by digest. */
+  batches: Map<string, Batch>;
+  /** The group's other members. */
+  others: string[];
+}
+
+/** A reply or read reply about to go to a client (link-authenticated, not signed). */
+export interface OutgoingToClient {
+  to: string;
+  kind: WireKind;
+  body: unknown;
+  bytes: Uint8Array;
+  /** The group's other members. */
+  others: string[];
+}
+
+/** See ReplicaOptions.egress: each function returns what to transmit instead of `out.bytes`. */
+export interface Egress {
+  bundle?(out: OutgoingBundle): Promise<Sending[]>;
+  client?(out: OutgoingToClient): Promise<Sending[]>;
 }
 
 export interface ReplicaStatus {

@@ -4,3 +4,4 @@ export { SimNetwork, DEFAULT_LINK, sampleLatency, type Latency, type LinkConfig,
 export { Trace, hashBytes, type TraceKind, type TraceRecord } from './trace.ts';
 export { Simulation, type NodeEnv, type NodeStarter, type SimulationOptions } from './simulation.ts';
 export { withSeed, seedsToRun, SeededFailure } from './seeds.ts';
+export { SimulatedTransport } from './transport.ts';

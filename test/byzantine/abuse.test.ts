@@ -5,8 +5,7 @@
  * chunks it serves), honest clients keep committing, and the abuse is counted as misbehaviour.
  */
 import { describe, expect, it } from 'vitest';
-import { createLocalCluster, type ByzantineReplica, type LocalCluster, type ReplicaMetrics } from '../../src/index.ts';
-import type { FloodOptions } from '../../src/replica/index.ts';
+import { createLocalCluster, type FloodOptions, type LocalCluster, type ReplicaMetrics } from '../../src/index.ts';
 import { AnswerBudget, bundleAbuse, messageShape } from '../../actors/byzantine/budget.ts';
 import type { BftMessage } from '../../actors/byzantine/types.ts';
 import { counter } from '../fixtures/machines.ts';
@@ -53,7 +52,7 @@ async function storm(flood: Partial<FloodOptions>): Promise<{ quiet: Phase; stor
   const cluster = await createLocalCluster({ machine: counter, faultModel: 'byzantine', f: 1, seed: 3, tuning, client: { retryAfterMs: 150, giveUpAfterMs: 20_000 } });
   try {
     const quiet = await phase(cluster, 60);
-    (cluster.replica(ATTACKER).current as ByzantineReplica).setBehaviour('flood', flood);
+    await cluster.byzantine(ATTACKER, 'flood', { flood });
     const during = await phase(cluster, 60);
     const digests = new Set(['r1', 'r2', 'r3'].map((id) => `${cluster.replica(id).status().appliedIndex}:${cluster.replica(id).status().digest}`));
     return { quiet, storm: during, misbehaviour: { ...cluster.replica(VICTIM).metrics.misbehaviour }, committed: during.ops === 60 && digests.size === 1 };

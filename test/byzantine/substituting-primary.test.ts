@@ -1,6 +1,6 @@
 /**
  * A faulty primary that pre-prepares a made-up version of every honest request it orders
- * (misbehave.ts 'substitute'). Backups must not take its word that the clients equivocated:
+ * (src/cluster/behaviours/misbehaviour.ts, 'substitute'). Backups must not take its word that the clients equivocated:
  * the unvouched slots blame the primary, the view changes, and the next primary orders the
  * honest requests.
  */

@@ -1,15 +1,18 @@
 /**
- * Simulated Byzantine behaviours of a replica (DESIGN.md §5), for tests and demos. They act on
- * what the replica sends (and, for `wrong-result`, on how it executes); the protocol core
- * stays correct, so a replica switched back to 'correct' behaves again. `twin` is arranged by
- * the local cluster (a second node with the same keys); here it is just a name.
+ * What a misbehaving replica sends (DESIGN.md §5): each behaviour rewrites, multiplies, delays
+ * or withholds the signed bundles and client messages an honest replica hands its egress
+ * (ReplicaOptions.egress). `wrong-result` acts on execution instead (wrong-result.ts); `twin` is
+ * arranged by the local cluster (a second node with the same keys); here both are just names.
+ * The protocol core stays correct, so a replica switched back to 'correct' behaves again.
  */
-import type { Batch, BftMessage, Proof } from '../../actors/byzantine/index.ts';
-import type { Identity } from '../crypto/index.ts';
-import { decode, encode } from '../codec/index.ts';
-import { sha256Sync, toHex } from '../crypto/index.ts';
-import { Prng } from '../sim/prng.ts';
-import { BROADCAST, RECORD_LIMITS, rewrap, seal, sealWithProof, type WireKind } from '../wire/index.ts';
+import type { Batch, BftMessage, Proof } from '../../../actors/byzantine/index.ts';
+import type { Identity } from '../../crypto/index.ts';
+import { decode, encode } from '../../codec/index.ts';
+import { sha256Sync, toHex } from '../../crypto/index.ts';
+import type { OutgoingBundle, OutgoingToClient, Sending } from '../../replica/types.ts';
+// Seeded like the simulation, so a scenario with a misbehaving replica replays exactly.
+import { Prng } from '../../sim/prng.ts';
+import { BROADCAST, RECORD_LIMITS, rewrap, seal, sealWithProof } from '../../wire/index.ts';
 
 /** Simulated faults may build messages over the limit: receivers drop them as too large. */
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
@@ -39,16 +42,6 @@ export interface FloodOptions {
   fetches: number;
 }
 export const DEFAULT_FLOOD: FloodOptions = { kinds: ['status', 'proofs', 'fetch'], statuses: 256, bundles: 4, proofs: 64, fetches: 8 };
-
-export interface Outgoing {
-  to: string;
-  messages: BftMessage[];
-  bytes: Uint8Array;
-  p: Uint8Array;
-  s: Uint8Array;
-  attachments: Uint8Array[];
-  batches: Map<string, Batch>;
-}
 
 export class Misbehaviour {
   behaviour: Behaviour = 'correct';
@@ -81,13 +74,8 @@ export class Misbehaviour {
     this.#slowMs = Math.floor(requestTimeoutMs * 0.8);
   }
 
-  /** Executes wrongly: its state, checkpoints and replies diverge from the correct replicas'. */
-  get wrongResults(): boolean {
-    return this.behaviour === 'wrong-result';
-  }
-
   /** What actually goes out for one signed bundle to one recipient. */
-  async outgoing(out: Outgoing, identity: Identity, others: string[]): Promise<Array<{ bytes: Uint8Array; delayMs: number }>> {
+  async outgoing(out: OutgoingBundle, identity: Identity, others: string[]): Promise<Sending[]> {
     const plain = [{ bytes: out.bytes, delayMs: 0 }];
     // For `flood`, which may start any time: the latest checkpoint, whose state it then demands.
     for (const m of out.messages) if (m.type === 'checkpoint') this.#checkpoint = { seq: m.seq, digest: m.digest };
@@ -127,19 +115,19 @@ export class Misbehaviour {
   }
 
   /** What goes to a client (replies and read replies are link-authenticated, not signed). */
-  async outgoingToClient(to: string, kind: WireKind, body: unknown, bytes: Uint8Array, others: string[]): Promise<Array<{ bytes: Uint8Array }>> {
+  async outgoingToClient({ to, kind, body, bytes, others }: OutgoingToClient): Promise<Sending[]> {
     if (this.behaviour === 'silent') return [];
     if (this.behaviour === 'forge' && others.length) {
       const victim = others[this.#random.int(others.length)]!;
-      return [{ bytes }, { bytes: await seal({ from: victim, to, kind, body }, undefined, undefined, NO_LIMIT) }];
+      return [{ bytes, delayMs: 0 }, { bytes: await seal({ from: victim, to, kind, body }, undefined, undefined, NO_LIMIT), delayMs: 0 }];
     }
-    return [{ bytes }];
+    return [{ bytes, delayMs: 0 }];
   }
 
   /** One round of `flood` abuse to one peer, every bundle validly signed by this member. */
-  async #storm(to: string, view: number, identity: Identity): Promise<Array<{ bytes: Uint8Array; delayMs: number }>> {
+  async #storm(to: string, view: number, identity: Identity): Promise<Sending[]> {
     const f = this.#flood;
-    const out: Array<{ bytes: Uint8Array; delayMs: number }> = [];
+    const out: Sending[] = [];
     const send = async (body: BftMessage[]) => out.push({ bytes: (await sealWithProof({ from: this.id, to, kind: 'protocol', body }, identity)).bytes, delayMs: 0 });
     if (f.kinds.includes('status')) {
       const status: BftMessage = { type: 'status', view, executed: 0, stable: 0, changing: false };
@@ -192,7 +180,7 @@ export class Misbehaviour {
   }
 
   /** The same pre-prepares for other batches (by default a different time stamp), validly signed. */
-  async #conflicting(out: Outgoing, identity: Identity, alter: (batch: Batch) => Batch = (b) => ({ ...b, time: b.time + 1 })): Promise<Uint8Array> {
+  async #conflicting(out: OutgoingBundle, identity: Identity, alter: (batch: Batch) => Batch = (b) => ({ ...b, time: b.time + 1 })): Promise<Uint8Array> {
     const attachments: Uint8Array[] = [];
     const digests = new Map<string, string>();
     for (const [digest, batch] of out.batches) {
