@@ -5,7 +5,7 @@ export { Client, ClientTimeoutError, ReplicasDisagreeError, EventTooLargeError, 
 export { generateIdentity, exportIdentity, importIdentity, verify, sha256, sha256Sync, publicKeyToId, idToPublicKey, type Identity } from './crypto/index.ts';
 export { encode, decode, checkPlain, CodecError, type Plain, type DecodeResult, type CodecLimits } from './codec/index.ts';
 export { memoryStorage, type Storage, type StorageOp, type ScanOptions } from './storage/index.ts';
-export { webrtcTransport, WebrtcTransport, type Transport, type TransportContext, type WebrtcTransportOptions, type TransportStats, SignalingUnreachableError, NoLinkError, type TransportDiagnostics, type PeerLinkState, type AnnouncedPeer, type SignalingState } from './transport/index.ts';
+export { memoryNetwork, type MemoryTransport, type MemoryNetwork, type MemoryNetworkStats, webrtcTransport, WebrtcTransport, type Transport, type TransportContext, type WebrtcTransportOptions, type TransportStats, SignalingUnreachableError, NoLinkError, type TransportDiagnostics, type PeerLinkState, type AnnouncedPeer, type SignalingState } from './transport/index.ts';
 export { createReplica, createClient, parseGroup, groupConfig, stringifyGroup, faultsTolerated, GroupDescriptorError, type GroupDescriptor, type GroupDescriptorMember, type IceServerDescriptor, type GroupReplicaOptions, type GroupClientOptions } from './group/index.ts';
 export { realClock, type Clock } from './clock.ts';
 export { checkEvent } from './app/index.ts';
