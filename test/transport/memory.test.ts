@@ -1,7 +1,9 @@
 // The in-process transport (src/transport/memory.ts): the transport contract, and what is its own
 // (ids handed out once, the start check, counted drops).
 import { describe, expect, it } from 'vitest';
+import { createClient, createReplica, generateIdentity } from '../../src/index.ts';
 import { memoryNetwork } from '../../src/transport/memory.ts';
+import { counter } from '../fixtures/machines.ts';
 import { describeTransportContract } from './contract.ts';
 
 const network = memoryNetwork();
@@ -90,4 +92,24 @@ describe('memoryNetwork', () => {
     expect(() => x.send('y', [1, 2] as never)).toThrow(/Uint8Array/);
     expect(() => x.onMessage(undefined as never)).toThrow(/function/);
   });
+});
+
+describe('memoryNetwork under a replica group', () => {
+  it('carries a crash group and its client on the real clock, without the simulator', async () => {
+    const net = memoryNetwork();
+    const ids = ['r1', 'r2', 'r3'];
+    const identities = await Promise.all(ids.map(() => generateIdentity()));
+    const members = ids.map((id, i) => ({ id, publicKey: identities[i]!.publicKey }));
+    const replicas = ids.map((id, i) => createReplica({ machine: counter, identity: identities[i]!, id, group: { faultModel: 'crash', members }, transport: net.transport(id) }));
+    const client = createClient({ id: 'c1', transport: net.transport('c1'), replicas: ids, faultModel: 'crash', machine: counter });
+    try {
+      await Promise.all(replicas.map((r) => r.start()));
+      const out = await client.send({ type: 'ADD', amount: 3 });
+      expect(out.snapshot.context).toEqual({ count: 3 });
+      expect(net.stats.delivered).toBeGreaterThan(0);
+    } finally {
+      client.close();
+      await Promise.all(replicas.map((r) => r.stop()));
+    }
+  }, 30_000);
 });
