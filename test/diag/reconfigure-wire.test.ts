@@ -63,7 +63,7 @@ async function startGroup(faultModel: FaultModel, n: number, seed: number): Prom
   let nextId = 1;
   const ask = async (to: string, body: unknown, waitMs = 1_000) => {
     const id = nextId++;
-    const withId = body && typeof body === 'object' && 'command' in body ? { ...body, id } : body;
+    const withId = body && typeof body === 'object' && 'command' in body ? Object.assign({}, body, { id }) : body;
     await run(async () => cli!.send(to, await seal({ from: 'cli', to, kind: 'reconfigure', body: withId as never })));
     const end = sim.clock.now() + waitMs;
     while (!replies.some((r) => r.from === to && r.body.id === id) && sim.clock.now() < end) await sim.clock.sleep(5);
@@ -77,7 +77,7 @@ const sign = (g: Group, who: Identity, change: Parameters<typeof signReconfigura
 describe('reconfigure over the wire: crash model', () => {
   it('the leader takes an admin-signed add, followers name the leader, a replay, a stranger\'s signature and a malformed body are refused', async () => {
     const g = await startGroup('crash', 3, 41);
-    const status = () => [...g.replicas.values()].map((r) => ({ id: r.id, ...r.status() }));
+    const status = () => [...g.replicas.values()].map((r) => r.status());
     await g.waitFor(() => [...g.replicas.values()].some((r) => r.status().phase === 'leader'), status);
     const leader = [...g.replicas.values()].find((r) => r.status().phase === 'leader')!.id;
     const follower = [...g.replicas.keys()].find((id) => id !== leader)!;
