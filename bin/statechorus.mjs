@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `statechorus` command: `signal` (the signaling server), `init`, `replica`, `send`, `read`,
-// `status`. It runs the compiled sources in ../dist, built by `npm run build`
+// `status`, `add-member`, `remove-member`. It runs the compiled sources in ../dist, built by `npm run build`
 // (tsc -p tsconfig.build.json): signal from dist/signaling/cli.js, the others from dist/src/cli.
 const command = process.argv[2];
 const signal = command === 'signal';

@@ -301,7 +301,14 @@ export class NormalCase {
         if (key !== undefined) c.requests.known.delete(key);
         if (item.k === 'cfg') {
           const msg = item.cmd.messages?.find((m) => m.type === 'reconfigure');
-          if (msg && msg.type === 'reconfigure') c.group.pending.push({ at: nextBoundary(seq, c.cfg.checkpointEvery), change: msg.change });
+          if (msg && msg.type === 'reconfigure') {
+            // A replayed command (its nonce not above the last executed one) changes nothing, also
+            // after the request pool forgot it: the nonce is ordered state (in the checkpoints too).
+            if (c.group.adminNonce === undefined || msg.nonce > c.group.adminNonce) {
+              c.group.adminNonce = msg.nonce;
+              c.group.pending.push({ at: nextBoundary(seq, c.cfg.checkpointEvery), change: msg.change });
+            }
+          }
         } else if (item.k === 'evidence' && isMember(c.group, item.accused) && !c.group.pending.some((p) => 'remove' in p.change && p.change.remove === item.accused)) {
           c.group.pending.push({ at: nextBoundary(seq, c.cfg.checkpointEvery), change: { remove: item.accused } });
           c.excluded.add(item.accused);

@@ -41,9 +41,14 @@ export function applyConfigCommand(config: Config, change: ConfigCommand): Confi
     members = config.members.filter((m) => m.id !== change.remove);
     if (members.length === 0) return config;
   }
-  return { epoch: config.epoch + 1, members, pending: config.pending };
+  return { epoch: config.epoch + 1, members, pending: config.pending, ...nonceOf(config) };
 }
 
 export function cloneConfig(c: Config): Config {
-  return { epoch: c.epoch, members: c.members.map((m) => ({ id: m.id, key: m.key })), pending: c.pending.map((p) => ({ at: p.at, change: p.change })) };
+  return { epoch: c.epoch, members: c.members.map((m) => ({ id: m.id, key: m.key })), pending: c.pending.map((p) => ({ at: p.at, change: p.change })), ...nonceOf(c) };
+}
+
+/** The admin nonce, present only once set (a configuration without one encodes, and hashes, as before). */
+function nonceOf(c: Config): { adminNonce?: number } {
+  return c.adminNonce !== undefined ? { adminNonce: c.adminNonce } : {};
 }

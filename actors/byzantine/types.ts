@@ -70,6 +70,11 @@ export interface Config {
   members: Member[];
   /** Changes ordered but not yet in force: each applies after checkpoint `at`. */
   pending: Array<{ at: number; change: ConfigCommand }>;
+  /**
+   * The nonce of the last admin command executed (absent before the first): a command with this
+   * nonce or a lower one is refused when executed, by every replica alike, however late its replay.
+   */
+  adminNonce?: number;
 }
 
 /** One prepared certificate as carried by a view change, referring into its proof table. */

@@ -7,6 +7,7 @@ import { usage as signalUsage } from '../../signaling/args.ts';
 import { message, stdio, UsageError, type CliIo } from './args.ts';
 import { clientUsage } from './client.ts';
 import { initUsage } from './init.ts';
+import { membersUsage } from './members.ts';
 import { replicaUsage } from './replica.ts';
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
@@ -18,13 +19,15 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   send: async () => (await import('./client.ts')).send,
   read: async () => (await import('./client.ts')).read,
   status: async () => (await import('./client.ts')).status,
+  'add-member': async () => (await import('./members.ts')).addMember,
+  'remove-member': async () => (await import('./members.ts')).removeMember,
 };
 
 export function usage(): string {
   return `${signalUsage().trimEnd()}
 
 Commands for a group (run "statechorus COMMAND --help"):
-${[initUsage, replicaUsage, clientUsage].join('\n')}
+${[initUsage, replicaUsage, clientUsage, membersUsage].join('\n')}
 `;
 }
 

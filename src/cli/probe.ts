@@ -74,5 +74,6 @@ export function describeAnswer(a: ProbeAnswer): string {
   const round = s.faultModel === 'byzantine' ? `view ${s.term}` : `term ${s.term}`;
   const leader = s.leader === null ? 'no leader' : `leader ${s.leader}`;
   const diverged = s.diverged ? `DIVERGED from ${s.diverged.leader} at ${s.diverged.index}; ` : '';
-  return `${diverged}${s.phase} (${round}, ${leader}) applied ${s.appliedIndex}, commit ${s.commitIndex}, digest ${s.digest.slice(0, 12)}, members ${s.members.join(',')}`;
+  const learners = Array.isArray(s['learners']) && s['learners'].length > 0 ? ` learners ${s['learners'].join(',')}` : '';
+  return `${diverged}${s.phase} (${round}, ${leader}) applied ${s.appliedIndex}, commit ${s.commitIndex}, digest ${s.digest.slice(0, 12)}, members ${s.members.join(',')}${learners}`;
 }

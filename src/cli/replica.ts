@@ -11,10 +11,12 @@ import { readKeyFile } from './keys.ts';
 import { onShutdown } from './lifecycle.ts';
 import { loadMachine } from './machine.ts';
 
-export const replicaUsage = `statechorus replica --group FILE --identity KEYFILE --machine FILE#EXPORT --data DIR [--status-every 10s]
+export const replicaUsage = `statechorus replica --group FILE --identity KEYFILE --machine FILE#EXPORT --data DIR [--join] [--status-every 10s]
   Runs one replica of the group (the member whose key KEYFILE holds) over WebRTC, storing its
   log in DIR. Logs phase changes and a status line every --status-every (0: never). Stops on
-  SIGTERM or SIGINT.`;
+  SIGTERM or SIGINT.
+  --join: a replica being added to the running group (after add-member), under the id in its
+    key file; it catches up from the others.`;
 
 function describe(s: ReplicaStatus): string {
   const term = s.faultModel === 'byzantine' ? `view ${s.view ?? s.term}` : `term ${s.term}`;
@@ -27,6 +29,7 @@ export async function replica(argv: readonly string[], io: CliIo): Promise<numbe
     identity: { type: 'string' },
     machine: { type: 'string' },
     data: { type: 'string' },
+    join: { type: 'boolean' },
     'status-every': { type: 'string' },
   });
   if (values.help) return io.out(replicaUsage), 0;
@@ -37,14 +40,15 @@ export async function replica(argv: readonly string[], io: CliIo): Promise<numbe
   const statusEvery = duration('replica', 'status-every', values['status-every'] as string | undefined, 10_000);
 
   const group = await loadGroup(groupPath);
-  const { identity } = await readKeyFile(keyPath, io.err);
+  const { id: keyId, identity } = await readKeyFile(keyPath, io.err);
   const machine = await loadMachine(machineSpec);
   const storage = fileStorage(data);
   await storage.ready;
   if (!group.signaling || !group.room) throw new Error(`${groupPath}: no signaling URLs and room: a replica process meets its group through them`);
   // Built here (from the descriptor) rather than by createReplica, to report its links.
   const transport = webrtcTransport({ signaling: [...group.signaling], room: group.room, ...(group.iceServers ? { iceServers: group.iceServers as RTCIceServer[] } : {}) });
-  const r = createReplica({ group, identity, machine, storage, transport, onFailure: (e) => io.err(`replica stopped by an internal error: ${e instanceof Error ? e.stack : String(e)}`) });
+  const join = values.join === true ? { join: true, id: keyId } : {};
+  const r = createReplica({ group, identity, ...join, machine, storage, transport, onFailure: (e) => io.err(`replica stopped by an internal error: ${e instanceof Error ? e.stack : String(e)}`) });
   const tag = `[${r.id}]`;
   const log = (line: string) => io.out(`${tag} ${line}`);
 

@@ -33,6 +33,12 @@ export interface GroupDescriptor {
   room?: string;
   /** STUN and TURN servers. */
   iceServers?: IceServerDescriptor[];
+  /**
+   * The nonce of the last admin-signed change written into this file (`statechorus add-member`,
+   * `remove-member`): the members are then the group as changed, one replica at a time, so their
+   * count need not be 2f+1 / 3f+1; the next command's nonce is above it.
+   */
+  adminNonce?: number;
 }
 
 /** What is wrong with a group descriptor (the message names the field and the cause). */
@@ -77,7 +83,7 @@ function describe(x: unknown): string {
   return typeof x === 'string' ? JSON.stringify(x.slice(0, 60)) : typeof x;
 }
 
-const KNOWN_FIELDS = new Set(['faultModel', 'members', 'admin', 'signaling', 'room', 'iceServers']);
+const KNOWN_FIELDS = new Set(['faultModel', 'members', 'admin', 'signaling', 'room', 'iceServers', 'adminNonce']);
 
 /**
  * A checked group descriptor from JSON text or an object (a descriptor in code, or parsed
@@ -123,7 +129,9 @@ export function parseGroup(input: string | GroupDescriptor | unknown, where = 'g
   });
   const n = members.length;
   const f = faultsTolerated(faultModel, n);
-  if (n !== membersFor(faultModel, f)) {
+  const adminNonce = o.adminNonce;
+  if (adminNonce !== undefined && !(Number.isSafeInteger(adminNonce) && (adminNonce as number) >= 0)) throw new GroupDescriptorError(`${where}: adminNonce must be a whole number, got ${describe(adminNonce)}`);
+  if (n !== membersFor(faultModel, f) && adminNonce === undefined) {
     const shape = faultModel === 'crash' ? '2f+1 members (1, 3, 5, 7, …)' : '3f+1 members (1, 4, 7, 10, …)';
     throw new GroupDescriptorError(`${where}: a ${faultModel} group needs ${shape}; ${n} members tolerate no more faults than ${membersFor(faultModel, f)} (f=${f})`);
   }
@@ -163,6 +171,7 @@ export function parseGroup(input: string | GroupDescriptor | unknown, where = 'g
       return { ...(server as unknown as IceServerDescriptor), urls: Array.isArray(urls) ? [...(urls as string[])] : (urls as string) };
     });
   }
+  if (adminNonce !== undefined) out.adminNonce = adminNonce as number;
   return deepFreeze(out);
 }
 

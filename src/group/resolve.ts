@@ -69,10 +69,14 @@ export function resolveReplicaOptions(options: GroupReplicaOptions, factory?: Tr
   if (!identity || !(identity.publicKey instanceof Uint8Array)) throw new TypeError(`${where}: \`identity\` must come from generateIdentity() or importIdentity()`);
   const mine = group.members.find((m) => bytesEqual(fromBase64Url(m.publicKey), identity.publicKey));
   const ids = group.members.map((m) => m.id).join(', ');
+  let runtimeGroup = group;
   if (join) {
     if (typeof options.id !== 'string' || options.id === '') throw new TypeError(`${where}: a joining replica needs its \`id\``);
-    if (mine) throw new TypeError(`${where}: \`join\` is set but the identity is already member ${mine.id} of the group`);
-    if (group.members.some((m) => m.id === options.id)) throw new TypeError(`${where}: \`join\` is set but id ${options.id} is already a member (with another key)`);
+    // A descriptor written by add-member lists the replica being added: it joins all the same,
+    // starting from the other members (the group's log or checkpoints tell it the rest).
+    if (mine && (mine.id !== options.id || group.adminNonce === undefined)) throw new TypeError(`${where}: \`join\` is set but the identity is already member ${mine.id} of the group`);
+    if (!mine && group.members.some((m) => m.id === options.id)) throw new TypeError(`${where}: \`join\` is set but id ${options.id} is already a member (with another key)`);
+    if (mine) runtimeGroup = { ...group, members: group.members.filter((m) => m.id !== mine.id) };
   } else {
     if (!mine) {
       throw new TypeError(`${where}: the identity (public key ${identity.id}) is not a member of the group (members: ${ids}); pass \`join: true\` and \`id\` for a replica joining a running group`);
@@ -83,7 +87,7 @@ export function resolveReplicaOptions(options: GroupReplicaOptions, factory?: Tr
   }
   const transport = options.transport ?? transportFor(group, factory, where);
   // `join` goes on to createReplica, which refuses an id that is not a member without it.
-  return { ...rest, ...(join ? { join: true } : { id: mine!.id }), group: groupConfig(group), transport };
+  return { ...rest, ...(join ? { join: true } : { id: mine!.id }), group: groupConfig(runtimeGroup), transport };
 }
 
 /**

@@ -33,6 +33,7 @@ import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.
 import { count, sealForClient, tooLarge } from './egress.ts';
 import { batchBytesBudget, itemSize, packAttachments } from './batch-size.ts';
 import { admitRequest, answerOf, statusNonce } from './requests.ts';
+import { parseReconfigureRequest, type ReconfigureAnswer } from './reconfiguration.ts';
 import type { OutgoingBundle, OutgoingToClient, ReplicaMetrics, ReplicaOptions, ReplicaStatus, Sending } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
@@ -180,16 +181,32 @@ export class ByzantineReplica {
 
   /** An admin-signed reconfiguration (see `signReconfiguration`): ordered like a request. */
   submitReconfiguration(command: Proof): Promise<string | null> {
-    return this.#host.enqueue(async () => {
-      const cmd = await this.#verifyProof(command, 'admin');
-      if (!cmd || cmd.from !== ADMIN) return 'the command is not signed by the group admin';
-      const msg = cmd.messages[0]!;
-      if (msg.type !== 'reconfigure') return 'not a reconfiguration';
-      this.#host.actor!.send({ type: 'request', item: { k: 'cfg', cmd } });
-      this.#scheduleFlush();
-      await this.#drain();
-      return null;
-    });
+    return this.#host.enqueue(() => this.#reconfigure(command));
+  }
+
+  async #reconfigure(command: Proof): Promise<string | null> {
+    if (!this.#host.options.group.admin) return 'this group has no admin key (group.admin)';
+    const cmd = await this.#verifyProof(command, 'admin');
+    if (!cmd || cmd.from !== ADMIN) return 'the command is not signed by the group admin';
+    const msg = cmd.messages[0]!;
+    if (msg.type !== 'reconfigure') return 'not a reconfiguration';
+    // Refused here at once when already applied; executing it again is refused by every replica alike (actors/byzantine/normal-case.ts).
+    const last = this.#core()!.group.adminNonce;
+    if (last !== undefined && msg.nonce <= last) return `a signed change with nonce ${msg.nonce} or later was applied already (last: ${last})`;
+    this.#host.actor!.send({ type: 'request', item: { k: 'cfg', cmd } });
+    this.#scheduleFlush();
+    await this.#drain();
+    return null;
+  }
+
+  /** A `reconfigure` message (any sender: the admin's signature authorizes it), answered taken or refused. */
+  async #onReconfigure(from: string, body: unknown): Promise<void> {
+    const req = parseReconfigureRequest(body);
+    if (!req) return this.#host.drop('malformed');
+    const refused = await this.#reconfigure(req.command);
+    if (refused !== null) this.#host.drop('bad-reconfiguration');
+    const answer: ReconfigureAnswer = refused === null ? { id: req.id, accepted: true } : { id: req.id, accepted: false, reason: refused };
+    return this.#sendToClient(from, 'reconfigureReply', answer);
   }
 
   // ---- ingress ------------------------------------------------------------------------
@@ -213,6 +230,8 @@ export class ByzantineReplica {
           if (nonce === undefined) return this.#host.drop('malformed');
           return this.#sendToClient(r.message.from, 'statusReply', { nonce, status: this.status() });
         }
+        case 'reconfigure':
+          return this.#onReconfigure(r.message.from, r.message.body);
         default:
           return this.#host.drop('unexpected-kind');
       }
@@ -741,7 +760,7 @@ async function asIs(out: { bytes: Uint8Array }): Promise<Sending[]> {
 function isConfig(c: unknown): c is Config {
   const x = c as Config | null;
   return (
-    !!x && typeof x === 'object' && Number.isSafeInteger(x.epoch) && Array.isArray(x.members) && Array.isArray(x.pending) &&
+    !!x && typeof x === 'object' && Number.isSafeInteger(x.epoch) && Array.isArray(x.members) && Array.isArray(x.pending) && (x.adminNonce === undefined || Number.isSafeInteger(x.adminNonce)) &&
     x.members.every((m) => !!m && typeof m.id === 'string' && m.key instanceof Uint8Array && m.key.length === 32)
   );
 }

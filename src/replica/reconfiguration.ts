@@ -2,6 +2,7 @@
 // model's (`signReconfiguration`), so one `add-member` works on both. The member's public key
 // and the command's nonce travel in the ordered config entry (actors/crash/core.ts), so every
 // replica learns the new member's key from the log, and a replayed command is refused.
+// Also the `reconfigure` wire kind's body and answer, the same in both runtimes.
 
 import { decode } from '../codec/index.ts';
 import { verify } from '../crypto/index.ts';
@@ -45,4 +46,25 @@ export async function openReconfiguration(command: unknown, admin: Uint8Array | 
   }
   if (!(await verify(admin, c.p, c.s))) return 'the command is not signed by the group admin';
   return change;
+}
+
+/** A `reconfigure` message's body: the sender's request id (echoed in the answer) and the signed command. */
+export interface ReconfigureRequest {
+  id: number;
+  command: SignedCommand;
+}
+
+/** The answer (`reconfigureReply`): taken (ordered or proposed), or refused with the reason; `leader` when another replica leads (crash). */
+export type ReconfigureAnswer = { id: number; accepted: true } | { id: number; accepted: false; reason: string; leader?: string | null };
+
+/**
+ * A `reconfigure` body from the wire, or undefined when malformed (dropped and counted, no
+ * answer). Whether the command is well formed and signed by the admin is the runtime's check,
+ * answered with a refusal.
+ */
+export function parseReconfigureRequest(body: unknown): ReconfigureRequest | undefined {
+  const b = body as { id?: unknown; command?: { p?: unknown; s?: unknown } | null } | null;
+  if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.id) || !b.command || typeof b.command !== 'object') return undefined;
+  if (!(b.command.p instanceof Uint8Array) || !(b.command.s instanceof Uint8Array)) return undefined;
+  return { id: b.id as number, command: { p: b.command.p, s: b.command.s } };
 }

@@ -12,7 +12,7 @@ import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type Tran
 import { ReplicaHost } from './host.ts';
 import { admitRequest, answerOf, statusNonce } from './requests.ts';
 import { DivergenceWatch } from './divergence.ts';
-import { openReconfiguration } from './reconfiguration.ts';
+import { openReconfiguration, parseReconfigureRequest, type ReconfigureAnswer } from './reconfiguration.ts';
 import { bytesEqual } from '../crypto/bytes.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
 
@@ -142,14 +142,26 @@ export class Replica {
    * that is malformed or not signed by `group.admin` is counted as a `bad-reconfiguration` drop.
    */
   submitReconfiguration(command: { p: Uint8Array; s: Uint8Array }): Promise<string | null> {
-    return this.#host.enqueue(async () => {
-      const change = await openReconfiguration(command, this.#host.options.group.admin, this.#host.tuning.maxMessageBytes);
-      if (typeof change === 'string') {
-        this.#host.drop('bad-reconfiguration');
-        return change;
-      }
-      return this.#propose(change);
-    });
+    return this.#host.enqueue(() => this.#reconfigure(command));
+  }
+
+  async #reconfigure(command: unknown): Promise<string | null> {
+    const change = await openReconfiguration(command, this.#host.options.group.admin, this.#host.tuning.maxMessageBytes);
+    if (typeof change === 'string') {
+      this.#host.drop('bad-reconfiguration');
+      return change;
+    }
+    return this.#propose(change);
+  }
+
+  /** A `reconfigure` message (any sender: the admin's signature authorizes it); a follower names the leader. */
+  async #onReconfigure(from: string, body: unknown): Promise<void> {
+    const req = parseReconfigureRequest(body);
+    if (!req) return this.#host.drop('malformed');
+    const refused = await this.#reconfigure(req.command);
+    const leader = this.#core()?.role === 'leader' ? undefined : (this.#core()?.leader ?? null);
+    const answer: ReconfigureAnswer = refused === null ? { id: req.id, accepted: true } : { id: req.id, accepted: false, reason: refused, ...(leader !== undefined ? { leader } : {}) };
+    return this.#send(from, 'reconfigureReply', answer);
   }
 
   async #propose(change: MembershipChange): Promise<string | null> {
@@ -210,6 +222,8 @@ export class Replica {
         if (nonce === undefined) return this.#host.drop('malformed');
         return this.#send(msg.from, 'statusReply', { nonce, status: this.status() });
       }
+      case 'reconfigure':
+        return this.#onReconfigure(msg.from, msg.body);
       case 'digest': {
         if (this.#core()?.leader !== msg.from) return; // only the leader's state is the reference
         const r = this.#divergence.claim(msg.from, msg.body);

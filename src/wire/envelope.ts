@@ -17,10 +17,13 @@ import { wireLimits } from './limits.ts';
  *   descriptions), so the per-request path carries no signature work. The claimed sender
  *   must equal the link's peer.
  *
+ * - `reconfigure` carries an admin-signed command in its body (`{ id, command: { p, s } }`) from
+ *   any peer (the admin's signature, not the link, authorizes it); `reconfigureReply` answers.
+ *
  * `to` is inside the signed payload, so a signed message cannot be replayed to another replica;
  * `'*'` addresses every member at once (one signature for a broadcast).
  */
-export type WireKind = 'protocol' | 'request' | 'read' | 'reply' | 'readReply' | 'redirect' | 'error' | 'digest' | 'status' | 'statusReply';
+export type WireKind = 'protocol' | 'request' | 'read' | 'reply' | 'readReply' | 'redirect' | 'error' | 'digest' | 'status' | 'statusReply' | 'reconfigure' | 'reconfigureReply';
 
 export interface WireMessage {
   from: string;
@@ -47,7 +50,7 @@ export type IngressResult =
 export const BROADCAST = '*';
 const MAX_ATTACHMENTS = 1024;
 
-const KINDS = new Set<WireKind>(['protocol', 'request', 'read', 'reply', 'readReply', 'redirect', 'error', 'digest', 'status', 'statusReply']);
+const KINDS = new Set<WireKind>(['protocol', 'request', 'read', 'reply', 'readReply', 'redirect', 'error', 'digest', 'status', 'statusReply', 'reconfigure', 'reconfigureReply']);
 
 /** Kinds that must carry a member's signature. */
 const SIGNED_KINDS = new Set<WireKind>(['protocol', 'digest']);

@@ -1,7 +1,8 @@
 /**
  * The CLI with a Byzantine group (3f+1 = 4 replicas): init, a signaling server, four replica
  * processes, a send voted by the client (f+1 replicas agree), status answered by every member
- * (what it executed and its members), SIGINT stops a replica cleanly and the group still commits.
+ * (what it executed and its members), SIGINT stops a replica cleanly and the group still commits,
+ * and remove-member takes the stopped one out.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,7 +47,7 @@ async function ok(args: string[]): Promise<string> {
 }
 
 describe('CLI with a Byzantine group', () => {
-  it('four replicas from init, a voted send, status from every member, one stopped by SIGINT, still commits', { timeout: 300_000 }, async () => {
+  it('four replicas from init, a voted send, status from every member, one stopped by SIGINT, still commits, then removed', { timeout: 300_000 }, async () => {
     ensureBuilt();
     mkdirSync(join(repo, '.tmp'), { recursive: true });
     scratch = mkdtempSync(join(repo, '.tmp', 'cli-bft-'));
@@ -71,6 +72,13 @@ describe('CLI with a Byzantine group', () => {
     const second = JSON.parse((await ok(['send', '--group', './bft/group.json', '{"type":"INC"}'])).trim()) as { agreed: string[]; snapshot: { context: { count: number } } };
     expect(second.snapshot.context.count).toBe(2);
     expect(second.agreed).not.toContain('r4');
+
+    // remove-member r4 (stopped): the others report it gone, then group.json lists three.
+    const removed = await ok(['remove-member', '--group', './bft/group.json', '--admin', './bft/admin.key', '--id', 'r4']);
+    expect(removed).toMatch(/^r4 removed:\n(  r[123]: (took the command|refused it: a signed change with nonce \d+ or later was applied already .*); status: normal .* members r1,r2,r3\n){3}/m);
+    expect(removed).toMatch(/bft\/group\.json: members r1,r2,r3$/m);
+    const after = await ok(['status', '--group', './bft/group.json']);
+    expect(after).toMatch(/^group: byzantine, 3 members/m);
 
     for (const r of replicas.slice(0, 3)) r.child.kill('SIGTERM');
     for (const r of replicas.slice(0, 3)) expect(await r.exit, r.out()).toBe(0);

@@ -79,7 +79,7 @@ describe('statechorus init', () => {
     expect(await fails(['init', '--fault-model', 'paxos', '--dir', './x'])).toMatch(/^statechorus init: --fault-model must be crash or byzantine, got "paxos" \(there is no default\)/);
     expect(await fails(['init', '--fault-model', 'crash', '--f', 'two', '--dir', './x'])).toMatch(/--f must be a whole number/);
     expect(await fails(['init', '--fault-model', 'crash', '--dir', './x', '--signaling', 'http://x'])).toMatch(/signaling URL "http:\/\/x" is not a ws:\/\/ or wss:\/\/ URL/);
-    expect(await fails(['inti'])).toMatch(/^statechorus unknown command "inti" \(expected signal, init, replica, send, read, status\)/);
+    expect(await fails(['inti'])).toMatch(/^statechorus unknown command "inti" \(expected signal, init, replica, send, read, status, add-member, remove-member\)/);
   });
 });
 
@@ -92,6 +92,11 @@ describe('statechorus replica and client commands: misconfiguration', () => {
     expect(await fails(['replica', '--group', './orders/group.json', '--machine', './app.mjs', '--data', './d'])).toMatch(/--identity is required/);
     expect(await fails(['send', '--group', './orders/group.json', '{type:INC}'])).toMatch(/^statechorus send: the event is not JSON/);
     expect(await fails(['send', '--group', './orders/group.json'])).toMatch(/the event is missing/);
+    // add-member checks the admin key and the id before anything goes over the network.
+    expect(await fails(['add-member', '--group', './orders/group.json', '--admin', './orders/client.key', '--id', 'r5'])).toMatch(/orders\/client\.key: not the group's admin key/);
+    expect(await fails(['add-member', '--group', './orders/group.json', '--admin', './orders/admin.key', '--id', 'r2'])).toMatch(/r2 is already a member in \.\/orders\/group\.json/);
+    expect(await fails(['remove-member', '--group', './orders/group.json', '--admin', './orders/admin.key', '--id', 'r9'])).toMatch(/r9 is not a member/);
+    expect(await fails(['add-member', '--group', './orders/group.json', '--admin', './orders/admin.key', '--id', 'a/b'])).toMatch(/id must be 1 to 64 letters/);
   });
 });
 

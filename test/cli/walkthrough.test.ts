@@ -79,7 +79,7 @@ afterAll(() => {
 });
 
 describe('README walkthrough', () => {
-  it('init, a signaling server, three replicas, send, read, status, kill one, the group still commits: as written', { timeout: 300_000 }, async () => {
+  it('init, a signaling server, three replicas, send, read, status, kill one, the group still commits, add one: as written', { timeout: 300_000 }, async () => {
     ensureBuilt();
     const commands = walkthroughCommands();
     expect(commands.length).toBeGreaterThan(8);
@@ -122,10 +122,10 @@ describe('README walkthrough', () => {
 
     const of = (command: string) => outputs.filter((o) => o.line.includes(`statechorus ${command} `)).map((o) => o.out);
     const counts = of('send').map((out) => (JSON.parse(out.trim().split('\n').pop()!) as { snapshot: { context: { count: number } } }).snapshot.context.count);
-    expect(counts).toEqual([1, 2]);
+    expect(counts).toEqual([1, 2, 3]);
     const read = JSON.parse(of('read')[0]!.trim()) as { snapshot: { context: { count: number } }; agreed: string[] };
     expect(read.snapshot.context.count).toBe(1);
-    const [before, after] = of('status');
+    const [before, after, grown] = of('status');
     expect(before).toMatch(/^group: crash, 3 members/m);
     expect(before!.match(/link up/g)?.length).toBe(3);
     expect(before).toMatch(/^ {2}r\d +link up +leader \(term \d+, leader r\d\) applied \d+, commit \d+, digest \w+, members r1,r2,r3$/m);
@@ -134,6 +134,10 @@ describe('README walkthrough', () => {
     expect(after).toMatch(/^ {2}r1 +link down +no answer$/m);
     expect(after).toMatch(/^ {2}r[23] +link up +leader \(term \d+, leader r[23]\) applied \d+/m);
     expect(after).toMatch(/read through the group: index \d+, agreed by r[23]/);
+    // add-member: a quorum reported r4, group.json lists it, and r4 (started with --join) applies entries.
+    expect(of('add-member')[0]).toMatch(/^r4 added:/m);
+    expect(grown).toMatch(/^group: crash, 4 members/m);
+    expect(grown).toMatch(/^ {2}r4 +link up +(follower|leader) \(term \d+, leader r[234]\) applied [1-9]\d*, commit \d+, digest \w+, members .*r4$/m);
     // Every job stopped on its own (none left behind under PID 1).
     for (const j of background) expect(await Promise.race([j.exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('running'), 10_000))]), j.line).toBe('exited');
     console.log(outputs.map((o) => `$ ${o.line}\n${o.out}`).join(''));

@@ -59,6 +59,25 @@ describe('group descriptor', () => {
     expect(bad({ room: undefined })).toThrow('signaling is set but room is missing');
     expect(bad({ rooms: 'x' })).toThrow('unknown field "rooms"');
     expect(() => parseGroup('{ nope', 'orders/group.json')).toThrow(/^orders\/group\.json: not valid JSON/);
+    expect(bad({ adminNonce: -1 })).toThrow('adminNonce must be a whole number');
+  });
+
+  it('a descriptor written by add-member/remove-member (adminNonce set) may have any member count', async () => {
+    const four = (await group('crash', 4, { adminNonce: 1712 })).group;
+    expect(parseGroup(four).members).toHaveLength(4);
+    expect(parseGroup(stringifyGroup(parseGroup(four))).adminNonce).toBe(1712);
+    expect(parseGroup((await group('byzantine', 3, { adminNonce: 5 })).group).members).toHaveLength(3);
+  });
+
+  it('a replica being added joins under the id the descriptor lists it with, starting from the other members', async () => {
+    const { group: g, ids } = await group('crash', 4, { adminNonce: 1712 });
+    const joining = createReplica({ group: g, identity: ids[3]!, id: 'r4', join: true, machine: counter, transport: noTransport });
+    expect(joining.id).toBe('r4');
+    expect(joining.status().members).toEqual(['r1', 'r2', 'r3']);
+    expect(() => createReplica({ group: g, identity: ids[3]!, id: 'r5', join: true, machine: counter, transport: noTransport })).toThrow('the identity is already member r4');
+    // Without adminNonce the file is an initial group: its members do not join.
+    const initial = (await group('crash', 3)).group;
+    expect(() => createReplica({ group: initial, identity: ids[2]!, id: 'r3', join: true, machine: counter, transport: noTransport })).toThrow('the identity is already member r3');
   });
 
   it('loadGroup names the file it cannot read or parse', async () => {
