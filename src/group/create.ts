@@ -6,7 +6,8 @@
 import type { AnyStateMachine } from 'xstate';
 import { Client } from '../client/client.ts';
 import type { ByzantineReplica } from '../replica/byzantine.ts';
-import { createReplica as createReplicaOf, type AnyReplica, type Replica } from '../replica/replica.ts';
+import type { Replica } from '../replica/replica.ts';
+import { createReplica as createReplicaOf, type AnyReplica } from '../fault-models/runtime.ts';
 import { webrtcTransport } from '../transport/webrtc.ts';
 import type { GroupDescriptor } from './descriptor.ts';
 import { resolveClientOptions, resolveReplicaOptions, type GroupClientOptions, type GroupReplicaOptions } from './resolve.ts';

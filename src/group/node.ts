@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AnyStateMachine } from 'xstate';
 import { Client } from '../client/client.ts';
-import { createReplica as createReplicaOf } from '../replica/replica.ts';
+import { createReplica as createReplicaOf } from '../fault-models/runtime.ts';
 import { webrtcTransport } from '../transport/node.ts';
 import type { CreateReplica } from './create.ts';
 import { GroupDescriptorError, parseGroup, type GroupDescriptor } from './descriptor.ts';

@@ -5,7 +5,6 @@ import { checkEvent, createAppExecutor, type AppExecutor, type AppRequest } from
 import { decode, encode } from '../codec/index.ts';
 import { indexKey, prefixEnd, type StorageOp } from '../storage/index.ts';
 import { open, RECORD_LIMITS, seal, type WireKind, type WireMessage } from '../wire/index.ts';
-import { ByzantineReplica } from './byzantine.ts';
 import { decodeTrusted, plainResult } from './common.ts';
 import { sealForClient, sealProtocol } from './egress.ts';
 import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './snapshot-transfer.ts';
@@ -640,17 +639,6 @@ export class Replica {
     this.#storedSnapshot = bytes ? (decodeTrusted(bytes, 'snapshot record') as unknown as StoredSnapshot) : null;
     return this.#storedSnapshot ?? undefined;
   }
-}
-
-/** A replica of either fault model. */
-export type AnyReplica = Replica | ByzantineReplica;
-
-/** A replica of the group's fault model: Raft-style for 'crash', PBFT-style for 'byzantine'. */
-export function createReplica(options: ReplicaOptions & { group: { faultModel: 'crash' } }): Replica;
-export function createReplica(options: ReplicaOptions & { group: { faultModel: 'byzantine' } }): ByzantineReplica;
-export function createReplica(options: ReplicaOptions): AnyReplica;
-export function createReplica(options: ReplicaOptions): AnyReplica {
-  return options?.group?.faultModel === 'byzantine' ? new ByzantineReplica(options) : new Replica(options);
 }
 
 function persistOps(effect: Extract<RaftEffect, { type: 'persist' }>): StorageOp[] {

@@ -41,6 +41,9 @@ export const TUNING_RULES: { readonly [K in keyof ReplicaTuning]: OptionRule } =
   maxSnapshotBytes: whole(1),
 };
 
+/** Options both replica runtimes read; each fault model's descriptor (src/fault-models) adds its own. */
+export const SHARED_TUNING_KEYS = ['tickMs', 'maxBatch', 'maxMessageBytes', 'maxEventBytes', 'stateChunkBytes', 'maxSnapshotBytes'] as const satisfies ReadonlyArray<keyof ReplicaTuning>;
+
 export interface ClientTiming {
   retryAfterMs?: number;
   giveUpAfterMs?: number;
