@@ -2,6 +2,7 @@
 // member alone; the member answers with its own status() (phase, term or view, leader, applied
 // and commit index, members, digest, a divergence if it saw one). Silence within the timeout is
 // reported as such.
+import { faultModelOf, isFaultModel } from '../fault-models/index.ts';
 import { open, seal } from '../wire/index.ts';
 import type { WebrtcTransport } from '../transport/webrtc.ts';
 
@@ -71,7 +72,8 @@ export async function probeMembers(transport: WebrtcTransport, ids: string[], ti
 export function describeAnswer(a: ProbeAnswer): string {
   if (a.kind === 'silent') return 'no answer';
   const s = a.status;
-  const round = s.faultModel === 'byzantine' ? `view ${s.term}` : `term ${s.term}`;
+  // Only the checked `term`: `view` comes unchecked from the member.
+  const round = isFaultModel(s.faultModel) ? faultModelOf(s.faultModel).describeRound({ term: s.term }) : `term ${s.term}`;
   const leader = s.leader === null ? 'no leader' : `leader ${s.leader}`;
   const diverged = s.diverged ? `DIVERGED from ${s.diverged.leader} at ${s.diverged.index}; ` : '';
   const learners = Array.isArray(s['learners']) && s['learners'].length > 0 ? ` learners ${s['learners'].join(',')}` : '';

@@ -5,6 +5,7 @@ import { loadGroup } from '../group/node.ts';
 import { createReplica } from '../group/node.ts';
 import { fileStorage } from '../storage/file.ts';
 import { webrtcTransport } from '../transport/node.ts';
+import { faultModelOf } from '../fault-models/index.ts';
 import type { ReplicaStatus } from '../replica/types.ts';
 import { duration, parseCommand, required, type CliIo } from './args.ts';
 import { readKeyFile } from './keys.ts';
@@ -19,8 +20,7 @@ export const replicaUsage = `statechorus replica --group FILE --identity KEYFILE
     key file; it catches up from the others.`;
 
 function describe(s: ReplicaStatus): string {
-  const term = s.faultModel === 'byzantine' ? `view ${s.view ?? s.term}` : `term ${s.term}`;
-  return `${s.phase} (${term}, leader ${s.leader ?? 'none'})`;
+  return `${s.phase} (${faultModelOf(s.faultModel).describeRound(s)}, leader ${s.leader ?? 'none'})`;
 }
 
 export async function replica(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,6 +1,7 @@
 import type { AnyStateMachine, EventFromLogic, InspectionEvent, Observer } from 'xstate';
 import { Client, type Outcome, type ReadOutcome, type AppSnapshot } from '../client/index.ts';
 import { generateIdentity, type Identity } from '../crypto/index.ts';
+import { faultModelOf } from '../fault-models/index.ts';
 import { ByzantineReplica, createReplica, signReconfiguration, type AnyReplica, type FaultModel, type GroupMember, type Replica, type ReplicaOptions, type ReplicaStatus, type ReplicaTuning } from '../replica/index.ts';
 import { Simulation, SimulatedTransport, type LinkConfig } from '../sim/index.ts';
 import { checkClientTiming, resolveTuning } from '../replica/tuning.ts';
@@ -161,7 +162,7 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
     validate(options);
     const sim = new Simulation({ seed: options.seed ?? 1, link: options.network ?? { latency: { min: 0.5, max: 2 } } });
     const cluster = new LocalCluster<TMachine>(options, sim);
-    const n = cluster.faultModel === 'crash' ? 2 * cluster.f + 1 : 3 * cluster.f + 1;
+    const n = faultModelOf(cluster.faultModel).groupSize(cluster.f);
     if (cluster.faultModel === 'byzantine') cluster.#admin = await generateIdentity({ seed: sim.random.fork('identity:admin').bytes(32) });
     for (let i = 1; i <= n; i++) await cluster.#newIdentity(`r${i}`);
     cluster.#initialIds.push(...cluster.#replicaIds);
@@ -567,7 +568,7 @@ export function createLocalCluster<TMachine extends AnyStateMachine>(options: Lo
 function validate(o: LocalClusterOptions): void {
   if (!o || typeof o !== 'object') throw new TypeError('createLocalCluster needs an options object');
   if (!o.machine || typeof (o.machine as { transition?: unknown }).transition !== 'function') throw new TypeError('createLocalCluster: `machine` must be an XState machine');
-  if (o.faultModel !== undefined && o.faultModel !== 'crash' && o.faultModel !== 'byzantine') throw new TypeError(`createLocalCluster: unknown faultModel ${String(o.faultModel)}`);
+  if (o.faultModel !== undefined) faultModelOf(o.faultModel, 'createLocalCluster');
   if (o.f !== undefined && !(Number.isInteger(o.f) && o.f >= 0 && o.f <= 10)) throw new TypeError('createLocalCluster: `f` must be an integer from 0 to 10');
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new TypeError('createLocalCluster: `seed` must be an integer');
   if (o.clock !== undefined && o.clock !== 'virtual' && o.clock !== 'real') throw new TypeError("createLocalCluster: `clock` is 'virtual' or 'real'");

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { toBase64Url } from '../crypto/bytes.ts';
 import { exportIdentity, generateIdentity, type Identity } from '../crypto/index.ts';
 import { createClient, type Client, type ClientOptions } from '../client/index.ts';
+import { faultModelOf } from '../fault-models/index.ts';
 import type { ReplicaStatus, ReplicaTuning } from '../replica/types.ts';
 import { resolveTuning, TUNING_RULES } from '../replica/tuning.ts';
 import type { TransportStats } from '../transport/webrtc.ts';
@@ -112,7 +113,7 @@ export class ProcessGroup {
   constructor(options: ProcessGroupOptions) {
     const f = options.f ?? 1;
     if (!Number.isInteger(f) || f < 0 || f > 10) throw new TypeError('startProcessGroup: `f` must be an integer from 0 to 10');
-    const n = options.faultModel === 'byzantine' ? 3 * f + 1 : 2 * f + 1;
+    const n = faultModelOf(options.faultModel, 'startProcessGroup').groupSize(f);
     // Refused here, before any process starts (each replica would refuse it at start).
     resolveTuning(options.tuning, 'startProcessGroup');
     if (options.statusMs !== undefined && !TUNING_RULES.statusMs.ok(options.statusMs)) throw new RangeError(`startProcessGroup: statusMs must be ${TUNING_RULES.statusMs.allowed}, got ${String(options.statusMs)}`);

@@ -9,6 +9,7 @@ import type { FaultModelDescriptor } from './types.ts';
 export const byzantine: FaultModelDescriptor = {
   name: 'byzantine',
   groupSize: (f) => 3 * f + 1,
+  sizeRule: '3f+1',
   maxFaulty: faultsTolerated,
   // f+1 matching replies include a correct replica's.
   replyQuorum: weakQuorum,

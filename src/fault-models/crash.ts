@@ -8,6 +8,7 @@ import type { FaultModelDescriptor } from './types.ts';
 export const crash: FaultModelDescriptor = {
   name: 'crash',
   groupSize: (f) => 2 * f + 1,
+  sizeRule: '2f+1',
   // What a majority leaves over: floor((n-1)/2).
   maxFaulty: (n) => n - quorumSize(n),
   // One reply decides: the leader's, which answers only what a majority committed.

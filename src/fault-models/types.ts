@@ -11,6 +11,8 @@ export interface FaultModelDescriptor extends Quorums {
   readonly name: FaultModel;
   /** Members a group needs to tolerate f faults: 2f+1 (crash), 3f+1 (byzantine). */
   groupSize(f: number): number;
+  /** groupSize as a formula, for messages: '2f+1', '3f+1'. */
+  readonly sizeRule: string;
   /** The client's policy for sending an operation and deciding it from the replies. */
   votePolicy(core: ClientCore): VotePolicy;
   /** The ReplicaTuning options this model's replicas read (the others are accepted and unused). */

@@ -5,6 +5,7 @@
 
 import { fromBase64Url, toBase64Url } from '../crypto/bytes.ts';
 import { checkPublicKey } from '../crypto/strict.ts';
+import { faultModelOf, isFaultModel } from '../fault-models/index.ts';
 import type { FaultModel, GroupConfig } from '../replica/types.ts';
 
 export interface GroupDescriptorMember {
@@ -48,12 +49,12 @@ export class GroupDescriptorError extends TypeError {
 
 /** The most replicas that may fail in a group of `n` members of this model. */
 export function faultsTolerated(faultModel: FaultModel, n: number): number {
-  return faultModel === 'crash' ? Math.floor((n - 1) / 2) : Math.floor((n - 1) / 3);
+  return faultModelOf(faultModel, 'faultsTolerated').maxFaulty(n);
 }
 
 /** Members a group of this model needs to tolerate `f` faults (2f+1 crash, 3f+1 byzantine). */
 export function membersFor(faultModel: FaultModel, f: number): number {
-  return faultModel === 'crash' ? 2 * f + 1 : 3 * f + 1;
+  return faultModelOf(faultModel, 'membersFor').groupSize(f);
 }
 
 // Ids travel in addresses (`peer/endpoint`) and log lines: no '/', no whitespace, and 'admin'
@@ -107,7 +108,7 @@ export function parseGroup(input: string | GroupDescriptor | unknown, where = 'g
 
   const faultModel = o.faultModel;
   if (faultModel === undefined) throw new GroupDescriptorError(`${where}: faultModel is missing (expected "crash" or "byzantine"; there is no default)`);
-  if (faultModel !== 'crash' && faultModel !== 'byzantine') throw new GroupDescriptorError(`${where}: unknown faultModel ${describe(faultModel)} (expected "crash" or "byzantine")`);
+  if (!isFaultModel(faultModel)) throw new GroupDescriptorError(`${where}: unknown faultModel ${describe(faultModel)} (expected "crash" or "byzantine")`);
 
   if (!Array.isArray(o.members) || o.members.length === 0) throw new GroupDescriptorError(`${where}: members must be a non-empty list of { id, publicKey }`);
   const members: GroupDescriptorMember[] = [];
@@ -127,13 +128,14 @@ export function parseGroup(input: string | GroupDescriptor | unknown, where = 'g
     keys.set(key, id);
     members.push({ id, publicKey: key });
   });
+  const model = faultModelOf(faultModel);
   const n = members.length;
-  const f = faultsTolerated(faultModel, n);
+  const f = model.maxFaulty(n);
   const adminNonce = o.adminNonce;
   if (adminNonce !== undefined && !(Number.isSafeInteger(adminNonce) && (adminNonce as number) >= 0)) throw new GroupDescriptorError(`${where}: adminNonce must be a whole number, got ${describe(adminNonce)}`);
-  if (n !== membersFor(faultModel, f) && adminNonce === undefined) {
-    const shape = faultModel === 'crash' ? '2f+1 members (1, 3, 5, 7, …)' : '3f+1 members (1, 4, 7, 10, …)';
-    throw new GroupDescriptorError(`${where}: a ${faultModel} group needs ${shape}; ${n} members tolerate no more faults than ${membersFor(faultModel, f)} (f=${f})`);
+  if (n !== model.groupSize(f) && adminNonce === undefined) {
+    const shape = `${model.sizeRule} members (${[0, 1, 2, 3].map(model.groupSize).join(', ')}, …)`;
+    throw new GroupDescriptorError(`${where}: a ${faultModel} group needs ${shape}; ${n} members tolerate no more faults than ${model.groupSize(f)} (f=${f})`);
   }
 
   const out: GroupDescriptor = { faultModel, members };
