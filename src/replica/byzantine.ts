@@ -26,15 +26,17 @@ import type { AppExecutor, ApplyResult } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex, verify } from '../crypto/index.ts';
 import { indexKey, type StorageOp } from '../storage/index.ts';
-import { BROADCAST, open, RECORD_LIMITS, rewrap, sealWithProof, wireLimits, type WireKind, type WireMessage } from '../wire/index.ts';
+import { BROADCAST, RECORD_LIMITS, rewrap, sealWithProof, wireLimits, type WireKind, type WireMessage } from '../wire/index.ts';
 import { decodeTrusted, plainResult } from './common.ts';
 import { ReplicaHost } from './host.ts';
 import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.ts';
-import { count, sealForClient, tooLarge } from './egress.ts';
+import { count, tooLarge } from './egress.ts';
 import { batchBytesBudget, itemSize, packAttachments } from './batch-size.ts';
-import { admitRequest, answerOf, statusNonce } from './requests.ts';
+import { admitRequest, answerOf } from './requests.ts';
 import { parseReconfigureRequest, type ReconfigureAnswer } from './reconfiguration.ts';
-import type { OutgoingBundle, OutgoingToClient, ReplicaMetrics, ReplicaOptions, ReplicaStatus, Sending } from './types.ts';
+import { drainEffects, type EffectModel } from './pipeline.ts';
+import { ChunkAssembly, chunkAt, chunkBytes } from './chunks.ts';
+import type { OutgoingBundle, ReplicaMetrics, ReplicaOptions, ReplicaStatus, Sending } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
 const STABLE_KEY = 'bft/stable';
@@ -89,12 +91,11 @@ export class ByzantineReplica {
   readonly #waitingReads = new Map<string, { client: string; nonce: number }>();
   #readCounter = 0;
   /** State transfer in progress: the checkpoint wanted, who to ask, the bytes so far. */
-  #transfer: { seq: number; digest: string; from: string[]; attempt: number; chunks: Uint8Array[]; received: number; asked: string; total: number } | undefined;
+  #transfer: { seq: number; digest: string; from: string[]; attempt: number; asked: string; parts: ChunkAssembly | undefined } | undefined;
   /** Boundaries executed in this drain whose checkpoint the core still has to sign. */
   #boundaries: Array<{ seq: number; appDigest: string }> = [];
-  /** What goes out for a signed bundle and for a client message (options.egress; by default the bytes as they are). */
+  /** What goes out for a signed bundle (options.egress; by default the bytes as they are). */
   readonly #egressBundle: (out: OutgoingBundle) => Promise<Sending[]>;
-  readonly #egressClient: (out: OutgoingToClient) => Promise<Sending[]>;
   /** State chunks served per peer and status period (a flood of fetchState waits, coalesced). */
   #serveBudget!: ServeBudget<Extract<BftMessage, { type: 'fetchState' }>>;
 
@@ -104,7 +105,6 @@ export class ByzantineReplica {
     this.id = this.#host.id;
     const egress = options.egress;
     this.#egressBundle = egress?.bundle ? (out) => egress.bundle!(out) : asIs;
-    this.#egressClient = egress?.client ? (out) => egress.client!(out) : asIs;
     this.#serveBudget = new ServeBudget(8, this.#host.tuning.statusMs);
     this.#scheduleFlush = this.#host.endOfInstant(async () => {
       this.#host.actor!.send({ type: 'flush', now: this.#host.clock.now() });
@@ -212,32 +212,26 @@ export class ByzantineReplica {
   // ---- ingress ------------------------------------------------------------------------
 
   #receive(from: string, bytes: Uint8Array): Promise<void> {
-    if (!this.#host.running) return Promise.resolve();
-    this.#host.metrics.messagesIn++;
-    const opened = open(bytes, from, { self: this.id, memberKey: (id) => (id === ADMIN ? undefined : this.#host.memberKeys.get(id)), maxBytes: this.#host.tuning.maxMessageBytes });
-    return this.#host.enqueue(async () => {
-      const r = await opened;
-      if (!r.ok) return this.#host.drop(r.drop);
-      if (r.signed) this.#host.metrics.verifications++;
-      if (r.message.kind === 'protocol') return this.#onBundle(r.message, r.proof!, r.attachments);
-      switch (r.message.kind) {
+    // The admin signs commands, never bundles: its key is checked only inside submitReconfiguration.
+    const memberKey = (id: string) => (id === ADMIN ? undefined : this.#host.memberKeys.get(id));
+    return this.#host.receive(from, bytes, memberKey, (r) => {
+      const msg = r.message;
+      switch (msg.kind) {
+        case 'protocol':
+          return this.#onBundle(msg, r.proof!, r.attachments);
         case 'request':
-          return this.#onRequest(r.message.from, r.message.body);
+          return this.#onRequest(msg.from, msg.body);
         case 'read':
-          return this.#onRead(r.message.from, r.message.body);
-        case 'status': {
-          const nonce = statusNonce(r.message.body);
-          if (nonce === undefined) return this.#host.drop('malformed');
-          return this.#sendToClient(r.message.from, 'statusReply', { nonce, status: this.status() });
-        }
+          return this.#onRead(msg.from, msg.body);
+        case 'status':
+          return this.#host.answerStatus(msg, () => this.status(), () => this.#otherMembers());
         case 'reconfigure':
-          return this.#onReconfigure(r.message.from, r.message.body);
+          return this.#onReconfigure(msg.from, msg.body);
         default:
           return this.#host.drop('unexpected-kind');
       }
     });
   }
-
 
   async #onBundle(msg: WireMessage, outer: Proof, attachments: Uint8Array[]): Promise<void> {
     const validated = validateBundle(msg.body);
@@ -389,50 +383,29 @@ export class ByzantineReplica {
 
   // ---- effects ------------------------------------------------------------------------
 
-  async #drain(): Promise<void> {
-    for (;;) {
-      const effects = this.#core()!.takeEffects();
-      if (effects.length === 0) {
-        const b = this.#boundaries.shift();
-        if (!b) return;
-        this.#host.actor!.send({ type: 'boundaryExecuted', seq: b.seq, appDigest: b.appDigest });
-        continue;
-      }
-      let writes: StorageOp[] = [];
-      let out: Array<Extract<BftEffect, { type: 'send' }>> = [];
-      const flushWrites = async () => {
-        if (writes.length === 0) return;
-        const ops = writes;
-        writes = [];
-        this.#host.metrics.storageWrites++;
-        await this.#host.storage.batch(ops);
-      };
-      // Sends wait in the outbox (after every write before them is durable) and go out together.
-      const flushSends = async () => {
-        if (out.length === 0) return;
-        this.#outbox.push(...out);
-        out = [];
-        this.#scheduleOutbox();
-      };
-      for (const effect of effects) {
-        if (effect.type === 'persist') {
-          await flushSends();
-          writes.push(...persistOps(effect));
-          continue;
-        }
-        await flushWrites();
-        if (effect.type === 'send') {
-          out.push(effect);
-          continue;
-        }
-        await flushSends();
-        await this.#carryOut(effect);
-      }
-      await flushWrites();
-      await flushSends();
-    }
+  /** Carries out the protocol's effects in order until it has nothing more to say (pipeline.ts). */
+  #drain(): Promise<void> {
+    return drainEffects(this.#effects, this.#host.storage, this.#host.metrics);
   }
 
+  /** The Byzantine model's side of the effect loop. */
+  readonly #effects: EffectModel<BftEffect> = {
+    take: () => this.#core()!.takeEffects(),
+    idle: () => {
+      // A boundary executed in this drain: the core signs its checkpoint now.
+      const b = this.#boundaries.shift();
+      if (!b) return false;
+      this.#host.actor!.send({ type: 'boundaryExecuted', seq: b.seq, appDigest: b.appDigest });
+      return true;
+    },
+    persistOps: (effect) => persistOps(effect as Extract<BftEffect, { type: 'persist' }>),
+    // Sends wait in the outbox (after every write before them is durable) and go out together.
+    send: async (effects) => {
+      this.#outbox.push(...(effects as Array<Extract<BftEffect, { type: 'send' }>>));
+      this.#scheduleOutbox();
+    },
+    carryOut: (effect) => this.#carryOut(effect as Exclude<BftEffect, { type: 'persist' } | { type: 'send' }>),
+  };
 
   /**
    * Signs one bundle per group, transmits it in order, and tells the core its own proof. The
@@ -499,7 +472,7 @@ export class ByzantineReplica {
       case 'fetchState':
         // Asked again (a chunk or its answer was lost): go on from where we are, from the next replica.
         if (this.#transfer?.seq === effect.seq && this.#transfer.digest === effect.digest) this.#transfer.attempt++;
-        else this.#transfer = { seq: effect.seq, digest: effect.digest, from: effect.from, attempt: 0, chunks: [], received: 0, asked: '', total: -1 };
+        else this.#transfer = { seq: effect.seq, digest: effect.digest, from: effect.from, attempt: 0, asked: '', parts: undefined };
         if (effect.from.length) this.#transfer.from = effect.from;
         return this.#askChunk();
       case 'dropSnapshotsBelow':
@@ -555,10 +528,8 @@ export class ByzantineReplica {
     await this.#sendToClient(client, 'readReply', body);
   }
 
-  async #sendToClient(to: string, kind: WireKind, body: unknown): Promise<void> {
-    const bytes = await sealForClient(this.id, to, kind, body, this.#host.tuning.maxMessageBytes, this.#host.metrics);
-    if (!bytes) return;
-    for (const v of await this.#egressClient({ to, kind, body, bytes, others: this.#otherMembers() })) this.#host.transmit(to, v.bytes, v.delayMs);
+  #sendToClient(to: string, kind: WireKind, body: unknown): Promise<void> {
+    return this.#host.sendToClient(to, kind, body, () => this.#otherMembers());
   }
 
 
@@ -571,11 +542,9 @@ export class ByzantineReplica {
     // Another replica may cut the snapshot differently: start over with it.
     if (to !== t.asked) {
       t.asked = to;
-      t.chunks = [];
-      t.received = 0;
-      t.total = -1;
+      t.parts = undefined;
     }
-    await this.#sendAlone([to], { type: 'fetchState', seq: t.seq, digest: t.digest, offset: t.received });
+    await this.#sendAlone([to], { type: 'fetchState', seq: t.seq, digest: t.digest, offset: t.parts?.received ?? 0 });
   }
 
   /** A peer's fetchState: served within its budget, else the latest waits for the next period. */
@@ -589,32 +558,23 @@ export class ByzantineReplica {
     const bytes = await this.#host.storage.get(indexKey(SNAPSHOT_PREFIX, m.seq));
     if (!bytes || m.offset > bytes.length) return this.#host.drop('state-unavailable');
     this.#host.metrics.snapshotsSent++;
-    // A chunk over the message limit could never be sent: cap it as the crash runtime does.
-    const t = this.#host.tuning;
-    const chunk = Math.max(1, Math.min(t.stateChunkBytes, Math.floor(t.maxMessageBytes / 2)));
-    const data = bytes.subarray(m.offset, Math.min(bytes.length, m.offset + chunk));
-    await this.#sendAlone([to], { type: 'stateChunk', seq: m.seq, digest: m.digest, offset: m.offset, total: bytes.length, data: data.slice() });
+    const data = chunkAt(bytes, m.offset, chunkBytes(this.#host.tuning))!;
+    await this.#sendAlone([to], { type: 'stateChunk', seq: m.seq, digest: m.digest, offset: m.offset, total: bytes.length, data });
   }
 
   async #onStateChunk(from: string, m: Extract<BftMessage, { type: 'stateChunk' }>): Promise<void> {
     const t = this.#transfer;
     // Only the replica we asked, one consistent total, and no more than we are willing to hold.
-    if (!t || from !== t.asked || m.seq !== t.seq || m.digest !== t.digest || m.offset !== t.received) return;
+    if (!t || from !== t.asked || m.seq !== t.seq || m.digest !== t.digest || m.offset !== (t.parts?.received ?? 0)) return;
     if (m.total > this.#host.tuning.maxSnapshotBytes) return this.#host.drop('state-too-large');
-    if (t.total >= 0 && m.total !== t.total) return this.#host.drop('bad-state');
-    t.total = m.total;
-    t.chunks.push(m.data);
-    t.received += m.data.length;
-    if (t.received < m.total) {
+    if (t.parts && m.total !== t.parts.total) return this.#host.drop('bad-state');
+    t.parts ??= new ChunkAssembly(m.total);
+    t.parts.append(m.data);
+    if (!t.parts.complete) {
       if (m.data.length === 0) return;
-      return this.#sendAlone([from], { type: 'fetchState', seq: t.seq, digest: t.digest, offset: t.received });
+      return this.#sendAlone([from], { type: 'fetchState', seq: t.seq, digest: t.digest, offset: t.parts.received });
     }
-    const all = new Uint8Array(t.received);
-    let at = 0;
-    for (const c of t.chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
+    const all = t.parts.bytes();
     const installed = this.#installCheckpoint(all, t.seq, t.digest);
     if (typeof installed === 'string') {
       // A replica sent a state that does not match the certificate: ask another.

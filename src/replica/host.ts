@@ -6,6 +6,9 @@ import { newMetrics, resolveMemberId, SerialQueue, validateOptions } from './com
 import { resolveTuning } from './tuning.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaTuning } from './types.ts';
 import type { PeerLinkState, SignalingState } from '../transport/diagnostics.ts';
+import { open, type IngressResult, type WireKind, type WireMessage } from '../wire/index.ts';
+import { sealForClient } from './egress.ts';
+import { statusNonce } from './requests.ts';
 
 /** What a protocol runtime plugs into the host. */
 export interface ProtocolHooks<TMachine extends AnyStateMachine> {
@@ -111,6 +114,42 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
 
   enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
     return this.queue.run(fn);
+  }
+
+  /**
+   * Ingress, the same for both models: a message is opened at once (size, decode, sender,
+   * signature; verification runs off the JS thread) and handled in arrival order; one that does
+   * not open is dropped and counted. `memberKey` is whose signatures count as members'.
+   */
+  receive(from: string, bytes: Uint8Array, memberKey: (id: string) => Uint8Array | undefined, handle: (opened: Extract<IngressResult, { ok: true }>) => Promise<void> | void): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    this.metrics.messagesIn++;
+    const opened = open(bytes, from, { self: this.id, memberKey, maxBytes: this.tuning.maxMessageBytes });
+    return this.enqueue(async () => {
+      const r = await opened;
+      if (!r.ok) return this.drop(r.drop);
+      if (r.signed) this.metrics.verifications++;
+      await handle(r);
+    });
+  }
+
+  /**
+   * A message to a client (or a prober): unsigned, within the message limit (see egress.ts), and
+   * through `options.egress.client` when one is set. `others`: the group's other members, for it.
+   */
+  async sendToClient(to: string, kind: WireKind, body: unknown, others?: () => string[]): Promise<void> {
+    const bytes = await sealForClient(this.id, to, kind, body, this.tuning.maxMessageBytes, this.metrics);
+    if (!bytes) return;
+    const rewrite = this.options.egress?.client;
+    if (!rewrite) return this.transmit(to, bytes);
+    for (const v of await rewrite({ to, kind, body, bytes, others: others?.() ?? [] })) this.transmit(to, v.bytes, v.delayMs);
+  }
+
+  /** Answers a `status` request with what `status()` reports (the CLI's `status` asks every member). */
+  answerStatus(msg: WireMessage, status: () => unknown, others?: () => string[]): Promise<void> | void {
+    const nonce = statusNonce(msg.body);
+    if (nonce === undefined) return this.drop('malformed');
+    return this.sendToClient(msg.from, 'statusReply', { nonce, status: status() }, others);
   }
 
   /** Bad input is dropped and counted by reason, never thrown. */

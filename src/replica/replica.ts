@@ -4,13 +4,15 @@ import type { RaftCore } from '../../actors/crash/core.ts';
 import { checkEvent, createAppExecutor, type AppExecutor, type AppRequest } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { indexKey, prefixEnd, type StorageOp } from '../storage/index.ts';
-import { open, RECORD_LIMITS, seal, type WireKind, type WireMessage } from '../wire/index.ts';
+import { RECORD_LIMITS, seal, type WireKind, type WireMessage } from '../wire/index.ts';
 import { decodeTrusted, plainResult } from './common.ts';
 import { sealForClient, sealProtocol } from './egress.ts';
+import { chunkBytes } from './chunks.ts';
 import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './snapshot-transfer.ts';
 import { ReplicaHost } from './host.ts';
-import { admitRequest, answerOf, statusNonce } from './requests.ts';
+import { admitRequest, answerOf } from './requests.ts';
 import { DivergenceWatch } from './divergence.ts';
+import { drainEffects, type EffectModel } from './pipeline.ts';
 import { openReconfiguration, parseReconfigureRequest, type ReconfigureAnswer } from './reconfiguration.ts';
 import { bytesEqual } from '../crypto/bytes.ts';
 import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus } from './types.ts';
@@ -59,7 +61,7 @@ export class Replica {
     this.#host = new ReplicaHost(options);
     this.id = this.#host.id;
     const t = this.#host.tuning;
-    this.#transfer = new SnapshotTransfer(Math.min(t.stateChunkBytes, Math.floor(t.maxMessageBytes / 2)), t.maxSnapshotBytes, t.tickMs * t.electionTicks);
+    this.#transfer = new SnapshotTransfer(chunkBytes(t), t.maxSnapshotBytes, t.tickMs * t.electionTicks);
   }
 
   get metrics(): ReplicaMetrics {
@@ -187,22 +189,8 @@ export class Replica {
   // ---- ingress ------------------------------------------------------------------------
 
   #receive(from: string, bytes: Uint8Array): Promise<void> {
-    if (!this.#host.running) return Promise.resolve();
-    this.#host.metrics.messagesIn++;
-    // Verification starts at once (it runs off the JS thread) and processing follows in arrival order.
-    const opened = open(bytes, from, {
-      self: this.id,
-      memberKey: (id) => this.#host.memberKeys.get(id),
-      maxBytes: this.#host.tuning.maxMessageBytes,
-    });
-    return this.#host.enqueue(async () => {
-      const r = await opened;
-      if (!r.ok) return this.#host.drop(r.drop);
-      if (r.signed) this.#host.metrics.verifications++;
-      await this.#dispatch(r.message);
-    });
+    return this.#host.receive(from, bytes, (id) => this.#host.memberKeys.get(id), (r) => this.#dispatch(r.message));
   }
-
 
   async #dispatch(msg: WireMessage): Promise<void> {
     switch (msg.kind) {
@@ -216,11 +204,8 @@ export class Replica {
         return this.#onRequest(msg.from, msg.body);
       case 'read':
         return this.#onRead(msg.from, msg.body);
-      case 'status': {
-        const nonce = statusNonce(msg.body);
-        if (nonce === undefined) return this.#host.drop('malformed');
-        return this.#send(msg.from, 'statusReply', { nonce, status: this.status() });
-      }
+      case 'status':
+        return this.#host.answerStatus(msg, () => this.status());
       case 'reconfigure':
         return this.#onReconfigure(msg.from, msg.body);
       case 'digest': {
@@ -315,66 +300,33 @@ export class Replica {
 
   // ---- effects ------------------------------------------------------------------------
 
-  /** Carries out the protocol's effects in order until it has nothing more to say. */
-  async #drain(): Promise<void> {
-    for (;;) {
-      this.#learnKeys();
-      const effects = this.#core()!.takeEffects();
-      if (effects.length === 0) return this.#afterRoleChange();
-      let writes: StorageOp[] = [];
-      let sends: Array<{ to: string; message: RaftMessage }> = [];
-      // The leader's own entries, written while their appends go out (persist effects with `overlap`).
-      const overlapped: Array<Promise<void>> = [];
-      let overlappedUpTo = 0;
-      const flushWrites = async () => {
-        if (writes.length === 0) return;
-        const ops = writes;
-        writes = [];
-        this.#host.metrics.storageWrites++;
-        await this.#host.storage.batch(ops);
-      };
-      const flushSends = async () => {
-        if (sends.length === 0) return;
-        const out = sends;
-        sends = [];
-        // Sign in parallel, transmit in order: the order must not depend on which signature
-        // finished first, or a seed would not replay the same run.
-        const sealed = await Promise.all(out.map((s) => this.#seal(s.to, 'protocol', s.message)));
-        for (let i = 0; i < out.length; i++) if (sealed[i]) this.#host.transmit(out[i]!.to, sealed[i]!);
-      };
-      for (const effect of effects) {
-        if (effect.type === 'persist') {
-          // Writes never wait behind sends, but sends after a write wait for it (durability order)...
-          await flushSends();
-          if (effect.overlap) {
-            // ...except a leader's own new entries: storage applies writes in call order, so
-            // later writes still land after this one, and the core counts these entries only
-            // once we report them durable.
-            await flushWrites();
-            this.#host.metrics.storageWrites++;
-            overlapped.push(this.#host.storage.batch(persistOps(effect)));
-            overlappedUpTo = Math.max(overlappedUpTo, effect.entries?.at(-1)?.index ?? 0);
-            continue;
-          }
-          writes.push(...persistOps(effect));
-          continue;
-        }
-        await flushWrites();
-        if (effect.type === 'send') {
-          sends.push({ to: effect.to, message: effect.message });
-          continue;
-        }
-        await flushSends();
-        await this.#carryOut(effect);
-      }
-      await flushWrites();
-      await flushSends();
-      if (overlapped.length > 0) {
-        await Promise.all(overlapped);
-        this.#host.actor!.send({ type: 'persisted', index: overlappedUpTo });
-      }
-    }
+  /** Carries out the protocol's effects in order until it has nothing more to say (pipeline.ts). */
+  #drain(): Promise<void> {
+    return drainEffects(this.#effects, this.#host.storage, this.#host.metrics);
   }
+
+  /** The crash model's side of the effect loop. */
+  readonly #effects: EffectModel<RaftEffect> = {
+    take: () => {
+      this.#learnKeys();
+      return this.#core()!.takeEffects();
+    },
+    idle: async () => {
+      await this.#afterRoleChange();
+      return false;
+    },
+    persistOps: (effect) => persistOps(effect as Extract<RaftEffect, { type: 'persist' }>),
+    overlap: (effect) => (effect.type === 'persist' && effect.overlap ? (effect.entries?.at(-1)?.index ?? 0) : undefined),
+    persisted: (upTo) => this.#host.actor!.send({ type: 'persisted', index: upTo }),
+    send: async (effects) => {
+      const out = effects as Array<Extract<RaftEffect, { type: 'send' }>>;
+      // Sign in parallel, transmit in order: the order must not depend on which signature
+      // finished first, or a seed would not replay the same run.
+      const sealed = await Promise.all(out.map((s) => this.#seal(s.to, 'protocol', s.message)));
+      for (let i = 0; i < out.length; i++) if (sealed[i]) this.#host.transmit(out[i]!.to, sealed[i]!);
+    },
+    carryOut: (effect) => this.#carryOut(effect as Exclude<RaftEffect, { type: 'persist' } | { type: 'send' }>),
+  };
 
   async #carryOut(effect: Exclude<RaftEffect, { type: 'persist' } | { type: 'send' }>): Promise<void> {
     switch (effect.type) {
@@ -523,6 +475,7 @@ export class Replica {
   }
 
   async #send(to: string, kind: WireKind, body: unknown): Promise<void> {
+    if (kind !== 'protocol') return this.#host.sendToClient(to, kind, body);
     const bytes = await this.#seal(to, kind, body);
     if (bytes) this.#host.transmit(to, bytes);
   }

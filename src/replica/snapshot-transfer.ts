@@ -1,4 +1,5 @@
 import type { SnapshotMeta } from '../../actors/crash/index.ts';
+import { ChunkAssembly, chunkAt } from './chunks.ts';
 
 /**
  * Crash model: a snapshot travels in chunks, so the application state is bounded by memory,
@@ -57,10 +58,19 @@ interface Offered {
   data: Uint8Array;
 }
 
+/** Follower: the transfer in progress. */
+interface Incoming {
+  from: string;
+  term: number;
+  meta: SnapshotMeta;
+  parts: ChunkAssembly;
+  heardAt: number;
+}
+
 export class SnapshotTransfer {
   /** Leader: the snapshots offered, by index, with when a fetch last used them. */
   readonly #outgoing = new Map<number, { snapshot: Offered; usedAt: number }>();
-  #incoming: { from: string; term: number; meta: SnapshotMeta; total: number; chunks: Uint8Array[]; received: number; heardAt: number } | undefined;
+  #incoming: Incoming | undefined;
 
   constructor(
     private readonly chunkBytes: number,
@@ -71,9 +81,8 @@ export class SnapshotTransfer {
 
   /** Leader: the chunk of `data` at `offset` (the first one when the core says sendSnapshot). */
   chunk(term: number, meta: SnapshotMeta, data: Uint8Array, offset: number): SnapshotChunk | undefined {
-    if (offset > data.length) return undefined;
-    const end = Math.min(data.length, offset + Math.max(1, this.chunkBytes));
-    return { type: 'snapshotChunk', term, meta, offset, total: data.length, data: data.slice(offset, end) };
+    const chunk = chunkAt(data, offset, this.chunkBytes);
+    return chunk && { type: 'snapshotChunk', term, meta, offset, total: data.length, data: chunk };
   }
 
   /**
@@ -106,30 +115,27 @@ export class SnapshotTransfer {
   receive(from: string, m: SnapshotChunk, now: number): { fetch: SnapshotFetch } | { snapshot: { term: number; meta: SnapshotMeta; data: Uint8Array } } | { drop: string } | undefined {
     if (m.total > this.maxTotal) return { drop: 'snapshot-too-large' };
     const cur = this.#incoming;
-    const same = cur !== undefined && cur.from === from && cur.term === m.term && cur.meta.index === m.meta.index && cur.total === m.total;
-    if (m.offset === 0 && same && cur.received > 0) {
+    const same = cur !== undefined && cur.from === from && cur.term === m.term && cur.meta.index === m.meta.index && cur.parts.total === m.total;
+    if (m.offset === 0 && same && cur.parts.received > 0) {
       // The leader's timeout resent the first chunk of this transfer: go on from where it is.
       cur.heardAt = now;
-      return { fetch: { type: 'snapshotFetch', term: cur.term, index: cur.meta.index, offset: cur.received } };
+      return { fetch: this.#fetch(cur) };
     }
     if (m.offset === 0 && !same) {
-      this.#incoming = { from, term: m.term, meta: m.meta, total: m.total, chunks: [], received: 0, heardAt: now };
+      this.#incoming = { from, term: m.term, meta: m.meta, parts: new ChunkAssembly(m.total), heardAt: now };
     }
     const t = this.#incoming;
-    if (!t || t.from !== from || t.term !== m.term || t.meta.index !== m.meta.index || t.total !== m.total || m.offset !== t.received) return undefined;
-    if (m.data.length === 0 && t.received < t.total) return { drop: 'bad-snapshot-chunk' };
-    t.chunks.push(m.data);
-    t.received += m.data.length;
+    if (!t || t.from !== from || t.term !== m.term || t.meta.index !== m.meta.index || t.parts.total !== m.total || m.offset !== t.parts.received) return undefined;
+    if (m.data.length === 0 && !t.parts.complete) return { drop: 'bad-snapshot-chunk' };
+    t.parts.append(m.data);
     t.heardAt = now;
-    if (t.received < t.total) return { fetch: { type: 'snapshotFetch', term: t.term, index: t.meta.index, offset: t.received } };
+    if (!t.parts.complete) return { fetch: this.#fetch(t) };
     this.#incoming = undefined;
-    const data = new Uint8Array(t.total);
-    let at = 0;
-    for (const c of t.chunks) {
-      data.set(c, at);
-      at += c.length;
-    }
-    return { snapshot: { term: t.term, meta: t.meta, data } };
+    return { snapshot: { term: t.term, meta: t.meta, data: t.parts.bytes() } };
+  }
+
+  #fetch(t: Incoming): SnapshotFetch {
+    return { type: 'snapshotFetch', term: t.term, index: t.meta.index, offset: t.parts.received };
   }
 
   /** Follower: the fetch to send again when the transfer has been quiet for retryMs. */
@@ -137,7 +143,7 @@ export class SnapshotTransfer {
     const t = this.#incoming;
     if (!t || now - t.heardAt < this.retryMs) return undefined;
     t.heardAt = now;
-    return { to: t.from, fetch: { type: 'snapshotFetch', term: t.term, index: t.meta.index, offset: t.received } };
+    return { to: t.from, fetch: this.#fetch(t) };
   }
 
   /** Follower: forget the transfer in progress unless it comes from `leader` in `term` (a newer term or another leader made it moot). */

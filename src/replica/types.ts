@@ -122,8 +122,8 @@ export interface ReplicaOptions {
    */
   sessions?: { maxClients?: number; clientIdleExpiry?: number };
   /**
-   * Byzantine model: what actually goes out for each signed bundle (one per recipient) and each
-   * message to a client. By default the bytes go as they are, at once. A seam for tracing or
+   * What actually goes out for each message to a client (both models) and, in the Byzantine
+   * model, each signed bundle (one per recipient). By default the bytes go as they are, at once. A seam for tracing or
    * shaping traffic; the local cluster's simulated behaviours (src/cluster/behaviours/) use it.
    */
   egress?: Egress;
