@@ -1,4 +1,3 @@
-import { createActor, type Actor } from 'xstate';
 import {
   byzantineProtocolMachine,
   batchProofs,
@@ -22,21 +21,21 @@ import {
   type StableCheckpoint,
   type VerifiedProof,
 } from '../../actors/byzantine/index.ts';
-import type { AppExecutor, ApplyResult } from '../app/index.ts';
+import type { ApplyResult } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex, verify } from '../crypto/index.ts';
 import { indexKey, type StorageOp } from '../storage/index.ts';
 import { BROADCAST, RECORD_LIMITS, rewrap, sealWithProof, wireLimits, type WireKind, type WireMessage } from '../wire/index.ts';
 import { decodeTrusted, plainResult } from './common.ts';
-import { ReplicaHost } from './host.ts';
+import { ReplicaRuntime, type ProtocolHooks } from './host.ts';
 import { implausible, othersFirst, peekProof, ServeBudget } from './peer-budget.ts';
 import { count, tooLarge } from './egress.ts';
 import { batchBytesBudget, itemSize, packAttachments } from './batch-size.ts';
-import { admitRequest, answerOf } from './requests.ts';
+import { admitRequest, answerOf, parseRead, PendingReads } from './requests.ts';
 import { parseReconfigureRequest, type ReconfigureAnswer } from './reconfiguration.ts';
 import { drainEffects, type EffectModel } from './pipeline.ts';
 import { ChunkAssembly, chunkAt, chunkBytes } from './chunks.ts';
-import type { OutgoingBundle, ReplicaMetrics, ReplicaOptions, ReplicaStatus, Sending } from './types.ts';
+import type { OutgoingBundle, ReplicaOptions, ReplicaStatus, Sending } from './types.ts';
 
 const HARD_KEY = 'bft/hard';
 const STABLE_KEY = 'bft/stable';
@@ -70,10 +69,7 @@ interface OutGroup {
  * and instant (votes travel together), so the crypto is paid per batch, not per request.
  * Clients send every request to every replica and every replica answers; the client votes.
  */
-export class ByzantineReplica {
-  readonly id: string;
-  /** Options, keys, clock, storage, the app executor, the work queue, the tick: shared with the crash runtime. */
-  readonly #host: ReplicaHost<typeof byzantineProtocolMachine>;
+export class ByzantineReplica extends ReplicaRuntime<typeof byzantineProtocolMachine> {
   /** Messages waiting to be signed: sent together once the work queued before them is done. */
   #outbox: Array<Extract<BftEffect, { type: 'send' }>> = [];
   /** Everything that arrives in one instant goes into one batch. */
@@ -88,8 +84,7 @@ export class ByzantineReplica {
   readonly #verified = new Map<string, boolean>();
   /** Signed bundles just taken (key → ms): the later envelopes of one bundle bring only attachments. */
   readonly #bundlesTaken = new Map<string, number>();
-  readonly #waitingReads = new Map<string, { client: string; nonce: number }>();
-  #readCounter = 0;
+  readonly #reads = new PendingReads();
   /** State transfer in progress: the checkpoint wanted, who to ask, the bytes so far. */
   #transfer: { seq: number; digest: string; from: string[]; attempt: number; asked: string; parts: ChunkAssembly | undefined } | undefined;
   /** Boundaries executed in this drain whose checkpoint the core still has to sign. */
@@ -100,17 +95,16 @@ export class ByzantineReplica {
   #serveBudget!: ServeBudget<Extract<BftMessage, { type: 'fetchState' }>>;
 
   constructor(options: ReplicaOptions) {
-    this.#host = new ReplicaHost(options, options?.group?.admin ? [[ADMIN, options.group.admin]] : []);
-    if (this.#host.id === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
-    this.id = this.#host.id;
+    super(options, options?.group?.admin ? [[ADMIN, options.group.admin]] : []);
+    if (this.id === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
     const egress = options.egress;
     this.#egressBundle = egress?.bundle ? (out) => egress.bundle!(out) : asIs;
-    this.#serveBudget = new ServeBudget(8, this.#host.tuning.statusMs);
-    this.#scheduleFlush = this.#host.endOfInstant(async () => {
-      this.#host.actor!.send({ type: 'flush', now: this.#host.clock.now() });
+    this.#serveBudget = new ServeBudget(8, this.host.tuning.statusMs);
+    this.#scheduleFlush = this.host.endOfInstant(async () => {
+      this.host.actor!.send({ type: 'flush', now: this.host.clock.now() });
       await this.#drain();
     });
-    this.#scheduleOutbox = this.#host.endOfInstant(async () => {
+    this.#scheduleOutbox = this.host.endOfInstant(async () => {
       if (this.#outbox.length === 0) return;
       const groups: OutGroup[] = [];
       for (const effect of this.#outbox) addToGroups(groups, effect);
@@ -120,34 +114,8 @@ export class ByzantineReplica {
     });
   }
 
-  get metrics(): ReplicaMetrics {
-    return this.#host.metrics;
-  }
-
-  get app(): AppExecutor['actor'] {
-    return this.#host.executor.actor;
-  }
-
-  get protocol(): Actor<typeof byzantineProtocolMachine> {
-    if (!this.#host.actor) throw new Error('replica not started');
-    return this.#host.actor;
-  }
-
-  get failure(): unknown {
-    return this.#host.queue.failure;
-  }
-
-  async start(): Promise<void> {
-    await this.#host.start({
-      createActor: async () => createActor(byzantineProtocolMachine, { input: await this.#load(), ...(this.#host.options.inspect ? { inspect: this.#host.options.inspect } : {}) }),
-      receive: (from, bytes) => this.#receive(from, bytes),
-      drain: () => this.#drain(),
-      tick: (now) => this.#tick(now),
-    });
-  }
-
-  stop(): Promise<void> {
-    return this.#host.stop();
+  protected hooks(): ProtocolHooks<typeof byzantineProtocolMachine> {
+    return { machine: byzantineProtocolMachine, load: () => this.#load(), receive: (from, bytes) => this.#receive(from, bytes), drain: () => this.#drain(), tick: (now) => this.#tick(now) };
   }
 
   status(): ReplicaStatus {
@@ -160,32 +128,32 @@ export class ByzantineReplica {
       view: core?.view ?? 0,
       leader: core ? core.primary : null,
       commitIndex: core?.committedSeq ?? 0,
-      appliedIndex: this.#host.executor.appliedIndex,
+      appliedIndex: this.host.executor.appliedIndex,
       executedSeq: core?.executed ?? 0,
       stableSeq: core?.stable.seq ?? 0,
-      members: core ? core.group.members.map((m) => m.id) : this.#host.options.group.members.map((m) => m.id),
+      members: core ? core.group.members.map((m) => m.id) : this.host.options.group.members.map((m) => m.id),
       learners: [],
       excluded: core ? [...core.excluded] : [],
       snapshotIndex: core?.stable.seq ?? 0,
-      digest: this.#host.executor.digest,
-      running: this.#host.running,
-      ...this.#host.networkStatus(),
+      digest: this.host.executor.digest,
+      running: this.host.running,
+      ...this.host.networkStatus(),
     };
   }
 
   /** Lets this replica accept signed messages from a replica the group is adding. */
   knowMember(id: string, publicKey: Uint8Array): void {
     if (id === ADMIN) return;
-    this.#host.learnMember(id, publicKey);
+    this.host.learnMember(id, publicKey);
   }
 
   /** An admin-signed reconfiguration (see `signReconfiguration`): ordered like a request. */
   submitReconfiguration(command: Proof): Promise<string | null> {
-    return this.#host.enqueue(() => this.#reconfigure(command));
+    return this.host.enqueue(() => this.#reconfigure(command));
   }
 
   async #reconfigure(command: Proof): Promise<string | null> {
-    if (!this.#host.options.group.admin) return 'this group has no admin key (group.admin)';
+    if (!this.host.options.group.admin) return 'this group has no admin key (group.admin)';
     const cmd = await this.#verifyProof(command, 'admin');
     if (!cmd || cmd.from !== ADMIN) return 'the command is not signed by the group admin';
     const msg = cmd.messages[0]!;
@@ -193,7 +161,7 @@ export class ByzantineReplica {
     // Refused here at once when already applied; executing it again is refused by every replica alike (actors/byzantine/normal-case.ts).
     const last = this.#core()!.group.adminNonce;
     if (last !== undefined && msg.nonce <= last) return `a signed change with nonce ${msg.nonce} or later was applied already (last: ${last})`;
-    this.#host.actor!.send({ type: 'request', item: { k: 'cfg', cmd } });
+    this.host.actor!.send({ type: 'request', item: { k: 'cfg', cmd } });
     this.#scheduleFlush();
     await this.#drain();
     return null;
@@ -202,9 +170,9 @@ export class ByzantineReplica {
   /** A `reconfigure` message (any sender: the admin's signature authorizes it), answered taken or refused. */
   async #onReconfigure(from: string, body: unknown): Promise<void> {
     const req = parseReconfigureRequest(body);
-    if (!req) return this.#host.drop('malformed');
+    if (!req) return this.host.drop('malformed');
     const refused = await this.#reconfigure(req.command);
-    if (refused !== null) this.#host.drop('bad-reconfiguration');
+    if (refused !== null) this.host.drop('bad-reconfiguration');
     const answer: ReconfigureAnswer = refused === null ? { id: req.id, accepted: true } : { id: req.id, accepted: false, reason: refused };
     return this.#sendToClient(from, 'reconfigureReply', answer);
   }
@@ -213,8 +181,8 @@ export class ByzantineReplica {
 
   #receive(from: string, bytes: Uint8Array): Promise<void> {
     // The admin signs commands, never bundles: its key is checked only inside submitReconfiguration.
-    const memberKey = (id: string) => (id === ADMIN ? undefined : this.#host.memberKeys.get(id));
-    return this.#host.receive(from, bytes, memberKey, (r) => {
+    const memberKey = (id: string) => (id === ADMIN ? undefined : this.host.memberKeys.get(id));
+    return this.host.receive(from, bytes, memberKey, (r) => {
       const msg = r.message;
       switch (msg.kind) {
         case 'protocol':
@@ -224,31 +192,31 @@ export class ByzantineReplica {
         case 'read':
           return this.#onRead(msg.from, msg.body);
         case 'status':
-          return this.#host.answerStatus(msg, () => this.status(), () => this.#otherMembers());
+          return this.host.answerStatus(msg, () => this.status(), () => this.#otherMembers());
         case 'reconfigure':
           return this.#onReconfigure(msg.from, msg.body);
         default:
-          return this.#host.drop('unexpected-kind');
+          return this.host.drop('unexpected-kind');
       }
     });
   }
 
   async #onBundle(msg: WireMessage, outer: Proof, attachments: Uint8Array[]): Promise<void> {
     const validated = validateBundle(msg.body);
-    if (typeof validated === 'string') return this.#host.drop('malformed');
+    if (typeof validated === 'string') return this.host.drop('malformed');
     // Cheap checks first: a signed bundle holding more than the protocol sends, or quoting
     // proofs that cannot hold, costs no verification and is counted against its sender.
     const core = this.#core()!;
-    const abuse = bundleAbuse(validated, { signers: this.#host.memberKeys.size, windowSize: this.#host.tuning.windowSize });
+    const abuse = bundleAbuse(validated, { signers: this.host.memberKeys.size, windowSize: this.host.tuning.windowSize });
     if (abuse) return this.#abuse(abuse);
     // A bundle whose batches need several envelopes repeats its signed messages in each: the core
     // takes them once (else a correct sender's statuses count as a flood). Only envelopes that carry
     // batches (a bare repeat is abuse, counted as such), and only within half a
     // status period, so a retransmission (the same bytes, signatures being deterministic) still counts.
     const key = this.#cacheKey(outer);
-    const now = this.#host.clock.now();
+    const now = this.host.clock.now();
     const taken = this.#bundlesTaken.get(key);
-    const repeat = attachments.length > 0 && taken !== undefined && now - taken < this.#host.tuning.statusMs / 2;
+    const repeat = attachments.length > 0 && taken !== undefined && now - taken < this.host.tuning.statusMs / 2;
     const messages: BftMessage[] = [];
     for (const m of repeat ? [] : validated) {
       // Only the view number of a view change or new view the core would not look at matters.
@@ -257,10 +225,10 @@ export class ByzantineReplica {
         continue;
       }
       if (m.type === 'newView' && !core.newViewWanted(m.view)) continue;
-      const problem = implausible(m, msg.from, { config: core.group, configFor: (seq) => core.configFor(seq), windowSize: this.#host.tuning.windowSize, peek: (p) => this.#peek(p, 'votes') });
+      const problem = implausible(m, msg.from, { config: core.group, configFor: (seq) => core.configFor(seq), windowSize: this.host.tuning.windowSize, peek: (p) => this.#peek(p, 'votes') });
       if (problem) return this.#abuse(problem);
       for (const { proof, content } of othersFirst(nestedProofs(m), msg.from, (p) => this.#peek(p, 'votes'))) {
-        if (!(await this.#verifyProof(proof, content))) return this.#host.drop('bad-proof');
+        if (!(await this.#verifyProof(proof, content))) return this.host.drop('bad-proof');
       }
       messages.push(m);
     }
@@ -276,23 +244,23 @@ export class ByzantineReplica {
     for (const bytes of attachments) {
       const digest = toHex(sha256Sync(bytes));
       if (!wanted.has(digest)) {
-        this.#host.drop('unreferenced-batch');
+        this.host.drop('unreferenced-batch');
         continue;
       }
       const batch = await this.#openBatch(bytes);
-      if (!batch) return this.#host.drop('bad-batch');
-      this.#host.actor!.send({ type: 'batch', digest, batch });
+      if (!batch) return this.host.drop('bad-batch');
+      this.host.actor!.send({ type: 'batch', digest, batch });
     }
     for (const m of repeat ? [] : messages) {
       if (m.type === 'fetchState') await this.#demandState(msg.from, m);
       else if (m.type === 'stateChunk') await this.#onStateChunk(msg.from, m);
-      else this.#host.actor!.send({ type: 'message', from: msg.from, message: m, proof });
+      else this.host.actor!.send({ type: 'message', from: msg.from, message: m, proof });
     }
     await this.#drain();
   }
 
   async #openBatch(bytes: Uint8Array): Promise<Batch | undefined> {
-    const d = decode(bytes, wireLimits(this.#host.tuning.maxMessageBytes));
+    const d = decode(bytes, wireLimits(this.host.tuning.maxMessageBytes));
     if (!d.ok) return undefined;
     const batch = validateBatch(d.value);
     if (typeof batch === 'string') return undefined;
@@ -314,16 +282,16 @@ export class ByzantineReplica {
       const core = this.#core()!;
       const vc = messages[0]!;
       const problem =
-        bundleAbuse(messages, { signers: this.#host.memberKeys.size, windowSize: this.#host.tuning.windowSize }) ??
-        implausible(vc, signer, { config: core.group, configFor: (seq) => core.configFor(seq), windowSize: this.#host.tuning.windowSize, peek: (p) => this.#peek(p, 'votes') });
+        bundleAbuse(messages, { signers: this.host.memberKeys.size, windowSize: this.host.tuning.windowSize }) ??
+        implausible(vc, signer, { config: core.group, configFor: (seq) => core.configFor(seq), windowSize: this.host.tuning.windowSize, peek: (p) => this.#peek(p, 'votes') });
       if (problem) return undefined;
     }
-    const key = this.#host.memberKeys.get(signer);
+    const key = this.host.memberKeys.get(signer);
     if (!key) return undefined;
     const cacheKey = this.#cacheKey(proof);
     let ok = this.#verified.get(cacheKey);
     if (ok === undefined) {
-      this.#host.metrics.verifications++;
+      this.host.metrics.verifications++;
       ok = await verify(key, proof.p, proof.s);
       this.#remember(proof, ok, cacheKey);
     }
@@ -336,14 +304,14 @@ export class ByzantineReplica {
 
   /** A quoted proof's signer and messages, decoded but not verified (for checks before verifying). */
   #peek(proof: Proof, content: ProofContent): VerifiedProof | undefined {
-    return peekProof(proof, content, this.#host.tuning.maxMessageBytes);
+    return peekProof(proof, content, this.host.tuning.maxMessageBytes);
   }
 
   /** Abuse by an authenticated member: dropped, and counted by reason (the text before ':'). */
   #abuse(what: string): void {
-    this.#host.drop('abusive');
+    this.host.drop('abusive');
     const key = what.split(':')[0]!;
-    this.#host.metrics.misbehaviour[key] = (this.#host.metrics.misbehaviour[key] ?? 0) + 1;
+    this.host.metrics.misbehaviour[key] = (this.host.metrics.misbehaviour[key] ?? 0) + 1;
   }
 
   #cacheKey(proof: Proof): string {
@@ -356,27 +324,25 @@ export class ByzantineReplica {
   }
 
   async #onRequest(client: string, body: unknown): Promise<void> {
-    const a = admitRequest(this.#host, client, body);
+    const a = admitRequest(this.host, client, body);
     if (!a) return;
     if ('answer' in a) return this.#sendToClient(client, a.answer.kind, a.answer.body);
     if ('cached' in a) return this.#answer(client, a.session, a.seq, a.cached);
     const { session, seq, event } = a.request;
-    this.#host.actor!.send({ type: 'request', item: { k: 'req', client, session, seq, event: event as Extract<BatchItem, { k: 'req' }>['event'] } });
+    this.host.actor!.send({ type: 'request', item: { k: 'req', client, session, seq, event: event as Extract<BatchItem, { k: 'req' }>['event'] } });
     this.#scheduleFlush();
   }
 
   async #onRead(client: string, body: unknown): Promise<void> {
-    const b = body as { nonce?: unknown; ordered?: unknown } | null;
-    if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.nonce) || (b.nonce as number) < 0) return this.#host.drop('malformed');
-    this.#host.metrics.reads++;
-    if (b.ordered === true) {
-      this.#host.actor!.send({ type: 'request', item: { k: 'read', client, nonce: b.nonce as number } });
+    const read = parseRead(body);
+    if (!read) return this.host.drop('malformed');
+    this.host.metrics.reads++;
+    if (read.ordered) {
+      this.host.actor!.send({ type: 'request', item: { k: 'read', client, nonce: read.nonce } });
       this.#scheduleFlush();
       return;
     }
-    const id = `r${++this.#readCounter}`;
-    this.#waitingReads.set(id, { client, nonce: b.nonce as number });
-    this.#host.actor!.send({ type: 'read', ids: [id] });
+    this.host.actor!.send({ type: 'read', ids: [this.#reads.add(client, read.nonce)] });
     await this.#drain();
   }
 
@@ -385,7 +351,7 @@ export class ByzantineReplica {
 
   /** Carries out the protocol's effects in order until it has nothing more to say (pipeline.ts). */
   #drain(): Promise<void> {
-    return drainEffects(this.#effects, this.#host.storage, this.#host.metrics);
+    return drainEffects(this.#effects, this.host.storage, this.host.metrics);
   }
 
   /** The Byzantine model's side of the effect loop. */
@@ -395,7 +361,7 @@ export class ByzantineReplica {
       // A boundary executed in this drain: the core signs its checkpoint now.
       const b = this.#boundaries.shift();
       if (!b) return false;
-      this.#host.actor!.send({ type: 'boundaryExecuted', seq: b.seq, appDigest: b.appDigest });
+      this.host.actor!.send({ type: 'boundaryExecuted', seq: b.seq, appDigest: b.appDigest });
       return true;
     },
     persistOps: (effect) => persistOps(effect as Extract<BftEffect, { type: 'persist' }>),
@@ -414,21 +380,21 @@ export class ByzantineReplica {
    * rest, in as many envelopes as needed (see batch-size.ts).
    */
   async #transmitGroups(groups: OutGroup[]): Promise<void> {
-    const max = this.#host.tuning.maxMessageBytes;
+    const max = this.host.tuning.maxMessageBytes;
     const sealed = await Promise.all(
       groups.map(async (g) => {
         const to = g.to.length === 1 ? g.to[0]! : BROADCAST;
         const digests = [...g.batches.keys()];
         const encoded = [...g.batches.values()].map((b) => encode(b as never, RECORD_LIMITS));
-        this.#host.metrics.signatures++;
+        this.host.metrics.signatures++;
         try {
-          const s = await sealWithProof({ from: this.id, to, kind: 'protocol', body: g.messages }, this.#host.options.identity, undefined, max);
+          const s = await sealWithProof({ from: this.id, to, kind: 'protocol', body: g.messages }, this.host.options.identity, undefined, max);
           const { envelopes, left } = packAttachments(s.p.length, encoded, max);
-          for (let i = 0; i < left; i++) count(this.#host.metrics, 'unsendable');
+          for (let i = 0; i < left; i++) count(this.host.metrics, 'unsendable');
           return { p: s.p, s: s.s!, envelopes: envelopes.map((e) => ({ attachments: e.map((j) => encoded[j]!), digests: e.map((j) => digests[j]!) })) };
         } catch (err) {
           if (!tooLarge(err)) throw err;
-          count(this.#host.metrics, 'unsendable');
+          count(this.host.metrics, 'unsendable');
           return undefined;
         }
       }),
@@ -438,13 +404,13 @@ export class ByzantineReplica {
       const s = sealed[i];
       if (!s) continue;
       this.#remember({ p: s.p, s: s.s }, true);
-      this.#host.actor!.send({ type: 'signed', proof: asVerified({ p: s.p, s: s.s }, this.id, g.messages) });
+      this.host.actor!.send({ type: 'signed', proof: asVerified({ p: s.p, s: s.s }, this.id, g.messages) });
       for (const e of s.envelopes) {
         const bytes = rewrap(s.p, s.s, e.attachments, max);
         const batches = new Map(e.digests.map((d) => [d, g.batches.get(d)!]));
         for (const to of g.to) {
           const variants = await this.#egressBundle({ to, messages: g.messages, bytes, p: s.p, s: s.s, attachments: e.attachments, batches, others: this.#otherMembers() });
-          for (const v of variants) this.#host.transmit(to, v.bytes, v.delayMs);
+          for (const v of variants) this.host.transmit(to, v.bytes, v.delayMs);
         }
       }
     }
@@ -459,13 +425,12 @@ export class ByzantineReplica {
       case 'execute':
         await this.#execute(effect.seq, effect.batch, effect.boundary);
         // The core's next commits carry this digest: wrong execution is exposed within a batch or two.
-        this.#host.actor!.send({ type: 'executed', seq: effect.seq, appDigest: this.#host.executor.digest });
+        this.host.actor!.send({ type: 'executed', seq: effect.seq, appDigest: this.host.executor.digest });
         return;
       case 'readsReady':
         for (const id of effect.ids) {
-          const w = this.#waitingReads.get(id);
+          const w = this.#reads.take(id);
           if (!w) continue;
-          this.#waitingReads.delete(id);
           await this.#answerRead(w.client, w.nonce, false);
         }
         return;
@@ -476,13 +441,13 @@ export class ByzantineReplica {
         if (effect.from.length) this.#transfer.from = effect.from;
         return this.#askChunk();
       case 'dropSnapshotsBelow':
-        if (effect.seq > 0) await this.#host.storage.batch([{ type: 'deleteRange', start: SNAPSHOT_PREFIX, end: indexKey(SNAPSHOT_PREFIX, effect.seq) }]);
+        if (effect.seq > 0) await this.host.storage.batch([{ type: 'deleteRange', start: SNAPSHOT_PREFIX, end: indexKey(SNAPSHOT_PREFIX, effect.seq) }]);
         return;
       case 'configChanged':
-        for (const m of effect.config.members) if (!this.#host.memberKeys.has(m.id)) this.#host.learnMember(m.id, m.key);
+        for (const m of effect.config.members) if (!this.host.memberKeys.has(m.id)) this.host.learnMember(m.id, m.key);
         return;
       case 'misbehaviour':
-        this.#host.metrics.misbehaviour[effect.what.split(':')[0]!] = (this.#host.metrics.misbehaviour[effect.what.split(':')[0]!] ?? 0) + 1;
+        this.host.metrics.misbehaviour[effect.what.split(':')[0]!] = (this.host.metrics.misbehaviour[effect.what.split(':')[0]!] ?? 0) + 1;
         return;
     }
   }
@@ -490,26 +455,26 @@ export class ByzantineReplica {
   async #execute(seq: number, batch: Batch, boundary: boolean): Promise<void> {
     const replies: Array<Promise<void>> = [];
     for (const item of batch.items) {
-      const index = this.#host.executor.appliedIndex + 1;
+      const index = this.host.executor.appliedIndex + 1;
       if (item.k === 'req') {
-        this.#host.metrics.entriesApplied++;
-        const result = this.#host.executor.applyRequest(index, batch.time, { client: item.client, session: item.session, seq: item.seq, event: item.event });
+        this.host.metrics.entriesApplied++;
+        const result = this.host.executor.applyRequest(index, batch.time, { client: item.client, session: item.session, seq: item.seq, event: item.event });
         replies.push(this.#answer(item.client, item.session, item.seq, result));
       } else if (item.k === 'noop') {
-        this.#host.metrics.entriesApplied++;
-        this.#host.executor.applyNoop(index, batch.time);
+        this.host.metrics.entriesApplied++;
+        this.host.executor.applyNoop(index, batch.time);
       } else if (item.k === 'read') {
         replies.push(this.#answerRead(item.client, item.nonce, true));
       }
     }
     await Promise.all(replies);
     if (!boundary) return;
-    const appDigest = this.#host.executor.digest;
+    const appDigest = this.host.executor.digest;
     const core = this.#core()!;
-    const record: CheckpointRecord = { seq, app: this.#host.executor.snapshot(), config: core.configAfter(seq)!, before: core.configFor(seq) };
-    await this.#host.storage.set(indexKey(SNAPSHOT_PREFIX, seq), encode(record as never, RECORD_LIMITS));
-    this.#host.metrics.storageWrites++;
-    this.#host.metrics.snapshotsTaken++;
+    const record: CheckpointRecord = { seq, app: this.host.executor.snapshot(), config: core.configAfter(seq)!, before: core.configFor(seq) };
+    await this.host.storage.set(indexKey(SNAPSHOT_PREFIX, seq), encode(record as never, RECORD_LIMITS));
+    this.host.metrics.storageWrites++;
+    this.host.metrics.snapshotsTaken++;
     this.#boundaries.push({ seq, appDigest });
   }
 
@@ -524,12 +489,12 @@ export class ByzantineReplica {
   }
 
   async #answerRead(client: string, nonce: number, ordered: boolean): Promise<void> {
-    const body = { nonce, index: this.#host.executor.appliedIndex, digest: this.#host.executor.digest, snapshot: this.#host.executor.view(), members: this.#members(), ordered };
+    const body = { nonce, index: this.host.executor.appliedIndex, digest: this.host.executor.digest, snapshot: this.host.executor.view(), members: this.#members(), ordered };
     await this.#sendToClient(client, 'readReply', body);
   }
 
   #sendToClient(to: string, kind: WireKind, body: unknown): Promise<void> {
-    return this.#host.sendToClient(to, kind, body, () => this.#otherMembers());
+    return this.host.sendToClient(to, kind, body, () => this.#otherMembers());
   }
 
 
@@ -549,16 +514,16 @@ export class ByzantineReplica {
 
   /** A peer's fetchState: served within its budget, else the latest waits for the next period. */
   async #demandState(from: string, m: Extract<BftMessage, { type: 'fetchState' }>): Promise<void> {
-    const verdict = this.#serveBudget.take(from, m, this.#host.clock.now());
+    const verdict = this.#serveBudget.take(from, m, this.host.clock.now());
     if (verdict === 'flood') this.#abuse('fetchState flood: a second demand while one waits');
     if (verdict === 'now') await this.#serveState(from, m);
   }
 
   async #serveState(to: string, m: Extract<BftMessage, { type: 'fetchState' }>): Promise<void> {
-    const bytes = await this.#host.storage.get(indexKey(SNAPSHOT_PREFIX, m.seq));
-    if (!bytes || m.offset > bytes.length) return this.#host.drop('state-unavailable');
-    this.#host.metrics.snapshotsSent++;
-    const data = chunkAt(bytes, m.offset, chunkBytes(this.#host.tuning))!;
+    const bytes = await this.host.storage.get(indexKey(SNAPSHOT_PREFIX, m.seq));
+    if (!bytes || m.offset > bytes.length) return this.host.drop('state-unavailable');
+    this.host.metrics.snapshotsSent++;
+    const data = chunkAt(bytes, m.offset, chunkBytes(this.host.tuning))!;
     await this.#sendAlone([to], { type: 'stateChunk', seq: m.seq, digest: m.digest, offset: m.offset, total: bytes.length, data });
   }
 
@@ -566,8 +531,8 @@ export class ByzantineReplica {
     const t = this.#transfer;
     // Only the replica we asked, one consistent total, and no more than we are willing to hold.
     if (!t || from !== t.asked || m.seq !== t.seq || m.digest !== t.digest || m.offset !== (t.parts?.received ?? 0)) return;
-    if (m.total > this.#host.tuning.maxSnapshotBytes) return this.#host.drop('state-too-large');
-    if (t.parts && m.total !== t.parts.total) return this.#host.drop('bad-state');
+    if (m.total > this.host.tuning.maxSnapshotBytes) return this.host.drop('state-too-large');
+    if (t.parts && m.total !== t.parts.total) return this.host.drop('bad-state');
     t.parts ??= new ChunkAssembly(m.total);
     t.parts.append(m.data);
     if (!t.parts.complete) {
@@ -578,14 +543,14 @@ export class ByzantineReplica {
     const installed = this.#installCheckpoint(all, t.seq, t.digest);
     if (typeof installed === 'string') {
       // A replica sent a state that does not match the certificate: ask another.
-      this.#host.drop('bad-state');
+      this.host.drop('bad-state');
       t.attempt++;
       return this.#askChunk();
     }
-    await this.#host.storage.set(indexKey(SNAPSHOT_PREFIX, t.seq), all);
-    this.#host.metrics.snapshotsInstalled++;
+    await this.host.storage.set(indexKey(SNAPSHOT_PREFIX, t.seq), all);
+    this.host.metrics.snapshotsInstalled++;
     this.#transfer = undefined;
-    this.#host.actor!.send({ type: 'stateInstalled', seq: t.seq, digest: t.digest, group: installed.config, before: installed.before });
+    this.host.actor!.send({ type: 'stateInstalled', seq: t.seq, digest: t.digest, group: installed.config, before: installed.before });
   }
 
   /** Checks a checkpoint's bytes against the certified digest, then installs the app state. */
@@ -607,7 +572,7 @@ export class ByzantineReplica {
     if (expected !== digest) return 'digest mismatch';
     try {
       // restore() recomputes the digest from the state and refuses a snapshot that lies about it.
-      this.#host.executor.restore(record.app);
+      this.host.executor.restore(record.app);
     } catch {
       return 'restore failed';
     }
@@ -622,13 +587,13 @@ export class ByzantineReplica {
 
   /** One protocol tick (the host calls it every tickMs, inside the work queue). */
   async #tick(now: number): Promise<void> {
-    this.#host.actor!.send({ type: 'tick', now });
-    const due = this.#host.executor.nextTimerDue();
+    this.host.actor!.send({ type: 'tick', now });
+    const due = this.host.executor.nextTimerDue();
     if (due !== undefined && due <= now) {
-      this.#host.actor!.send({ type: 'timersDue' });
-      this.#host.actor!.send({ type: 'flush', now });
-    } else if (this.#host.executor.appliedIndex === 0) {
-      this.#host.actor!.send({ type: 'flush', now }); // the primary orders the genesis noop (see core.flush)
+      this.host.actor!.send({ type: 'timersDue' });
+      this.host.actor!.send({ type: 'flush', now });
+    } else if (this.host.executor.appliedIndex === 0) {
+      this.host.actor!.send({ type: 'flush', now }); // the primary orders the genesis noop (see core.flush)
     }
     if (this.#transfer && this.#core()!.phase !== 'stateTransfer' && this.#core()!.executed >= this.#transfer.seq) this.#transfer = undefined;
     for (const { peer, demand } of this.#serveBudget.due(now)) await this.#serveState(peer, demand);
@@ -637,31 +602,31 @@ export class ByzantineReplica {
 
 
   #core(): BftCore | undefined {
-    return this.#host.actor?.getSnapshot().context.core;
+    return this.host.actor?.getSnapshot().context.core;
   }
 
   // ---- recovery -----------------------------------------------------------------------
 
   async #load() {
-    const t = this.#host.tuning;
-    const hardBytes = await this.#host.storage.get(HARD_KEY);
+    const t = this.host.tuning;
+    const hardBytes = await this.host.storage.get(HARD_KEY);
     const hard = hardBytes ? (decodeTrusted(hardBytes, 'hard state') as unknown as HardState) : { view: 0, changing: false };
-    const stableBytes = await this.#host.storage.get(STABLE_KEY);
+    const stableBytes = await this.host.storage.get(STABLE_KEY);
     let stable: StableCheckpoint = { seq: 0, digest: GENESIS_DIGEST, cert: [] };
-    let group: Config = { epoch: 0, members: this.#host.options.group.members.map((m) => ({ id: m.id, key: m.publicKey })), pending: [] };
+    let group: Config = { epoch: 0, members: this.host.options.group.members.map((m) => ({ id: m.id, key: m.publicKey })), pending: [] };
     let groupBefore: Config | undefined;
     if (stableBytes) {
       const s = decodeTrusted(stableBytes, 'stable checkpoint') as unknown as { seq: number; digest: string; cert: Proof[] };
-      const snap = await this.#host.storage.get(indexKey(SNAPSHOT_PREFIX, s.seq));
+      const snap = await this.host.storage.get(indexKey(SNAPSHOT_PREFIX, s.seq));
       if (snap) {
         const record = decodeTrusted(snap, 'checkpoint') as unknown as CheckpointRecord;
-        this.#host.executor.restore(record.app);
+        this.host.executor.restore(record.app);
         group = record.config;
         groupBefore = record.before;
         stable = { seq: s.seq, digest: s.digest, cert: s.cert.map((p) => this.#trustedProof(p)) };
       }
     }
-    const slots = (await this.#host.storage.scan({ prefix: SLOT_PREFIX }))
+    const slots = (await this.host.storage.scan({ prefix: SLOT_PREFIX }))
       .map(([, v]) => decodeTrusted(v, 'slot') as unknown as SlotRecord)
       .filter((r) => r.seq > stable.seq)
       .map((r) => {
@@ -670,10 +635,10 @@ export class ByzantineReplica {
         if (r.prepared) r.prepared = { ...r.prepared, prePrepare: this.#trustedProof(r.prepared.prePrepare), prepares: r.prepared.prepares.map((p) => this.#trustedProof(p)) };
         return r;
       });
-    for (const m of group.members) if (!this.#host.memberKeys.has(m.id)) this.#host.learnMember(m.id, m.key);
-    const newViewBytes = await this.#host.storage.get(NEW_VIEW_KEY);
+    for (const m of group.members) if (!this.host.memberKeys.has(m.id)) this.host.learnMember(m.id, m.key);
+    const newViewBytes = await this.host.storage.get(NEW_VIEW_KEY);
     const newView = newViewBytes ? (decodeTrusted(newViewBytes, 'new view') as unknown as SentNewView) : undefined;
-    const executor = this.#host.executor;
+    const executor = this.host.executor;
     return {
       config: {
         id: this.id,

@@ -1,10 +1,10 @@
-import type { Actor, AnyStateMachine } from 'xstate';
+import { createActor, type Actor, type AnyStateMachine, type InputFrom } from 'xstate';
 import { createAppExecutor, type AppExecutor } from '../app/index.ts';
 import { realClock, type Clock } from '../clock.ts';
 import { memoryStorage, type Storage } from '../storage/index.ts';
 import { newMetrics, resolveMemberId, SerialQueue, validateOptions } from './common.ts';
 import { resolveTuning } from './tuning.ts';
-import type { ReplicaMetrics, ReplicaOptions, ReplicaTuning } from './types.ts';
+import type { ReplicaMetrics, ReplicaOptions, ReplicaStatus, ReplicaTuning } from './types.ts';
 import type { PeerLinkState, SignalingState } from '../transport/diagnostics.ts';
 import { open, type IngressResult, type WireKind, type WireMessage } from '../wire/index.ts';
 import { sealForClient } from './egress.ts';
@@ -12,8 +12,10 @@ import { statusNonce } from './requests.ts';
 
 /** What a protocol runtime plugs into the host. */
 export interface ProtocolHooks<TMachine extends AnyStateMachine> {
-  /** Reads durable state and creates (not starts) the protocol actor. */
-  createActor(): Promise<Actor<TMachine>>;
+  /** The protocol statechart. */
+  machine: TMachine;
+  /** Reads durable state: the protocol actor's input. */
+  load(): Promise<InputFrom<TMachine>>;
   /** Incoming bytes from the transport, with the peer it names. */
   receive(from: string, bytes: Uint8Array): Promise<void>;
   /** Carries out whatever the protocol has to say. */
@@ -78,7 +80,8 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
   /** Loads durable state, starts the protocol, the transport and the tick. */
   async start(hooks: ProtocolHooks<TMachine>): Promise<void> {
     if (this.running) return;
-    const actor = await hooks.createActor();
+    const input = await hooks.load();
+    const actor = createActor(hooks.machine, { input, ...(this.options.inspect ? { inspect: this.options.inspect } : {}) } as never) as Actor<TMachine>;
     this.actor = actor;
     // XState keeps an error thrown inside the protocol step in the actor; stop the replica with it
     // (a bug, never bad input) instead of letting it escape as an uncaught exception.
@@ -193,4 +196,53 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
       return done;
     }, this.tuning.tickMs);
   }
+}
+
+/**
+ * A replica of either model as users see it: start, stop, status, the application and protocol
+ * actors, metrics. Each model's runtime (replica.ts, byzantine.ts) brings its protocol through
+ * `hooks()`; the host does the rest.
+ */
+export abstract class ReplicaRuntime<TMachine extends AnyStateMachine> {
+  readonly id: string;
+  /** Options, keys, clock, storage, the app executor, the work queue, the tick: shared by both models. */
+  protected readonly host: ReplicaHost<TMachine>;
+
+  constructor(options: ReplicaOptions, extraKeys: Array<[string, Uint8Array]> = []) {
+    this.host = new ReplicaHost(options, extraKeys);
+    this.id = this.host.id;
+  }
+
+  get metrics(): ReplicaMetrics {
+    return this.host.metrics;
+  }
+
+  /** The local application actor (possibly lagging the group): getSnapshot, subscribe. */
+  get app(): AppExecutor['actor'] {
+    return this.host.executor.actor;
+  }
+
+  /** The protocol statechart's actor, for inspection. */
+  get protocol(): Actor<TMachine> {
+    if (!this.host.actor) throw new Error('replica not started');
+    return this.host.actor;
+  }
+
+  /** The error that stopped processing, if any (a bug, never bad input). */
+  get failure(): unknown {
+    return this.host.queue.failure;
+  }
+
+  /** Loads durable state, starts the protocol, the transport and the tick. */
+  start(): Promise<void> {
+    return this.host.start(this.hooks());
+  }
+
+  stop(): Promise<void> {
+    return this.host.stop();
+  }
+
+  abstract status(): ReplicaStatus;
+
+  protected abstract hooks(): ProtocolHooks<TMachine>;
 }

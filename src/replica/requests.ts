@@ -100,3 +100,30 @@ export function admitRequest(host: ReplicaHost<AnyStateMachine>, client: string,
   host.metrics.duplicateRequests++;
   return { cached, session: req.session, seq: req.seq };
 }
+
+/** A read from the wire: its nonce, and whether it asks to be ordered (Byzantine); undefined when malformed. */
+export function parseRead(body: unknown): { nonce: number; ordered: boolean } | undefined {
+  const b = body as { nonce?: unknown; ordered?: unknown } | null;
+  if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.nonce) || (b.nonce as number) < 0) return undefined;
+  return { nonce: b.nonce as number, ordered: b.ordered === true };
+}
+
+/** Unordered reads waiting until the protocol says the local state may answer them. */
+export class PendingReads {
+  readonly #waiting = new Map<string, { client: string; nonce: number }>();
+  #counter = 0;
+
+  /** The id the protocol core tracks this read by. */
+  add(client: string, nonce: number): string {
+    const id = `r${++this.#counter}`;
+    this.#waiting.set(id, { client, nonce });
+    return id;
+  }
+
+  /** The read with this id, forgotten (undefined if already answered). */
+  take(id: string): { client: string; nonce: number } | undefined {
+    const w = this.#waiting.get(id);
+    this.#waiting.delete(id);
+    return w;
+  }
+}
