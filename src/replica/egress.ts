@@ -1,6 +1,8 @@
 import { CodecError } from '../codec/index.ts';
 import type { Identity } from '../crypto/index.ts';
-import { seal, type WireKind } from '../wire/index.ts';
+import { encode } from '../codec/index.ts';
+import { RECORD_LIMITS, seal, sealWithProof, type WireKind } from '../wire/index.ts';
+import { packAttachments } from './batch-size.ts';
 import type { ReplicaMetrics } from './types.ts';
 
 /**
@@ -40,6 +42,35 @@ export async function sealForClient(from: string, to: string, kind: WireKind, bo
 export async function sealProtocol(from: string, to: string, body: unknown, identity: Identity, maxBytes: number, metrics: ReplicaMetrics): Promise<Uint8Array | undefined> {
   try {
     return await seal({ from, to, kind: 'protocol', body }, identity, undefined, maxBytes);
+  } catch (err) {
+    if (!tooLarge(err)) throw err;
+    count(metrics, 'unsendable');
+    return undefined;
+  }
+}
+
+/** A signed bundle and the envelopes that carry it: each repeats the signed payload with some of the batches. */
+export interface SealedBundle {
+  p: Uint8Array;
+  s: Uint8Array;
+  envelopes: Array<{ attachments: Uint8Array[]; digests: string[] }>;
+}
+
+/**
+ * Byzantine model: signs one bundle of protocol messages (one signature for all of them) and
+ * packs the batches they refer to beside it, in as many envelopes as the message limit needs
+ * (batch-size.ts). A batch too large for any envelope is counted `unsendable`; a bundle too large
+ * by itself is counted and not sent (undefined).
+ */
+export async function sealBundle(from: string, to: string, messages: unknown[], batches: Map<string, unknown>, identity: Identity, maxBytes: number, metrics: ReplicaMetrics): Promise<SealedBundle | undefined> {
+  const digests = [...batches.keys()];
+  const encoded = [...batches.values()].map((b) => encode(b as never, RECORD_LIMITS));
+  metrics.signatures++;
+  try {
+    const s = await sealWithProof({ from, to, kind: 'protocol', body: messages }, identity, undefined, maxBytes);
+    const { envelopes, left } = packAttachments(s.p.length, encoded, maxBytes);
+    for (let i = 0; i < left; i++) count(metrics, 'unsendable');
+    return { p: s.p, s: s.s!, envelopes: envelopes.map((e) => ({ attachments: e.map((j) => encoded[j]!), digests: e.map((j) => digests[j]!) })) };
   } catch (err) {
     if (!tooLarge(err)) throw err;
     count(metrics, 'unsendable');

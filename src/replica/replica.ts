@@ -1,13 +1,12 @@
-import { crashProtocolMachine, termProblem, validateRaftMessage, type MembershipChange, type Entry, type HardState, type RaftEffect, type RaftInit, type RaftMessage, type RecoveryRecord, type SnapshotMeta } from '../../actors/crash/index.ts';
+import { crashProtocolMachine, termProblem, validateRaftMessage, type MembershipChange, type Entry, type RaftEffect, type RaftMessage } from '../../actors/crash/index.ts';
 import type { RaftCore } from '../../actors/crash/core.ts';
-import { checkEvent, createAppExecutor, type AppRequest } from '../app/index.ts';
+import { createAppExecutor, type AppRequest } from '../app/index.ts';
 import { decode, encode } from '../codec/index.ts';
-import { indexKey, prefixEnd, type StorageOp } from '../storage/index.ts';
 import { RECORD_LIMITS, seal, type WireKind, type WireMessage } from '../wire/index.ts';
-import { decodeTrusted, plainResult } from './common.ts';
 import { sealForClient, sealProtocol } from './egress.ts';
 import { chunkBytes } from './chunks.ts';
-import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './snapshot-transfer.ts';
+import { persistOps, RaftRecords } from './crash/records.ts';
+import { isTransferMessage, SnapshotTransfer, validateTransferMessage, type TransferMessage } from './crash/snapshot-transfer.ts';
 import { ReplicaRuntime, type ProtocolHooks } from './host.ts';
 import { admitRequest, answerOf, parseRead, PendingReads } from './requests.ts';
 import { DivergenceWatch } from './divergence.ts';
@@ -15,19 +14,6 @@ import { drainEffects, type EffectModel } from './pipeline.ts';
 import { openReconfiguration, parseReconfigureRequest, type ReconfigureAnswer } from './reconfiguration.ts';
 import { bytesEqual } from '../crypto/bytes.ts';
 import type { ReplicaOptions, ReplicaStatus } from './types.ts';
-
-const HARD_KEY = 'raft/hard';
-const SNAPSHOT_KEY = 'raft/snapshot';
-/** Present while this replica catches up after losing its state (actors/crash/recovery.ts). */
-const RECOVERY_KEY = 'raft/recovery';
-const LOG_PREFIX = 'raft/log/';
-const LOG_END = prefixEnd(LOG_PREFIX)!;
-
-interface StoredSnapshot {
-  meta: SnapshotMeta;
-  time: number;
-  data: Uint8Array;
-}
 
 /**
  * A replica: drives the protocol statechart with a transport, storage and clock, and runs
@@ -43,23 +29,23 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
   readonly #waitingRequests = new Map<string, { client: string; session: number; seq: number }>();
   readonly #reads = new PendingReads();
   #wasLeader = false;
-  #lastSnapshotIndex = 0;
   /** Snapshots travel in chunks (a state larger than one message). */
   readonly #transfer: SnapshotTransfer;
-  /** The stored snapshot (null: none; undefined: not read yet). */
-  #storedSnapshot: StoredSnapshot | null | undefined;
+  /** Hard state, log, snapshot: what this replica keeps in storage. */
+  readonly #records: RaftRecords;
   /** Digests compared with the leader's at equal applied index (see divergence.ts). */
   readonly #divergence = new DivergenceWatch();
   readonly #digestsOut: Array<{ to: string; bytes: Promise<Uint8Array | undefined> }> = [];
 
   constructor(options: ReplicaOptions) {
     super(options);
+    this.#records = new RaftRecords(this.host);
     const t = this.host.tuning;
     this.#transfer = new SnapshotTransfer(chunkBytes(t), t.maxSnapshotBytes, t.tickMs * t.electionTicks);
   }
 
   protected hooks(): ProtocolHooks<typeof crashProtocolMachine> {
-    return { machine: crashProtocolMachine, load: () => this.#load(), receive: (from, bytes) => this.#receive(from, bytes), drain: () => this.#drain(), tick: (now) => this.#tick(now) };
+    return { machine: crashProtocolMachine, load: () => this.#records.load(), receive: (from, bytes) => this.#receive(from, bytes), drain: () => this.#drain(), tick: (now) => this.#tick(now) };
   }
 
   status(): ReplicaStatus {
@@ -75,7 +61,7 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
       members: core ? [...core.membership.voters] : this.host.options.group.members.map((m) => m.id),
       learners: core ? [...core.membership.learners] : [],
       excluded: core && this.host.tuning.removeSilentAfterMs > 0 ? [...core.membership.learners] : [],
-      snapshotIndex: this.#lastSnapshotIndex,
+      snapshotIndex: this.#records.snapshotIndex,
       digest: this.host.executor.digest,
       running: this.host.running,
       ...(this.#divergence.diverged ? { diverged: { ...this.#divergence.diverged } } : {}),
@@ -332,7 +318,7 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
         }
         return;
       case 'sendSnapshot': {
-        const stored = await this.#loadSnapshot();
+        const stored = await this.#records.snapshot();
         if (!stored) return;
         this.host.metrics.snapshotsSent++;
         // The first chunk; the follower asks for the rest (see snapshot-transfer.ts).
@@ -344,18 +330,12 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
         if (!decoded.ok) throw new Error(`snapshot from the leader does not decode: ${decoded.error.message}`);
         const record = decoded.value as { time: number; app: Uint8Array };
         this.host.executor.restore(record.app);
-        const installed = { meta: effect.meta, time: record.time, data: effect.data };
-        await this.host.storage.batch([
-          { type: 'set', key: SNAPSHOT_KEY, value: encodeSnapshot(installed) },
-          { type: 'deleteRange', start: LOG_PREFIX, end: LOG_END },
-        ]);
-        this.#storedSnapshot = installed;
-        this.#lastSnapshotIndex = effect.meta.index;
+        await this.#records.install({ meta: effect.meta, time: record.time, data: effect.data });
         this.host.metrics.snapshotsInstalled++;
         return;
       }
       case 'compact':
-        await this.host.storage.batch([{ type: 'deleteRange', start: LOG_PREFIX, end: indexKey(LOG_PREFIX, effect.upTo + 1) }]);
+        await this.#records.compact(effect.upTo);
         return;
     }
   }
@@ -399,16 +379,14 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
 
   async #maybeSnapshot(): Promise<void> {
     const applied = this.host.executor.appliedIndex;
-    if (applied - this.#lastSnapshotIndex < this.host.tuning.snapshotEvery) return;
+    if (applied - this.#records.snapshotIndex < this.host.tuning.snapshotEvery) return;
     const core = this.#core()!;
     const meta = core.snapshotMetaAt(applied);
     if (!meta) return;
     const time = this.host.executor.time;
     const data = encode({ time, app: this.host.executor.snapshot() }, RECORD_LIMITS);
-    await this.host.storage.set(SNAPSHOT_KEY, encodeSnapshot({ meta, time, data }));
-    this.#storedSnapshot = { meta, time, data };
+    await this.#records.save({ meta, time, data });
     this.host.metrics.storageWrites++;
-    this.#lastSnapshotIndex = applied;
     this.host.metrics.snapshotsTaken++;
     this.host.actor!.send({ type: 'snapshotTaken', meta: { ...meta, time }, keepEntries: this.host.tuning.keepEntries });
     // The compaction effect this produces is carried out by the enclosing drain loop.
@@ -498,83 +476,5 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
     return this.host.actor?.getSnapshot().context.core;
   }
 
-  // ---- recovery -----------------------------------------------------------------------
-
-  async #load(): Promise<RaftInit> {
-    const hardBytes = await this.host.storage.get(HARD_KEY);
-    const recoveryBytes = await this.host.storage.get(RECOVERY_KEY);
-    const hard = hardBytes ? (decodeTrusted(hardBytes, 'hard state') as unknown as HardState) : { term: 0, vote: null, commit: 0 };
-    const stored = await this.#loadSnapshot();
-    if (stored) {
-      const record = decodeTrusted(stored.data, 'snapshot') as { time: number; app: Uint8Array };
-      this.host.executor.restore(record.app);
-      this.#lastSnapshotIndex = stored.meta.index;
-    }
-    const entries = (await this.host.storage.scan({ prefix: LOG_PREFIX }))
-      .map(([, v]) => decodeTrusted(v, 'log entry') as unknown as Entry)
-      .filter((e) => !stored || e.index > stored.meta.index);
-    const t = this.host.tuning;
-    const initialMembers = this.host.options.group.members.map((m) => m.id);
-    return {
-      config: {
-        id: this.id,
-        electionTicks: t.electionTicks,
-        heartbeatTicks: t.heartbeatTicks,
-        maxEntriesPerAppend: t.maxBatch,
-        // Half the message limit leaves room for the envelope; larger appends would be dropped at ingress forever.
-        maxAppendBytes: Math.floor(t.maxMessageBytes / 2),
-        entrySize,
-        maxInflight: 32,
-        preVote: true,
-        checkQuorum: true,
-        removeSilentAfterTicks: t.removeSilentAfterMs > 0 ? Math.ceil(t.removeSilentAfterMs / t.tickMs) : 0,
-        catchUpMargin: 16,
-      },
-      hardState: hard,
-      membership: { voters: initialMembers, learners: [] },
-      snapshot: stored ? { ...stored.meta, time: stored.time } : null,
-      entries,
-      seed: this.host.options.seed ?? (globalThis.crypto.getRandomValues(new Uint32Array(1))[0]! | 1),
-      incarnation: this.host.clock.now(),
-      // Nothing stored: a lost disk or a new group (or a replica being added); recovery tells which before it votes.
-      ...(recoveryBytes
-        ? { recovery: { stage: 'catchUp' as const, target: decodeTrusted(recoveryBytes, 'recovery record') as unknown as RecoveryRecord } }
-        : !hardBytes && !stored && entries.length === 0
-          ? { recovery: { stage: 'query' as const, peers: [...this.host.memberKeys.keys()], initialMembers } }
-          : {}),
-    };
-  }
-
-  /** The stored snapshot, decoded once (not for every chunk served) and kept as it is replaced. */
-  async #loadSnapshot(): Promise<StoredSnapshot | undefined> {
-    if (this.#storedSnapshot !== undefined) return this.#storedSnapshot ?? undefined;
-    const bytes = await this.host.storage.get(SNAPSHOT_KEY);
-    this.#storedSnapshot = bytes ? (decodeTrusted(bytes, 'snapshot record') as unknown as StoredSnapshot) : null;
-    return this.#storedSnapshot ?? undefined;
-  }
 }
 
-function persistOps(effect: Extract<RaftEffect, { type: 'persist' }>): StorageOp[] {
-  const ops: StorageOp[] = [];
-  if (effect.truncateAfter !== undefined) ops.push({ type: 'deleteRange', start: indexKey(LOG_PREFIX, effect.truncateAfter + 1), end: LOG_END });
-  for (const e of effect.entries ?? []) ops.push({ type: 'set', key: indexKey(LOG_PREFIX, e.index), value: encode(e as never, RECORD_LIMITS) });
-  if (effect.hardState) ops.push({ type: 'set', key: HARD_KEY, value: encode(effect.hardState as never, RECORD_LIMITS) });
-  if (effect.recovery) ops.push({ type: 'set', key: RECOVERY_KEY, value: encode(effect.recovery as never, RECORD_LIMITS) });
-  else if (effect.recovery === null) ops.push({ type: 'delete', key: RECOVERY_KEY });
-  return ops;
-}
-
-function encodeSnapshot(s: StoredSnapshot): Uint8Array {
-  return encode({ meta: s.meta as never, time: s.time, data: s.data }, RECORD_LIMITS);
-}
-
-/** Encoded size of a log entry, cached (entries are immutable once appended). */
-const entrySizes = new WeakMap<Entry, number>();
-function entrySize(e: Entry): number {
-  let n = entrySizes.get(e);
-  if (n === undefined) {
-    n = encode(e as never, RECORD_LIMITS).length;
-    entrySizes.set(e, n);
-  }
-  return n;
-}

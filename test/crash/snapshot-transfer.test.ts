@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SnapshotTransfer } from '../../src/replica/snapshot-transfer.ts';
+import { SnapshotTransfer } from '../../src/replica/crash/snapshot-transfer.ts';
 
 const meta = (index: number) => ({ index, term: 1, membership: { voters: ['r1', 'r2', 'r3'], learners: [] } });
 const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => i & 0xff);

@@ -1,5 +1,5 @@
-import type { SnapshotMeta } from '../../actors/crash/index.ts';
-import { ChunkAssembly, chunkAt } from './chunks.ts';
+import type { SnapshotMeta } from '../../../actors/crash/index.ts';
+import { ChunkAssembly, chunkAt } from '../chunks.ts';
 
 /**
  * Crash model: a snapshot travels in chunks, so the application state is bounded by memory,
