@@ -34,6 +34,23 @@ export interface ClientCore {
  * One operation at a time (the core serialises them): `start` resolves with an Outcome (or a
  * ReadOutcome), carrying `session` when the request opened or resumed one.
  */
+/** What every vote policy keeps of one request or read under way. */
+export interface Operation {
+  /** seq for requests, nonce for reads. */
+  number: number;
+  /** The request's session (0 when it opens one); unused for reads. */
+  session: number;
+  body: unknown;
+  /** When the caller's operation began. */
+  startedAt: number;
+  /** Messages the transport had handed to links to replicas when it began (diagnostics). */
+  sentBefore: number | undefined;
+  attempt: number;
+  timer: unknown;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
 export interface VotePolicy {
   /** The replicas the client talks to now. */
   readonly replicas: readonly string[];

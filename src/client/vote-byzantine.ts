@@ -5,29 +5,17 @@
 import { open, type WireKind } from '../wire/index.ts';
 import { disagreement } from './disagreement.ts';
 import { ClientTimeoutError, rejection, ReplicasDisagreeError } from './errors.ts';
-import { REPLY_LIMIT, type ClientCore, type Quorums, type VotePolicy } from './policy.ts';
+import { REPLY_LIMIT, type ClientCore, type Operation, type Quorums, type VotePolicy } from './policy.ts';
 import { networkNote, noLink, sentToReplicas } from './reachability.ts';
 import { ERROR_KEY, matchKey, REFUSAL_CODES, toClaim, VoteTally, type Claim, type Vote } from './tally.ts';
 import type { DissentRecord } from './types.ts';
 
 /** A request or read under way. */
-interface Ballot {
-  /** `read` is the unordered read; `orderedRead` its fallback through the total order. */
+interface Ballot extends Operation {
+  /** `read` is the unordered read; `orderedRead` its fallback through the total order (which keeps its read's start). */
   kind: 'request' | 'read' | 'orderedRead';
-  /** seq for requests, nonce for reads. */
-  number: number;
-  /** The request's session (0 when it opens one); unused for reads. */
-  session: number;
-  body: unknown;
-  /** When the caller's operation began (a fallback read keeps its read's start). */
-  startedAt: number;
-  sentBefore: number | undefined;
-  attempt: number;
-  timer: unknown;
   fallbackTimer: unknown;
   tally: VoteTally;
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
 }
 
 const DISSENT_LOG_LIMIT = 100;

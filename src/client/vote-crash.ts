@@ -4,25 +4,13 @@
 
 import { open } from '../wire/index.ts';
 import { ClientTimeoutError, rejection } from './errors.ts';
-import { REPLY_LIMIT, toSession, type ClientCore, type VotePolicy } from './policy.ts';
+import { REPLY_LIMIT, toSession, type ClientCore, type Operation, type VotePolicy } from './policy.ts';
 import { networkNote, noLink, sentToReplicas } from './reachability.ts';
 import type { AppSnapshot, DissentRecord } from './types.ts';
 
-interface Pending {
+interface Pending extends Operation {
   kind: 'request' | 'read';
-  /** seq for requests, nonce for reads. */
-  number: number;
-  /** The request's session (0 when it opens one); unused for reads. */
-  session: number;
-  body: unknown;
-  startedAt: number;
-  /** Messages the transport had handed to links to replicas when the request began (diagnostics). */
-  sentBefore: number | undefined;
-  attempt: number;
   target: string;
-  timer: unknown;
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
 }
 
 export class CrashVotes implements VotePolicy {
