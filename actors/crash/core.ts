@@ -11,6 +11,8 @@ interface Progress {
   probeSent: boolean;
   /** Last index of each append in flight (pipelining window). */
   inflight: number[];
+  /** The highest commit index this follower was told that it can use (it has the entries). */
+  commitSent: number;
   pendingSnapshot: number;
   snapshotElapsed: number;
   /** Heard from since the last check-quorum round. */
@@ -511,6 +513,7 @@ export class RaftCore {
     const entries = windowFull ? [] : this.#entriesFor(pr.next);
     if (pr.state === 'replicate' && entries.length === 0 && !sendIfEmpty) return;
     this.#send(to, { type: 'append', term: this.term, prevIndex, prevTerm, entries, commit: this.commit });
+    pr.commitSent = Math.max(pr.commitSent, Math.min(this.commit, prevIndex + entries.length));
     if (pr.state === 'probe') {
       pr.probeSent = true;
     } else if (entries.length > 0) {
@@ -536,6 +539,7 @@ export class RaftCore {
   #broadcastHeartbeat(readRound: number): void {
     for (const [id, pr] of this.progress) {
       this.#send(id, { type: 'heartbeat', term: this.term, commit: Math.min(pr.match, this.commit), readRound });
+      pr.commitSent = Math.max(pr.commitSent, Math.min(pr.match, this.commit));
     }
   }
 
@@ -594,6 +598,18 @@ export class RaftCore {
     this.#maybeCommit();
     if (this.transferee === from && pr.match === this.log.lastIndex) this.#send(from, { type: 'timeoutNow', term: this.term });
     this.#sendAppend(from);
+    this.#tellCommit(from);
+  }
+
+  /**
+   * A follower holding committed entries it has not been told are committed, with no append in
+   * flight to tell it: an empty append does now, so it applies them at once instead of at the
+   * next heartbeat (etcd's leader does the same when its commit index moves).
+   */
+  #tellCommit(id: string): void {
+    const pr = this.progress.get(id);
+    if (!pr || pr.state !== 'replicate' || pr.inflight.length > 0) return;
+    if (Math.min(pr.match, this.commit) > pr.commitSent) this.#sendAppend(id, true);
   }
 
   #handleHeartbeatReply(from: string, m: Extract<RaftMessage, { type: 'heartbeatReply' }>): void {
@@ -619,6 +635,7 @@ export class RaftCore {
       const hadCommittedInTerm = this.log.term(this.commit) === this.term;
       this.commit = q;
       this.#emitApply();
+      for (const id of this.progress.keys()) this.#tellCommit(id);
       if (!hadCommittedInTerm && this.readsAwaitingCommit.length) {
         const ids = this.readsAwaitingCommit;
         this.readsAwaitingCommit = [];
@@ -723,7 +740,7 @@ export class RaftCore {
   /** Anyone may ask; a leader forgets what it knew of the asker's log (it is gone) and probes it afresh. */
   #answerRecover(from: string, m: Extract<RaftMessage, { type: 'recover' }>): void {
     const pr = this.role === 'leader' ? this.progress.get(from) : undefined;
-    if (pr) Object.assign(pr, { match: 0, next: this.log.lastIndex + 1, state: 'probe', probeSent: false, inflight: [], pendingSnapshot: 0 });
+    if (pr) Object.assign(pr, { match: 0, next: this.log.lastIndex + 1, state: 'probe', probeSent: false, inflight: [], commitSent: 0, pendingSnapshot: 0 });
     this.#send(from, {
       type: 'recoverReply',
       term: this.term,
@@ -940,7 +957,7 @@ export function quorumSize(voters: number): number {
 }
 
 function newProgress(next: number, tick: number): Progress {
-  return { match: 0, next, state: 'probe', probeSent: false, inflight: [], pendingSnapshot: 0, snapshotElapsed: 0, recentActive: false, heard: false, lastHeardTick: tick };
+  return { match: 0, next, state: 'probe', probeSent: false, inflight: [], commitSent: 0, pendingSnapshot: 0, snapshotElapsed: 0, recentActive: false, heard: false, lastHeardTick: tick };
 }
 
 function cloneMembership(m: Membership): Membership {

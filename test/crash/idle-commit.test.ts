@@ -1,6 +1,6 @@
-// An idle follower learns the commit index without a further write: the leader's heartbeat
-// carries it (issue 12, finding 10 ruled this out as the cause of unequal states in `npm start`;
-// this pins it so a change to heartbeats cannot bring the lag back).
+// A follower learns the commit index without a further write: the leader tells it at once with
+// an empty append when its commit index moves, and the heartbeat carries it too (so a lost notice
+// costs a heartbeat period, not the next write).
 import { describe, expect, it } from 'vitest';
 import { RaftCore, DEFAULT_RAFT_CONFIG, type RaftEffect, type RaftMessage } from '../../actors/crash/index.ts';
 
@@ -20,7 +20,7 @@ function core(id: string): RaftCore {
 type Sent = { from: string; to: string; message: RaftMessage };
 
 describe('idle follower (crash core)', () => {
-  it('learns the commit index from the heartbeat, with no further append', () => {
+  it('learns the commit index at once from an empty append, and from the heartbeat when that is lost', () => {
     const cores = new Map(ids.map((id) => [id, core(id)]));
     const applied = new Map(ids.map((id) => [id, 0]));
     let queue: Sent[] = [];
@@ -64,11 +64,13 @@ describe('idle follower (crash core)', () => {
     }
     expect(ids.map((id) => applied.get(id))).toEqual([1, 1, 1]);
 
-    // One write: the followers store it and acknowledge; the leader commits and applies it. The
-    // appends that carried it said commit 1, so the followers do not know yet.
+    const isNotice = (m: Sent) => m.message.type === 'append' && m.message.entries.length === 0;
+
+    // One write, the commit notices lost: the appends that carried it said commit 1, so the
+    // followers do not know yet.
     a.propose([{ id: 'w', data: { x: 1 } }], ++now);
     collect('a');
-    deliver((m) => m.message.type !== 'heartbeat');
+    deliver((m) => m.message.type !== 'heartbeat' && !isNotice(m));
     expect(a.commit).toBe(2);
     expect(applied.get('a')).toBe(2);
     expect([cores.get('b')!.commit, cores.get('c')!.commit]).toEqual([1, 1]);
@@ -83,6 +85,18 @@ describe('idle follower (crash core)', () => {
     deliver();
     expect([cores.get('b')!.commit, cores.get('c')!.commit]).toEqual([2, 2]);
     expect(ids.map((id) => applied.get(id))).toEqual([2, 2, 2]);
-    expect(a.log.lastIndex).toBe(2); // no entry was added to carry the commit index
+
+    // A second write, no heartbeat at all: the leader's notices tell both followers commit 3.
+    a.propose([{ id: 'w2', data: { x: 2 } }], ++now);
+    collect('a');
+    let notices = 0;
+    deliver((m) => {
+      if (isNotice(m) && m.from === 'a') notices++;
+      return m.message.type !== 'heartbeat';
+    });
+    expect(notices).toBe(2);
+    expect([cores.get('b')!.commit, cores.get('c')!.commit]).toEqual([3, 3]);
+    expect(ids.map((id) => applied.get(id))).toEqual([3, 3, 3]);
+    expect(a.log.lastIndex).toBe(3); // no entry was added to carry the commit index
   });
 });
