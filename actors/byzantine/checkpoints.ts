@@ -24,7 +24,7 @@ export class Checkpoints {
     const c = this.core;
     const config = c.configs.after.get(seq);
     if (!config) return;
-    const digest = c.cfg.hashCheckpoint({ seq, appDigest, config, before: c.configFor(seq) });
+    const digest = c.cfg.hashCheckpoint({ seq, appDigest, config, before: c.configBefore(seq) });
     this.own.set(seq, digest);
     this.#record(c.id, seq, digest, undefined);
     c.broadcast({ type: 'checkpoint', seq, digest });

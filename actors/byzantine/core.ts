@@ -178,6 +178,11 @@ export class BftCore {
     return this.configs.after.get(seq);
   }
 
+  /** The configuration in force for boundary `seq` as it stood when `seq` executed (what its checkpoint covers with configAfter). */
+  configBefore(seq: number): Config {
+    return this.configs.before.get(seq) ?? this.configs.configFor(seq);
+  }
+
   /** The configuration in force for slot `seq` (as far as this replica knows). */
   configFor(seq: number): Config {
     return this.configs.configFor(seq);

@@ -13,6 +13,13 @@ export class Configurations {
   #history: Array<{ from: number; config: Config }> = [];
   /** Configuration right after each executed boundary (what its checkpoint digest covers). */
   readonly after = new Map<number, Config>();
+  /**
+   * Configuration in force for each executed boundary, as it stood when the boundary executed
+   * (its checkpoint digest covers it too). A copy: later slots executed in the same step may
+   * change the live configuration (an admin nonce, a pending change) before the checkpoint is
+   * hashed, and every correct replica must hash the same thing.
+   */
+  readonly before = new Map<number, Config>();
   /** Whether this replica was ever a member (else it is joining, not excluded). */
   everMember = false;
 
@@ -45,6 +52,7 @@ export class Configurations {
   /** Changes ordered before boundary `seq` take effect for the slots after it. */
   applyAt(seq: number): void {
     const c = this.core;
+    this.before.set(seq, cloneConfig(this.configFor(seq)));
     const due = c.group.pending.filter((p) => p.at === seq);
     let next = c.group;
     if (due.length) {
@@ -63,6 +71,7 @@ export class Configurations {
   /** The log is truncated up to `upTo`: forget what only older slots needed. */
   forgetBefore(upTo: number): void {
     for (const s of [...this.after.keys()]) if (s < upTo) this.after.delete(s);
+    for (const s of [...this.before.keys()]) if (s < upTo) this.before.delete(s);
     // Keep the configuration in force at the stable checkpoint itself: its certificate is counted in it.
     while (this.#history.length > 1 && this.#history[1]!.from <= upTo) this.#history.shift();
   }

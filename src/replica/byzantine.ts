@@ -372,7 +372,7 @@ export class ByzantineReplica extends ReplicaRuntime<typeof byzantineProtocolMac
     if (!boundary) return;
     const appDigest = this.host.executor.digest;
     const core = this.#core()!;
-    const record: CheckpointRecord = { seq, app: this.host.executor.snapshot(), config: core.configAfter(seq)!, before: core.configFor(seq) };
+    const record: CheckpointRecord = { seq, app: this.host.executor.snapshot(), config: core.configAfter(seq)!, before: core.configBefore(seq) };
     await this.host.storage.set(indexKey(SNAPSHOT_PREFIX, seq), encode(record as never, RECORD_LIMITS));
     this.host.metrics.storageWrites++;
     this.host.metrics.snapshotsTaken++;
