@@ -124,13 +124,15 @@ export class ByzantineReplica extends ReplicaRuntime<typeof byzantineProtocolMac
 
   async #reconfigure(command: Proof): Promise<string | null> {
     if (!this.host.options.group.admin) return 'this group has no admin key (group.admin)';
+    // Shape and nonce before the signature: anyone may send a command, so a stale or malformed
+    // one costs no verification. (A replayed one that gets ordered anyway is refused by every
+    // replica alike, actors/byzantine/normal-case.ts.)
+    const claimed = this.#proofs.peek(command, 'admin')?.messages[0];
+    if (claimed?.type !== 'reconfigure') return 'not a reconfiguration';
+    const last = this.#core()!.group.adminNonce;
+    if (last !== undefined && claimed.nonce <= last) return `a signed change with nonce ${claimed.nonce} or later was applied already (last: ${last})`;
     const cmd = await this.#proofs.verify(command, 'admin');
     if (!cmd || cmd.from !== ADMIN) return 'the command is not signed by the group admin';
-    const msg = cmd.messages[0]!;
-    if (msg.type !== 'reconfigure') return 'not a reconfiguration';
-    // Refused here at once when already applied; executing it again is refused by every replica alike (actors/byzantine/normal-case.ts).
-    const last = this.#core()!.group.adminNonce;
-    if (last !== undefined && msg.nonce <= last) return `a signed change with nonce ${msg.nonce} or later was applied already (last: ${last})`;
     this.host.actor!.send({ type: 'request', item: { k: 'cfg', cmd } });
     this.#scheduleFlush();
     await this.#drain();
