@@ -142,10 +142,17 @@ export class ReplicaHost<TMachine extends AnyStateMachine> {
    */
   async sendToClient(to: string, kind: WireKind, body: unknown, others?: () => string[]): Promise<void> {
     const bytes = await sealForClient(this.id, to, kind, body, this.tuning.maxMessageBytes, this.metrics);
-    if (!bytes) return;
+    const rewritten = bytes && this.toClient(to, kind, body, bytes, others);
+    if (rewritten) await rewritten;
+  }
+
+  /** Sealed bytes to a client, through `options.egress.client` when one is set (else sent at once, nothing awaited). */
+  toClient(to: string, kind: WireKind, body: unknown, bytes: Uint8Array, others?: () => string[]): Promise<void> | void {
     const rewrite = this.options.egress?.client;
     if (!rewrite) return this.transmit(to, bytes);
-    for (const v of await rewrite({ to, kind, body, bytes, others: others?.() ?? [] })) this.transmit(to, v.bytes, v.delayMs);
+    return rewrite({ to, kind, body, bytes, others: others?.() ?? [] }).then((out) => {
+      for (const v of out) this.transmit(to, v.bytes, v.delayMs);
+    });
   }
 
   /** Answers a `status` request with what `status()` reports (the CLI's `status` asks every member). */

@@ -279,14 +279,22 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
   async #carryOut(effect: Exclude<RaftEffect, { type: 'persist' } | { type: 'send' }>): Promise<void> {
     switch (effect.type) {
       case 'apply': {
-        const replies: Array<{ to: string; bytes: Promise<Uint8Array | undefined> }> = [];
+        const replies: Array<{ to: string; bytes: Promise<Uint8Array | undefined>; client?: { kind: WireKind; body: unknown } }> = [];
         for (const entry of effect.entries) {
           const reply = this.#apply(entry);
           if (reply) replies.push(reply);
         }
         replies.push(...this.#digestsOut.splice(0)); // sent in order with the replies (deterministic)
         const sealed = await Promise.all(replies.map((r) => r.bytes));
-        for (let i = 0; i < replies.length; i++) if (sealed[i]) this.host.transmit(replies[i]!.to, sealed[i]!);
+        for (let i = 0; i < replies.length; i++) {
+          const r = replies[i]!;
+          if (!sealed[i]) continue;
+          if (!r.client) this.host.transmit(r.to, sealed[i]!);
+          else {
+            const rewritten = this.host.toClient(r.to, r.client.kind, r.client.body, sealed[i]!);
+            if (rewritten) await rewritten;
+          }
+        }
         await this.#maybeSnapshot();
         return;
       }
@@ -341,7 +349,7 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
   }
 
   /** Applies one committed entry; returns the reply to send, if this replica owes one. */
-  #apply(entry: Entry): { to: string; bytes: Promise<Uint8Array | undefined> } | undefined {
+  #apply(entry: Entry): { to: string; bytes: Promise<Uint8Array | undefined>; client: { kind: WireKind; body: unknown } } | undefined {
     this.host.metrics.entriesApplied++;
     if (entry.kind !== 'request') {
       this.host.executor.applyNoop(entry.index, entry.time);
@@ -354,7 +362,7 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
     const id = `${req.client}:${req.session}:${req.seq}`;
     if (this.#waitingRequests.delete(id)) {
       const answer = answerOf(req.session, req.seq, result);
-      return { to: req.client, bytes: this.#seal(req.client, answer.kind, answer.body) };
+      return { to: req.client, bytes: this.#seal(req.client, answer.kind, answer.body), client: { kind: answer.kind, body: answer.body } };
     }
     return undefined;
   }
