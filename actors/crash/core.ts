@@ -577,6 +577,7 @@ export class RaftCore {
         }
       }
       pr.next = Math.max(pr.match + 1, Math.min(next, rejected, this.log.lastIndex + 1));
+      pr.commitSent = Math.min(pr.commitSent, pr.match); // the rejected append told it nothing
       pr.state = 'probe';
       pr.probeSent = false;
       pr.inflight = [];
