@@ -26,9 +26,9 @@ import { addToGroups, referencedDigests, type OutGroup } from './byzantine/bundl
 import { implausible, othersFirst } from './peer-budget.ts';
 import { sealBundle } from './egress.ts';
 import { admitRequest, answerOf, parseRead, PendingReads } from './requests.ts';
-import { parseReconfigureRequest, type ReconfigureAnswer } from './reconfiguration.ts';
+import { parseReconfigureRequest, readReconfiguration, type ReconfigureAnswer } from './reconfiguration.ts';
 import { drainEffects, type EffectModel } from './pipeline.ts';
-import type { OutgoingBundle, ReplicaOptions, ReplicaStatus, Sending } from './types.ts';
+import type { ReplicaOptions, ReplicaStatus } from './types.ts';
 
 /**
  * A replica of the Byzantine-fault (PBFT-style) protocol: drives the protocol statechart with
@@ -60,15 +60,11 @@ export class ByzantineReplica extends ReplicaRuntime<typeof byzantineProtocolMac
   readonly #stateTransfer: StateTransfer;
   /** Boundaries executed in this drain whose checkpoint the core still has to sign. */
   #boundaries: Array<{ seq: number; appDigest: string }> = [];
-  /** What goes out for a signed bundle (options.egress; by default the bytes as they are). */
-  readonly #egressBundle: (out: OutgoingBundle) => Promise<Sending[]>;
 
   constructor(options: ReplicaOptions) {
     super(options, options?.group?.admin ? [[ADMIN, options.group.admin]] : []);
     if (this.id === ADMIN) throw new TypeError(`createReplica: '${ADMIN}' is reserved for the group's admin key`);
     this.#proofs = new ProofCheck(this.host, () => this.#core()!);
-    const egress = options.egress;
-    this.#egressBundle = egress?.bundle ? (out) => egress.bundle!(out) : asIs;
     this.#stateTransfer = new StateTransfer(this.host, () => this.#core()!, (to, m) => this.#sendAlone(to, m), (what) => this.#abuse(what));
     this.#scheduleFlush = this.host.endOfInstant(async () => {
       this.host.actor!.send({ type: 'flush', now: this.host.clock.now() });
@@ -123,14 +119,9 @@ export class ByzantineReplica extends ReplicaRuntime<typeof byzantineProtocolMac
   }
 
   async #reconfigure(command: Proof): Promise<string | null> {
-    if (!this.host.options.group.admin) return 'this group has no admin key (group.admin)';
-    // Shape and nonce before the signature: anyone may send a command, so a stale or malformed
-    // one costs no verification. (A replayed one that gets ordered anyway is refused by every
-    // replica alike, actors/byzantine/normal-case.ts.)
-    const claimed = this.#proofs.peek(command, 'admin')?.messages[0];
-    if (claimed?.type !== 'reconfigure') return 'not a reconfiguration';
-    const last = this.#core()!.group.adminNonce;
-    if (last !== undefined && claimed.nonce <= last) return `a signed change with nonce ${claimed.nonce} or later was applied already (last: ${last})`;
+    // Shape and nonce first, as in the crash model; the signature through the proof cache.
+    const change = readReconfiguration(command, this.host.options.group.admin, this.host.tuning.maxMessageBytes, this.#core()!.group.adminNonce);
+    if (typeof change === 'string') return change;
     const cmd = await this.#proofs.verify(command, 'admin');
     if (!cmd || cmd.from !== ADMIN) return 'the command is not signed by the group admin';
     this.host.actor!.send({ type: 'request', item: { k: 'cfg', cmd } });
@@ -312,11 +303,17 @@ export class ByzantineReplica extends ReplicaRuntime<typeof byzantineProtocolMac
       if (!s) continue;
       this.#proofs.remember({ p: s.p, s: s.s }, true);
       this.host.actor!.send({ type: 'signed', proof: asVerified({ p: s.p, s: s.s }, this.id, g.messages) });
+      const rewrite = this.host.options.egress?.bundle;
       for (const e of s.envelopes) {
         const bytes = rewrap(s.p, s.s, e.attachments, max);
+        if (!rewrite) {
+          for (const to of g.to) this.host.transmit(to, bytes);
+          continue;
+        }
+        // An egress seam (tracing, simulated behaviours) sees each envelope as it would go out.
         const batches = new Map(e.digests.map((d) => [d, g.batches.get(d)!]));
         for (const to of g.to) {
-          const variants = await this.#egressBundle({ to, messages: g.messages, bytes, p: s.p, s: s.s, attachments: e.attachments, batches, others: this.#otherMembers() });
+          const variants = await rewrite({ to, messages: g.messages, bytes, p: s.p, s: s.s, attachments: e.attachments, batches, others: this.#otherMembers() });
           for (const v of variants) this.host.transmit(to, v.bytes, v.delayMs);
         }
       }
@@ -426,11 +423,6 @@ export class ByzantineReplica extends ReplicaRuntime<typeof byzantineProtocolMac
     return this.host.actor?.getSnapshot().context.core;
   }
 
-}
-
-/** The default egress: the bytes as they are, at once. */
-async function asIs(out: { bytes: Uint8Array }): Promise<Sending[]> {
-  return [{ bytes: out.bytes, delayMs: 0 }];
 }
 
 /** Signs a reconfiguration with the group's admin identity, for `submitReconfiguration` on every replica. */

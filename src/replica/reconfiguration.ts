@@ -1,5 +1,4 @@
-// Admin-signed reconfiguration for the crash model: the same signed command as the Byzantine
-// model's (`signReconfiguration`), so one `add-member` works on both. The member's public key
+// Admin-signed reconfiguration, both models: one signed command (`signReconfiguration`) (`signReconfiguration`), so one `add-member` works on both. The member's public key
 // and the command's nonce travel in the ordered config entry (actors/crash/core.ts), so every
 // replica learns the new member's key from the log, and a replayed command is refused.
 // Also the `reconfigure` wire kind's body and answer, the same in both runtimes.
@@ -19,9 +18,19 @@ const isId = (x: unknown): x is string => typeof x === 'string' && x.length > 0 
 
 /**
  * The membership change an admin-signed command orders, or the reason it is refused (the
- * caller counts it as a drop). Checks shape first, the signature last.
+ * caller counts it as a drop), in both models. Cheap checks first: shape, then the nonce against
+ * `lastNonce` (the group's last applied admin nonce: anyone may send a command, so a stale one
+ * costs no verification), the signature last.
  */
-export async function openReconfiguration(command: unknown, admin: Uint8Array | undefined, maxBytes: number): Promise<MembershipChange | string> {
+export async function openReconfiguration(command: unknown, admin: Uint8Array | undefined, maxBytes: number, lastNonce: number | undefined): Promise<MembershipChange | string> {
+  const change = readReconfiguration(command, admin, maxBytes, lastNonce);
+  if (typeof change === 'string') return change;
+  if (!(await verify(admin!, (command as SignedCommand).p, (command as SignedCommand).s))) return 'the command is not signed by the group admin';
+  return change;
+}
+
+/** openReconfiguration without the signature check (the Byzantine runtime checks it through its proof cache). */
+export function readReconfiguration(command: unknown, admin: Uint8Array | undefined, maxBytes: number, lastNonce: number | undefined): MembershipChange | string {
   if (!admin) return 'this group has no admin key (group.admin)';
   const c = command as Partial<SignedCommand> | null;
   if (!c || typeof c !== 'object' || !(c.p instanceof Uint8Array) || !(c.s instanceof Uint8Array) || c.s.length !== 64) return 'not a signed command';
@@ -44,7 +53,7 @@ export async function openReconfiguration(command: unknown, admin: Uint8Array | 
   } else {
     return 'not a reconfiguration';
   }
-  if (!(await verify(admin, c.p, c.s))) return 'the command is not signed by the group admin';
+  if (lastNonce !== undefined && nonce <= lastNonce) return `a signed change with nonce ${nonce} or later was applied already (last: ${lastNonce})`;
   return change;
 }
 

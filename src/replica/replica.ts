@@ -97,7 +97,7 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
   }
 
   async #reconfigure(command: unknown): Promise<string | null> {
-    const change = await openReconfiguration(command, this.host.options.group.admin, this.host.tuning.maxMessageBytes);
+    const change = await openReconfiguration(command, this.host.options.group.admin, this.host.tuning.maxMessageBytes, this.#core()?.membership.adminNonce);
     if (typeof change === 'string') {
       this.host.drop('bad-reconfiguration');
       return change;
