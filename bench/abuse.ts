@@ -16,14 +16,10 @@
 import { createLocalCluster, type FloodOptions, type ReplicaMetrics } from '../src/index.ts';
 import { store, storeEvent } from './apps.ts';
 import { runLoad } from './load.ts';
+import { numberOption } from './args.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const seconds = option('seconds', 4);
-const clients = option('clients', 32);
+const seconds = numberOption('seconds', 4);
+const clients = numberOption('clients', 32);
 
 // Quiet phases between the storms: each storm is compared with the quiet phases either side of it
 // (this machine is shared, so its speed drifts during a run).

@@ -11,14 +11,10 @@
  */
 import { createLocalCluster, type FaultModel } from '../src/index.ts';
 import { store, storeEvent } from './apps.ts';
+import { numberOption } from './args.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const writes = option('writes', 300);
-const seed = option('seed', 7);
+const writes = numberOption('writes', 300);
+const seed = numberOption('seed', 7);
 
 interface Row {
   model: FaultModel;

@@ -20,24 +20,19 @@ import { createActor } from 'xstate';
 import { createLocalCluster, type FaultModel, type ReplicaMetrics, type ReplicaTuning } from '../src/index.ts';
 import { store, storeEvent } from './apps.ts';
 import { benchNetworkGroup, type NetworkRow } from './network.ts';
+import { hasFlag, numberOption, textOption } from './args.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const flag = (name: string, fallback: number) => Number(option(name) ?? fallback);
-const long = args.includes('--long');
-const progress = args.includes('--progress');
-const sampleMemory = long || args.includes('--rss');
-const requests = long ? 1_000_000 : flag('requests', 20_000);
-const clients = flag('clients', 64);
-const single = flag('single', Math.min(2_000, requests));
-const only = option('only');
+const long = hasFlag('long');
+const progress = hasFlag('progress');
+const sampleMemory = long || hasFlag('rss');
+const requests = long ? 1_000_000 : numberOption('requests', 20_000);
+const clients = numberOption('clients', 64);
+const single = numberOption('single', Math.min(2_000, requests));
+const only = textOption('only');
 if (only !== undefined && only !== 'crash' && only !== 'byzantine') throw new TypeError(`--only takes crash or byzantine, not ${only}`);
 const groups: FaultModel[] = only ? [only] : ['crash', 'byzantine'];
-const network = !args.includes('--no-network') && !long;
-const networkMs = flag('network-seconds', 10) * 1000;
+const network = !hasFlag('no-network') && !long;
+const networkMs = numberOption('network-seconds', 10) * 1000;
 
 const event = storeEvent;
 
