@@ -45,7 +45,7 @@ export interface SessionEntry {
    * late copy from an earlier run): it answers as the first did and fences nothing more.
    */
   resumed?: number;
-  /** SHA-256 of the canonical encoding of `[result.index, result.snapshot]`; computed when the digest first needs it. */
+  /** The tree hash of `[result.index, result.snapshot]` (see state-tree.ts); computed when the digest first needs it. */
   resultHash?: Uint8Array;
 }
 
@@ -69,6 +69,8 @@ export class SessionTable {
   constructor(
     readonly maxSessions: number,
     readonly lease: number,
+    /** The hash of a cached result in the digest: the executor's tree hash of `[index, snapshot]`. */
+    private readonly hashResult: (result: ApplyResult) => Uint8Array,
   ) {
     this.levels[DEPTH]![0] = sha256Sync(new Uint8Array(0));
   }
@@ -129,7 +131,7 @@ export class SessionTable {
       buckets[b] = sha256Sync(
         encode(
           rows.map((e) => {
-            const row = [e.session, e.client, e.seq, e.time, e.request, e.result?.index ?? null, e.result === null ? null : resultHashOf(e)];
+            const row = [e.session, e.client, e.seq, e.time, e.request, e.result?.index ?? null, e.result === null ? null : this.resultHash(e)];
             // Only when set: a table without resumes keeps the digest it had before the field existed.
             if (e.resumed) row.push(e.resumed);
             return row;
@@ -162,6 +164,12 @@ export class SessionTable {
     return this.root;
   }
 
+  /** The entry's result hash, computed once, when a digest first covers it (most are replaced before). */
+  private resultHash(e: SessionEntry): Uint8Array {
+    e.resultHash ??= this.hashResult(e.result!);
+    return e.resultHash;
+  }
+
   /** Entries, least recently active first (the order a restore must rebuild). */
   values(): IterableIterator<SessionEntry> {
     return this.entries.values();
@@ -178,12 +186,6 @@ export class SessionTable {
     if (!this.dirty.includes(b)) this.dirty.push(b);
     this.root = null;
   }
-}
-
-/** The entry's result hash, computed once, when a digest first covers it (most are replaced before). */
-export function resultHashOf(e: SessionEntry): Uint8Array {
-  e.resultHash ??= sha256Sync(encode([e.result!.index, e.result!.snapshot as never], STATE_LIMITS));
-  return e.resultHash;
 }
 
 /** The event type of a request that opens (or resumes) a session: `{ type: SESSION_EVENT, resume?: id }` with session 0. */

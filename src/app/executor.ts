@@ -3,12 +3,13 @@
  * entries in log order, so that every replica reaches byte-identical state.
  */
 import { createActor, type Actor, type ActorOptions, type AnyActorRef, type Snapshot, type AnyStateMachine, type EventObject, type Observer, type SnapshotFrom, type Subscription } from 'xstate';
-import { decode, encode } from '../codec/index.ts';
+import { CodecError, decode, encode } from '../codec/index.ts';
 import { sha256Sync, toHex } from '../crypto/index.ts';
 import { requestDigest, sessionProblem, SessionTable, type SessionEntry } from './clients.ts';
 import { hookScheduler, ReplicatedClock } from './clock.ts';
 import { deterministicIds, refuseUnreplicatedLogic, reviveAncestorRefs, rootActorId, type ActorIds } from './determinism.ts';
-import { checkEvent, clonePlain, faultText, persistActor, persistState, SNAPSHOT_LIMITS, STATE_LIMITS, viewOf } from './persist.ts';
+import { AppDataError, checkEvent, clonePlain, faultSnapshot, faultText, frozenView, persistActor, persistShell, SNAPSHOT_LIMITS, STATE_LIMITS } from './persist.ts';
+import { StateTree } from './state-tree.ts';
 import type { AppActor, AppExecutor, AppExecutorOptions, AppRequest, AppSnapshotView, ApplyResult, RefusalCode } from './types.ts';
 
 const DEFAULT_MAX_CLIENTS = 1024;
@@ -16,7 +17,7 @@ const DEFAULT_CLIENT_IDLE_EXPIRY = 24 * 60 * 60 * 1000;
 /** Names the snapshot format; bump the version when the layout changes. */
 const SNAPSHOT_FORMAT = 'statechorus/app-state';
 const SNAPSHOT_VERSION = 3; // 2: sessions, 3: actorIds
-const DIGEST_VERSION = 3; // 2: sessions, 3: actorIds
+const DIGEST_VERSION = 4; // 2: sessions, 3: actorIds, 4: tree hashes of the app and of cached results
 
 type AnyActor = Actor<AnyStateMachine>;
 
@@ -119,9 +120,12 @@ class Executor implements AppExecutor {
   private clients: SessionTable;
   private index = 0;
   private now = 0;
-  /** Persisted snapshot of the app (plain data) and the hash of its encoding. */
+  /** Persisted snapshot of the app (plain data, frozen), its tree hash and what clients see of it. */
   private persisted: Record<string, unknown> = {};
   private appHash: Uint8Array = new Uint8Array(32);
+  private appView: AppSnapshotView = frozenView({ status: 'active' });
+  /** Tree hashes of the app's parts, kept by identity: a request re-hashes what it changed. */
+  private readonly tree = new StateTree({ maxSize: STATE_LIMITS.maxSize!, maxDepth: STATE_LIMITS.maxDepth!, rootName: STATE_LIMITS.rootName! });
   /** Set when an event was delivered or a timer fired: the app must be persisted again. */
   private appDirty = true;
   /** Digest of the current state, computed on demand (noops in a row need none). */
@@ -147,7 +151,7 @@ class Executor implements AppExecutor {
     if (typeof this.idleExpiry !== 'number' || !(this.idleExpiry > 0)) {
       throw new RangeError(`createAppExecutor: clientIdleExpiry must be a positive number of ms, got ${String(options.clientIdleExpiry)}`);
     }
-    this.clients = new SessionTable(this.maxClients, this.idleExpiry);
+    this.clients = this.newTable();
     this.world = this.newWorld(undefined);
     this.settleApp();
     this.actor = this.facade();
@@ -190,7 +194,7 @@ class Executor implements AppExecutor {
     }
     this.settleApp();
 
-    const snapshot = viewOf(this.persisted);
+    const snapshot = this.appView;
     const result: ApplyResult = { index, snapshot, digest: '', duplicate: false };
     this.clients.record({ session: request.session, client: request.client, seq: request.seq, time: t, request: hash, result, ...(known!.resumed ? { resumed: known!.resumed } : {}) });
     this.finish();
@@ -221,7 +225,7 @@ class Executor implements AppExecutor {
         : code === 'request-mismatch'
           ? `request ${request.seq} of session ${request.session} differs from the one applied under that number`
           : `request ${request.seq} is older than session ${request.session}'s last applied request ${String(last)}`;
-    return { index: this.index, snapshot: viewOf(this.persisted), digest: '', duplicate: true, refused: { code, message } };
+    return { index: this.index, snapshot: this.appView, digest: '', duplicate: true, refused: { code, message } };
   }
 
   /** Opens a session (id = this entry's index) or resumes one (fencing the next seq). */
@@ -230,7 +234,7 @@ class Executor implements AppExecutor {
     let result: ApplyResult;
     if (resume === undefined) {
       this.clients.record({ session: index, client: request.client, seq: 0, time: t, request: null, result: null });
-      result = { index, snapshot: viewOf(this.persisted), digest: '', duplicate: false, session: { id: index, seq: 0 } };
+      result = { index, snapshot: this.appView, digest: '', duplicate: false, session: { id: index, seq: 0 } };
     } else {
       const known = typeof resume === 'number' ? this.clients.get(request.client, resume) : undefined;
       if (known === undefined) {
@@ -240,10 +244,10 @@ class Executor implements AppExecutor {
         // client may already number its requests from the first copy's answer. It answers as
         // the first did while the fence stands, and fences nothing.
         const last = known.request === null ? known.seq - 1 : known.seq;
-        result = { index, snapshot: viewOf(this.persisted), digest: '', duplicate: false, session: { id: known.session, seq: last } };
+        result = { index, snapshot: this.appView, digest: '', duplicate: false, session: { id: known.session, seq: last } };
       } else {
         this.clients.record({ ...known, seq: known.seq + 1, time: t, request: null, resumed: request.seq });
-        result = { index, snapshot: viewOf(this.persisted), digest: '', duplicate: false, session: { id: known.session, seq: known.seq } };
+        result = { index, snapshot: this.appView, digest: '', duplicate: false, session: { id: known.session, seq: known.seq } };
       }
     }
     this.finish();
@@ -268,7 +272,7 @@ class Executor implements AppExecutor {
   }
 
   view(): AppSnapshotView {
-    return viewOf(this.persisted);
+    return this.appView;
   }
 
   lastReply(client: string, session: number): { seq: number; result: ApplyResult | null } | undefined {
@@ -331,7 +335,7 @@ class Executor implements AppExecutor {
       if (!sameBytes(appBytes, encode(state.app, STATE_LIMITS))) {
         throw new Error("restore: XState did not restore the app's persisted snapshot exactly (the machine differs from the one that took the snapshot?)");
       }
-      const clients = new SessionTable(this.maxClients, this.idleExpiry);
+      const clients = this.newTable();
       for (const c of state.clients) {
         clients.record({
           session: c.session,
@@ -343,7 +347,7 @@ class Executor implements AppExecutor {
           ...(c.resumed ? { resumed: c.resumed } : {}),
         });
       }
-      const appHash = sha256Sync(appBytes);
+      const appHash = this.tree.hash(persisted).hash;
       const digest = this.computeDigest(state.index, state.time, appHash, world, clients);
       if (toHex(digest) !== state.digest) {
         throw new Error(
@@ -356,8 +360,7 @@ class Executor implements AppExecutor {
       this.clients = clients;
       this.index = state.index;
       this.now = state.time;
-      this.persisted = persisted;
-      this.appHash = appHash;
+      this.setApp(persisted, appHash);
       this.appDirty = false;
       this.digestBytes = digest;
       this.digestHex = state.digest;
@@ -439,12 +442,20 @@ class Executor implements AppExecutor {
     return ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
   }
 
-  /** Persists the app again if it may have changed; a state that cannot be replicated becomes an error state. */
+  /**
+   * Persists and hashes the app again if it may have changed (paying only for what changed,
+   * see state-tree.ts); a state that cannot be replicated becomes an error state.
+   */
   private settleApp(): void {
     if (!this.appDirty) return;
     this.appDirty = false;
-    const { persisted, bytes, faulted } = persistState(this.world.actor);
-    if (faulted) {
+    let tree: { out: object; hash: Uint8Array };
+    try {
+      tree = this.tree.hash(persistShell(this.world.actor));
+    } catch (err) {
+      if (!(err instanceof CodecError || err instanceof AppDataError)) throw err;
+      tree = this.tree.hash(faultSnapshot(this.world.actor, faultText(err)));
+      const persisted = tree.out as Record<string, unknown>;
       // the same error state a restore of this snapshot gives
       const world = this.newWorld(persisted);
       world.clock.current = this.now;
@@ -455,8 +466,18 @@ class Executor implements AppExecutor {
       dispose(this.world);
       this.world = world;
     }
+    this.setApp(tree.out as Record<string, unknown>, tree.hash);
+  }
+
+  private setApp(persisted: Record<string, unknown>, hash: Uint8Array): void {
     this.persisted = persisted;
-    this.appHash = sha256Sync(bytes);
+    this.appHash = hash;
+    this.appView = frozenView(persisted);
+  }
+
+  /** The session table, its cached results hashed as trees ([index, snapshot]) sharing the app's. */
+  private newTable(): SessionTable {
+    return new SessionTable(this.maxClients, this.idleExpiry, (result) => this.tree.hash([result.index, result.snapshot]).hash);
   }
 
   private computeDigest(index: number, time: number, appHash: Uint8Array, world: World, clients: SessionTable): Uint8Array {

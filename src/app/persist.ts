@@ -174,6 +174,30 @@ function fixErrors(node: PersistedNode): PersistedNode {
 }
 
 /**
+ * The actor's persisted snapshot as `persistActor` gives it, except that the root's context is
+ * the live one: XState's getPersistedSnapshot walks the whole context to find actor refs, which
+ * a request must not pay for; StateTree persists them while it hashes (see state-tree.ts).
+ */
+export function persistShell(actor: AnyActorRef): Record<string, unknown> {
+  checkChildren(actor, '');
+  const snapshot = actor.getSnapshot() as Record<string, unknown>;
+  const logic = (actor as unknown as { logic: { getPersistedSnapshot(s: unknown): PersistedNode } }).logic;
+  const shell = fixErrors(logic.getPersistedSnapshot({ ...snapshot, context: undefined }));
+  return { ...shell, context: snapshot.context };
+}
+
+/**
+ * What clients see of a persisted snapshot that StateTree has hashed (so frozen): value,
+ * context, status (and error, or output when done), shared with the state, not copied.
+ */
+export function frozenView(persisted: Record<string, unknown>): AppSnapshotView {
+  const view: AppSnapshotView = { value: persisted.value, context: persisted.context, status: String(persisted.status) };
+  if (persisted.status === 'error' && typeof persisted.error === 'string') view.error = persisted.error;
+  if (persisted.status === 'done' && persisted.output !== undefined) view.output = persisted.output;
+  return Object.freeze(view);
+}
+
+/**
  * The persisted form of an app whose state could not be replicated (`message` says why):
  * an errored machine in its last state value, its context kept when it is plain data.
  * XState restores it like any errored snapshot, so a replica that restores it and one

@@ -59,6 +59,7 @@ import {
   TAG_NINT,
   TAG_NULL,
   TAG_OBJECT,
+  TAG_REF,
   TAG_STRING,
   TAG_TRUE,
   TAG_UINT,
@@ -85,6 +86,10 @@ class Encoder {
   strict = false;
   /** Key or index of the child being encoded at each level: the error path. */
   readonly path: Array<string | number> = [];
+  /** Node mode (encodeNode): writes a child container as TAG_REF and the 32 bytes this returns. */
+  ref: ((child: object, key: string | number) => Uint8Array) | undefined = undefined;
+  /** Node mode: set when a Uint8Array was written (its bytes can change in place). */
+  sawBytes = false;
 
   run(value: unknown, limits: ResolvedLimits, strict: boolean): void {
     if (this.w.buf.length > KEEP_CAPACITY) this.w = new ByteWriter(4096);
@@ -131,6 +136,7 @@ class Encoder {
         return;
       case 'object':
         if (v === null) w.u8(TAG_NULL);
+        else if (this.ref !== undefined && this.depth > 0 && !ArrayBuffer.isView(v)) this.child(v);
         else if (isArray(v)) this.array(v);
         else if (v instanceof Uint8Array) this.bytes(v);
         else this.object(v);
@@ -143,7 +149,14 @@ class Encoder {
     }
   }
 
+  child(v: object): void {
+    const hash = this.ref!(v, this.path[this.depth - 1]!);
+    this.w.u8(TAG_REF);
+    this.w.raw(hash);
+  }
+
   bytes(b: Uint8Array): void {
+    this.sawBytes = true;
     this.w.u8(TAG_BYTES);
     this.w.bytes(b);
   }
@@ -309,18 +322,17 @@ function hexDigit(c: number): number {
   return c < 0x3a ? c - 0x30 : c - 0x57; // '0'-'9', 'a'-'f' (toString(16) is lower case)
 }
 
-// One encoder is reused (its buffer especially); a nested call, e.g. from a getter that
-// itself encodes, gets a fresh one.
-let idle: Encoder | null = new Encoder();
+// Encoders are reused (their buffers especially); a nested call (a getter that itself
+// encodes, or encodeNode's children) takes another from the pool.
+const idle: Encoder[] = [new Encoder()];
 
 function acquire(): Encoder {
-  const e = idle ?? new Encoder();
-  idle = null;
-  return e;
+  return idle.pop() ?? new Encoder();
 }
 
 function release(e: Encoder): void {
-  idle = e;
+  e.ref = undefined;
+  if (idle.length < 64) idle.push(e);
 }
 
 /** Canonical bytes of `value`. Throws CodecError if it is not plain data or breaks a limit. */
@@ -363,4 +375,30 @@ export function canonicalEqual(a: unknown, b: unknown, limits?: CodecLimits): bo
   if (x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
+}
+
+/**
+ * Node mode, for hash trees over plain data: the canonical encoding of `container` (an array
+ * or plain object) with each child array or object written as TAG_REF followed by the 32 bytes
+ * `ref(child, key)` returns (typically the child's own tree hash). TAG_REF never occurs in an
+ * encoding, so a node's bytes cannot be mistaken for a value's. `sink` receives the bytes
+ * (a view, valid only during the call) and whether a Uint8Array was among the values.
+ * Throws CodecError as `encode` does, with paths relative to `container` (root name '').
+ */
+export function encodeNode<T>(
+  container: object,
+  maxSize: number,
+  ref: (child: object, key: string | number) => Uint8Array,
+  sink: (bytes: Uint8Array, sawBytes: boolean) => T,
+): T {
+  const resolved = resolveLimits({ maxSize, maxDepth: 1, rootName: '' });
+  const e = acquire();
+  try {
+    e.ref = ref;
+    e.sawBytes = false;
+    e.run(container, resolved, false);
+    return sink(e.w.written(), e.sawBytes);
+  } finally {
+    release(e);
+  }
 }

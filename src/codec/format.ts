@@ -11,6 +11,8 @@ export const TAG_STRING = 0x08;
 export const TAG_BYTES = 0x09;
 export const TAG_ARRAY = 0x0a;
 export const TAG_OBJECT = 0x0b;
+/** Hash input only (encodeNode): a child container by its 32-byte hash. Never in an encoding; decode rejects it. */
+export const TAG_REF = 0x0c;
 
 /** Plain data: what the codec encodes, and what decode returns. */
 export type Plain =

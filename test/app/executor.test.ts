@@ -82,16 +82,18 @@ describe('determinism', () => {
     expect(a.time).toBe(490);
   });
 
-  it('returns a deep copy of the app state right after the entry', () => {
+  it('returns the app state right after the entry, frozen: a caller cannot change the replicated state through it', () => {
     const a = createAppExecutor(counter);
     a.applyRequest(1, 0, opening('c'));
     const r1 = a.applyRequest(2, 0, req('c', 1, { type: 'ADD', amount: 5 }));
     expect(r1).toEqual({ index: 2, snapshot: { value: {}, context: { count: 5 }, status: 'active' }, digest: a.digest, duplicate: false });
-    (r1.snapshot.context as { count: number }).count = 99;
+    expect(() => {
+      (r1.snapshot.context as { count: number }).count = 99;
+    }).toThrow(TypeError);
     expect(a.actor.getSnapshot().context.count).toBe(5);
     const r2 = a.applyRequest(3, 0, req('c', 2, { type: 'INC' }));
     expect(r2.snapshot.context).toEqual({ count: 6 });
-    expect(r1.snapshot.context).toEqual({ count: 99 });
+    expect(r1.snapshot.context).toEqual({ count: 5 });
   });
 
   it('a different history gives a different digest', () => {
