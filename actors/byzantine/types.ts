@@ -37,7 +37,7 @@ export type ConfigCommand = { add: Member } | { remove: string };
 /** One ordered thing inside a batch. */
 export type BatchItem =
   /** A client's request, received by every replica from the client itself. */
-  | { k: 'req'; client: string; session: number; seq: number; event: { type: string; [key: string]: unknown } }
+  | { k: 'req'; client: string; session: number; seq: number; event: { type: string; [key: string]: unknown }; snapshot?: false }
   /** Advances replicated time (delayed transitions) without a client event. */
   | { k: 'noop' }
   /** An ordered read (the fallback when unordered read replies disagree). */

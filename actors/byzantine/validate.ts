@@ -105,7 +105,7 @@ function checkItem(i: unknown): string | null {
   if (!isObject(i)) return 'batch item is not an object';
   switch (i.k) {
     case 'req':
-      return isId(i.client) && isCount(i.session) && isSeq(i.seq) && isObject(i.event) && typeof i.event.type === 'string' && sessionProblem(i.session, i.event) === null ? null : 'bad request item';
+      return isId(i.client) && isCount(i.session) && isSeq(i.seq) && isObject(i.event) && typeof i.event.type === 'string' && sessionProblem(i.session, i.event) === null && (i.snapshot === undefined || i.snapshot === false) ? null : 'bad request item';
     case 'noop':
       return null;
     case 'read':

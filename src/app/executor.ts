@@ -8,7 +8,7 @@ import { sha256Sync, toHex } from '../crypto/index.ts';
 import { requestDigest, sessionProblem, SessionTable, type SessionEntry } from './clients.ts';
 import { hookScheduler, ReplicatedClock } from './clock.ts';
 import { deterministicIds, refuseUnreplicatedLogic, reviveAncestorRefs, rootActorId, type ActorIds } from './determinism.ts';
-import { AppDataError, checkEvent, clonePlain, faultSnapshot, faultText, frozenView, persistActor, persistShell, SNAPSHOT_LIMITS, STATE_LIMITS } from './persist.ts';
+import { AppDataError, checkEvent, clonePlain, faultSnapshot, faultText, frozenView, OMITTED_VIEW, persistActor, persistShell, SNAPSHOT_LIMITS, STATE_LIMITS } from './persist.ts';
 import { StateTree } from './state-tree.ts';
 import type { AppActor, AppExecutor, AppExecutorOptions, AppRequest, AppSnapshotView, ApplyResult, RefusalCode } from './types.ts';
 
@@ -194,7 +194,7 @@ class Executor implements AppExecutor {
     }
     this.settleApp();
 
-    const snapshot = this.appView;
+    const snapshot = this.viewFor(request);
     const result: ApplyResult = { index, snapshot, digest: '', duplicate: false };
     this.clients.record({ session: request.session, client: request.client, seq: request.seq, time: t, request: hash, result, ...(known!.resumed ? { resumed: known!.resumed } : {}) });
     this.finish();
@@ -234,7 +234,7 @@ class Executor implements AppExecutor {
     let result: ApplyResult;
     if (resume === undefined) {
       this.clients.record({ session: index, client: request.client, seq: 0, time: t, request: null, result: null });
-      result = { index, snapshot: this.appView, digest: '', duplicate: false, session: { id: index, seq: 0 } };
+      result = { index, snapshot: this.viewFor(request), digest: '', duplicate: false, session: { id: index, seq: 0 } };
     } else {
       const known = typeof resume === 'number' ? this.clients.get(request.client, resume) : undefined;
       if (known === undefined) {
@@ -244,14 +244,19 @@ class Executor implements AppExecutor {
         // client may already number its requests from the first copy's answer. It answers as
         // the first did while the fence stands, and fences nothing.
         const last = known.request === null ? known.seq - 1 : known.seq;
-        result = { index, snapshot: this.appView, digest: '', duplicate: false, session: { id: known.session, seq: last } };
+        result = { index, snapshot: this.viewFor(request), digest: '', duplicate: false, session: { id: known.session, seq: last } };
       } else {
         this.clients.record({ ...known, seq: known.seq + 1, time: t, request: null, resumed: request.seq });
-        result = { index, snapshot: this.appView, digest: '', duplicate: false, session: { id: known.session, seq: known.seq } };
+        result = { index, snapshot: this.viewFor(request), digest: '', duplicate: false, session: { id: known.session, seq: known.seq } };
       }
     }
     this.finish();
     return this.withDigest(result);
+  }
+
+  /** The state a result carries: the app's, or none when the request asked for none. */
+  private viewFor(request: AppRequest): AppSnapshotView {
+    return request.snapshot === false ? OMITTED_VIEW : this.appView;
   }
 
   private withDigest(result: ApplyResult): ApplyResult {
@@ -597,6 +602,9 @@ function checkRequest(request: AppRequest): void {
   }
   if (!Number.isSafeInteger(request.seq) || request.seq < 0) {
     throw new TypeError(`app executor: request.seq must be a non-negative integer, got ${String(request.seq)}`);
+  }
+  if (request.snapshot !== undefined && request.snapshot !== false) {
+    throw new TypeError(`app executor: request.snapshot must be false or absent, got ${String(request.snapshot)}`);
   }
   const problem = checkEvent(request.event) ?? sessionProblem(request.session, request.event);
   if (problem !== null) throw new TypeError(`app executor: refused event from client "${request.client}": ${problem}`);

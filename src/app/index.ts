@@ -4,7 +4,7 @@
  * exactly-once requests, state digests and snapshots that carry pending delayed events.
  */
 export { createAppExecutor } from './executor.ts';
-export { checkEvent, errorText, inspectEvent, oversizeText, MAX_EVENT_BYTES, type EventOversize } from './persist.ts';
+export { checkEvent, errorText, inspectEvent, oversizeText, MAX_EVENT_BYTES, OMITTED_VIEW, type EventOversize } from './persist.ts';
 export { SESSION_EVENT, requestDigest, sessionProblem } from './clients.ts';
 export { appModel } from './model.ts';
 export type { AppModelInput, AppModelOutput, AppModelState } from './model.ts';

@@ -187,6 +187,13 @@ export function persistShell(actor: AnyActorRef): Record<string, unknown> {
 }
 
 /**
+ * The snapshot a result carries when it goes without the state: for a request that asked for
+ * none (`snapshot: false`), or a reply whose state does not fit one message. The index and
+ * digest still say which state it is.
+ */
+export const OMITTED_VIEW: AppSnapshotView = Object.freeze({ value: null, context: null, status: 'omitted' });
+
+/**
  * What clients see of a persisted snapshot that StateTree has hashed (so frozen): value,
  * context, status (and error, or output when done), shared with the state, not copied.
  */

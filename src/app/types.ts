@@ -18,6 +18,11 @@ export interface AppEvent {
  */
 export interface AppRequest {
   client: string;
+  /**
+   * false: the result (and the session's cached copy of it) carries OMITTED_VIEW instead of the
+   * state, so neither the reply nor a snapshot of the session table grows with the state.
+   */
+  snapshot?: false;
   /** The session id (the log index that opened it), or 0 to open one. */
   session: number;
   seq: number;

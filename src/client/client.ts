@@ -68,6 +68,14 @@ export interface ClientOptions<TMachine extends AnyStateMachine = AnyStateMachin
    * and nothing sent fails with NoLinkError naming the cause (it was not applied).
    */
   noLinkAfterMs?: number;
+  /**
+   * false: requests ask the replicas for no state in their replies. `send` then resolves with
+   * `snapshot: { value: null, context: null, status: 'omitted' }` and the index and digest the
+   * group agreed on, and `client.actor` keeps its last state. The cost of a request then does
+   * not grow with the application's state (replies, and the session table's cached copy). Read
+   * the state with `read()` when needed. Default true.
+   */
+  snapshots?: boolean;
 }
 
 /**
@@ -131,6 +139,9 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
       throw new TypeError(`createClient: startSeq must be a non-negative safe integer, got ${String(options.startSeq)}`);
     }
     checkClientTiming(options, 'createClient: options');
+    if (options.snapshots !== undefined && typeof options.snapshots !== 'boolean') {
+      throw new TypeError(`createClient: snapshots must be true or false, got ${String(options.snapshots)}`);
+    }
     if (options.session !== undefined && !(Number.isSafeInteger(options.session) && options.session > 0)) {
       throw new TypeError(`createClient: session must be a session id (a positive safe integer), got ${String(options.session)}`);
     }
@@ -147,6 +158,7 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
       ...options,
       maxEventBytes: Math.min(options.maxEventBytes ?? MAX_EVENT_BYTES, MAX_EVENT_BYTES),
       readFallbackMs: options.readFallbackMs ?? 2 * (options.retryAfterMs ?? 300),
+      snapshots: options.snapshots ?? true,
       clock: options.clock ?? realClock(),
     };
     this.#votes = model.votePolicy(this.#core());
@@ -180,7 +192,8 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
       readFallbackMs: opts.readFallbackMs,
       noLinkAfterMs: opts.noLinkAfterMs,
       send: (to, kind, body, live) => this.#send(to, kind, body, live),
-      publish: (snapshot, index) => this.actor.update(snapshot, index),
+      // a reply without the state (asked for none, or too large for one message) leaves the actor as it was
+      publish: (snapshot, index) => snapshot.status !== 'omitted' && this.actor.update(snapshot, index),
       nextNonce: () => ++this.#nonce,
     };
   }
@@ -247,7 +260,7 @@ export class Client<TMachine extends AnyStateMachine = AnyStateMachine> {
 
   /** One request of a session (0: opening one), to the leader or voted on by all. */
   async #request(session: number, seq: number, event: Record<string, unknown>): Promise<Outcome> {
-    const body = { session, seq, event };
+    const body = this.#opts.snapshots === false ? { session, seq, event, snapshot: false } : { session, seq, event };
     try {
       return (await this.#votes.start('request', seq, body, session)) as Outcome;
     } catch (err) {

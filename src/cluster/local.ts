@@ -21,7 +21,7 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
   readonly f: number;
   readonly #machine: TMachine;
   readonly #tuning: Partial<ReplicaTuning>;
-  readonly #clientOptions: { retryAfterMs?: number; giveUpAfterMs?: number };
+  readonly #clientOptions: { retryAfterMs?: number; giveUpAfterMs?: number; snapshots?: boolean };
   readonly #inspect: LocalClusterOptions['inspect'];
   readonly #sessions: LocalClusterOptions['sessions'];
   readonly #identities = new Map<string, Identity>();
@@ -170,13 +170,14 @@ export class LocalCluster<TMachine extends AnyStateMachine = AnyStateMachine> {
     return best?.id;
   }
 
-  createClient(): ClusterClient<TMachine> {
+  /** A client of the group; `options` override the cluster's `client` options for this one. */
+  createClient(options: { snapshots?: boolean } = {}): ClusterClient<TMachine> {
     const id = `c${++this.#clients}`;
     // The client exists at once; its network node is attached as a task of the simulation.
     const transport = new SimulatedTransport();
     const make = (extra: { session?: number } = {}) => {
       const replicas = this.faultModel === 'byzantine' ? this.#currentMembers() : this.#replicaIds;
-      return new Client<TMachine>({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, machine: this.#machine, ...this.#clientOptions, ...extra });
+      return new Client<TMachine>({ id, transport, replicas, faultModel: this.faultModel, clock: this.sim.clock, machine: this.#machine, ...this.#clientOptions, ...options, ...extra });
     };
     let client = make();
     void this.sim.addNode(id, (env) => {

@@ -17,7 +17,7 @@ export interface LocalClusterOptions<TMachine extends AnyStateMachine = AnyState
   network?: Partial<LinkConfig>;
   tuning?: Partial<ReplicaTuning>;
   /** Client retry and give-up times (ms). */
-  client?: { retryAfterMs?: number; giveUpAfterMs?: number };
+  client?: { retryAfterMs?: number; giveUpAfterMs?: number; snapshots?: boolean };
   /** XState inspection of every replica's protocol and application actors, with the replica's id. */
   inspect?: ((replica: string, event: InspectionEvent) => void) | Observer<InspectionEvent>;
   /** Bounds of the replicas' session table (see ReplicaOptions.sessions). */

@@ -243,8 +243,9 @@ export class ByzantineReplica extends ReplicaRuntime<typeof byzantineProtocolMac
     if (!a) return;
     if ('answer' in a) return this.#sendToClient(client, a.answer.kind, a.answer.body);
     if ('cached' in a) return this.#answer(client, a.session, a.seq, a.cached);
-    const { session, seq, event } = a.request;
-    this.host.actor!.send({ type: 'request', item: { k: 'req', client, session, seq, event: event as Extract<BatchItem, { k: 'req' }>['event'] } });
+    const { session, seq, event, snapshot } = a.request;
+    const item: BatchItem = { k: 'req', client, session, seq, event: event as Extract<BatchItem, { k: 'req' }>['event'], ...(snapshot === false ? { snapshot } : {}) };
+    this.host.actor!.send({ type: 'request', item });
     this.#scheduleFlush();
   }
 
@@ -358,7 +359,7 @@ export class ByzantineReplica extends ReplicaRuntime<typeof byzantineProtocolMac
       const index = this.host.executor.appliedIndex + 1;
       if (item.k === 'req') {
         this.host.metrics.entriesApplied++;
-        const result = this.host.executor.applyRequest(index, batch.time, { client: item.client, session: item.session, seq: item.seq, event: item.event });
+        const result = this.host.executor.applyRequest(index, batch.time, { client: item.client, session: item.session, seq: item.seq, event: item.event, ...(item.snapshot === false ? { snapshot: false } : {}) });
         replies.push(this.#answer(item.client, item.session, item.seq, result));
       } else if (item.k === 'noop') {
         this.host.metrics.entriesApplied++;

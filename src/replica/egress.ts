@@ -1,3 +1,4 @@
+import { OMITTED_VIEW } from '../app/index.ts';
 import { CodecError } from '../codec/index.ts';
 import type { Identity } from '../crypto/index.ts';
 import { encode } from '../codec/index.ts';
@@ -11,7 +12,7 @@ import type { ReplicaMetrics } from './types.ts';
  * goes without it, with this marker in its place, and still carries the index and digest the
  * client votes on (every correct replica omits the same state, so their replies still match).
  */
-export const OMITTED_SNAPSHOT = Object.freeze({ value: null, context: null, status: 'omitted' });
+export const OMITTED_SNAPSHOT = OMITTED_VIEW;
 
 /**
  * Seals a message to a client within `maxBytes`: a reply or read reply too large with its

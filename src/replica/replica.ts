@@ -218,7 +218,7 @@ export class Replica extends ReplicaRuntime<typeof crashProtocolMachine> {
     // A retry is proposed again even if an earlier copy is on its way: that copy may have been
     // lost with a leadership change, and the session table applies a request only once.
     this.#waitingRequests.set(id, { client, session, seq });
-    this.#proposalBuffer.push({ id, data: { client, session, seq, event: req.event } });
+    this.#proposalBuffer.push({ id, data: { client, session, seq, event: req.event, ...(req.snapshot === false ? { snapshot: false } : {}) } });
     if (this.#proposalBuffer.length >= this.host.tuning.maxBatch) return this.#flushProposals();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;

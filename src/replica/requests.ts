@@ -16,6 +16,8 @@ export interface ClientRequest {
   /** Seq within the session; for session 0, the client's attempt number. */
   seq: number;
   event: AppEvent;
+  /** false: the reply carries no state (see AppRequest.snapshot). */
+  snapshot?: false;
 }
 
 /** A request refused at ingress: a bad event, or one over the size budget (`oversize`). */
@@ -32,8 +34,9 @@ export interface RefusedRequest {
  * larger events here keeps every message a replica builds from them within the message limit.
  */
 export function parseRequest(body: unknown, maxEventBytes: number): ClientRequest | RefusedRequest | undefined {
-  const b = body as { session?: unknown; seq?: unknown; event?: unknown } | null;
+  const b = body as { session?: unknown; seq?: unknown; event?: unknown; snapshot?: unknown } | null;
   if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.seq) || (b.seq as number) < 1) return undefined;
+  if (b.snapshot !== undefined && b.snapshot !== false) return undefined;
   const seq = b.seq as number;
   // The event is judged first: a bad event is answered even when the rest is malformed too.
   const { problem: bad, oversize } = inspectEvent(b.event, maxEventBytes);
@@ -42,7 +45,7 @@ export function parseRequest(body: unknown, maxEventBytes: number): ClientReques
   if (session === undefined) return undefined;
   const problem = sessionProblem(session, b.event as AppEvent);
   if (problem) return { session, seq, problem };
-  return { session, seq, event: b.event as AppEvent };
+  return { session, seq, event: b.event as AppEvent, ...(b.snapshot === false ? { snapshot: false as const } : {}) };
 }
 
 /**
