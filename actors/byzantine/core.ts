@@ -225,7 +225,7 @@ export class BftCore {
     }
     if (this.changing) this.viewChanger.tick();
     else this.primaryWatch.check();
-    if (this.tickCount % this.cfg.statusTicks === 0) this.repair.retransmit();
+    if (this.tickCount % this.cfg.statusTicks === 0) this.repair.period();
     // A membership change takes effect at a checkpoint boundary: the primary fills the way there.
     if (this.group.pending.length > 0) this.flush(now);
     this.transfer.check();

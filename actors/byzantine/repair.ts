@@ -2,19 +2,56 @@
  * Repair after lost messages: each status period a replica says where it is and repeats its
  * votes for slots unfinished for a while; a peer stuck at the same position is sent the stable
  * certificate, the committed slots it missed (each with its commit certificate) and our new view.
+ *
+ * An idle group has nothing to repair: while every slot is finished and every peer last said it
+ * executed what we did, the status goes out every 2nd, 4th, … period, at most every
+ * QUIET_MAX_PERIODS (so an idle replica sends a few messages a second, not tens). Anything
+ * unfinished, or a peer that says otherwise, brings back one status per period.
  */
 import type { BftCore } from './core.ts';
 import { isMember, quorumSize } from './quorum.ts';
 import { NULL_BATCH } from './normal-case.ts';
 import { NULL_DIGEST, type Batch, type BftMessage, type VerifiedProof } from './types.ts';
 
+/** The longest spacing of statuses in a quiet group, in status periods. */
+export const QUIET_MAX_PERIODS = 16;
+
 export class Repair {
+  /** Status periods between statuses now (1 unless the group is quiet), and periods left to wait. */
+  #spacing = 1;
+  #wait = 0;
+
   /** Peers' last reported execution, to send committed slots only to a peer that is stuck. */
   readonly #peerExecuted = new Map<string, { executed: number; repeats: number }>();
 
   constructor(private readonly core: BftCore) {}
 
-  /** Periodically: say where we are, and repeat our votes for unfinished slots (lost messages). */
+  /** Each status period: retransmit, or, in a quiet group, only every `#spacing` periods. */
+  period(): void {
+    if (!this.#quiet()) {
+      this.#spacing = 1;
+      this.#wait = 0;
+    } else if (this.#wait > 0) {
+      this.#wait--;
+      return;
+    } else {
+      this.#wait = this.#spacing - 1;
+      this.#spacing = Math.min(this.#spacing * 2, QUIET_MAX_PERIODS);
+    }
+    this.retransmit();
+  }
+
+  /** Nothing to repair: not changing views, no slot unfinished, no checkpoint or accusation pending, every peer where we are. */
+  #quiet(): boolean {
+    const c = this.core;
+    if (c.changing || c.exclusion.accusations.size > 0 || c.group.pending.length > 0) return false;
+    for (const s of c.slots.values()) if (s.seq > c.executed && s.digest !== null) return false;
+    if (Math.floor(c.executed / c.cfg.checkpointEvery) * c.cfg.checkpointEvery > c.stable.seq) return false;
+    for (const id of c.others()) if (this.#peerExecuted.get(id)?.executed !== c.executed) return false;
+    return true;
+  }
+
+  /** Say where we are, and repeat our votes for unfinished slots (lost messages). */
   retransmit(): void {
     const c = this.core;
     c.broadcast({ type: 'status', view: c.view, executed: c.executed, stable: c.stable.seq, changing: c.changing });

@@ -86,6 +86,10 @@ export class RaftCore {
 
   electionElapsed = 0;
   heartbeatElapsed = 0;
+  /** Leader: ticks since there was anything to replicate or read (idle heartbeats after electionTicks of it). */
+  quietTicks = 0;
+  /** Follower: the idle heartbeat period its leader announced (0: the leader is busy). */
+  leaderIdleTicks = 0;
   randomizedElectionTimeout = 0;
   tickCount = 0;
   votes = new Map<string, boolean>();
@@ -278,6 +282,7 @@ export class RaftCore {
         if (this.role !== 'follower') this.#becomeFollower(this.term, from);
         this.leader = from;
         this.electionElapsed = 0;
+        if (m.type !== 'heartbeat') this.leaderIdleTicks = 0;
         if (m.type === 'append') return this.#handleAppend(from, m);
         if (m.type === 'heartbeat') return this.#handleHeartbeat(from, m);
         return this.#handleSnapshot(from, m);
@@ -303,9 +308,15 @@ export class RaftCore {
 
   // ---- elections ----------------------------------------------------------------------
 
+  /** Ticks beyond the usual that a leader is waited for: three of its announced idle periods. */
+  #idleGrace(): number {
+    if (this.role === 'leader') return this.#idle() ? 3 * this.cfg.idleHeartbeatTicks : 0;
+    return 3 * this.leaderIdleTicks;
+  }
+
   #tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTimeout && this.#isVoter(this.id)) {
+    if (this.electionElapsed >= this.randomizedElectionTimeout + this.#idleGrace() && this.#isVoter(this.id)) {
       this.#campaign(this.cfg.preVote, false);
     }
   }
@@ -381,6 +392,7 @@ export class RaftCore {
       this.#persistHardState();
     }
     this.role = 'follower';
+    if (leader !== this.leader) this.leaderIdleTicks = 0;
     this.leader = leader;
     this.electionElapsed = 0;
     this.#resetElectionTimeout();
@@ -393,6 +405,7 @@ export class RaftCore {
     this.role = 'leader';
     this.leader = this.id;
     this.heartbeatElapsed = 0;
+    this.quietTicks = 0;
     this.electionElapsed = 0;
     this.transferee = null;
     this.progress.clear();
@@ -403,7 +416,20 @@ export class RaftCore {
   }
 
   #inLease(): boolean {
-    return this.cfg.checkQuorum && this.leader !== null && this.electionElapsed < this.cfg.electionTicks;
+    return this.cfg.checkQuorum && this.leader !== null && this.electionElapsed < this.cfg.electionTicks + this.#idleGrace();
+  }
+
+  /** Leader: nothing to replicate or read for electionTicks; heartbeats may slow to idleHeartbeatTicks. */
+  #idle(): boolean {
+    return this.cfg.idleHeartbeatTicks > this.cfg.heartbeatTicks && this.quietTicks >= this.cfg.electionTicks;
+  }
+
+  /** Leader: whether anything is under way that needs the usual heartbeat (a follower behind, a read, a learner, a transfer). */
+  #busy(): boolean {
+    if (this.reads.length > 0 || this.readsAwaitingCommit.length > 0 || this.transferee !== null || this.membership.learners.length > 0) return true;
+    if (this.pendingConfigIndex > this.commit) return true;
+    for (const pr of this.progress.values()) if (pr.match < this.log.lastIndex || pr.commitSent < this.commit || pr.state !== 'replicate') return true;
+    return false;
   }
 
   #resetElectionTimeout(): void {
@@ -421,7 +447,11 @@ export class RaftCore {
   #tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
-    if (this.electionElapsed >= this.cfg.electionTicks) {
+    const wasIdle = this.#idle();
+    this.quietTicks = this.#busy() ? 0 : this.quietTicks + 1;
+    const idle = this.#idle();
+    if (idle && !wasIdle) this.heartbeatElapsed = this.cfg.idleHeartbeatTicks; // tell the followers at once
+    if (this.electionElapsed >= this.cfg.electionTicks + this.#idleGrace()) {
       this.electionElapsed = 0;
       if (this.cfg.checkQuorum && !this.#checkQuorum()) {
         this.#becomeFollower(this.term, null);
@@ -429,7 +459,7 @@ export class RaftCore {
       }
     }
     if (this.transferee !== null && ++this.transferElapsed > this.cfg.electionTicks) this.transferee = null; // took too long: abort
-    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+    if (this.heartbeatElapsed >= (idle ? this.cfg.idleHeartbeatTicks : this.cfg.heartbeatTicks)) {
       this.heartbeatElapsed = 0;
       this.#broadcastHeartbeat(0);
     }
@@ -537,8 +567,9 @@ export class RaftCore {
   }
 
   #broadcastHeartbeat(readRound: number): void {
+    const every = readRound === 0 && this.#idle() ? { every: this.cfg.idleHeartbeatTicks } : {};
     for (const [id, pr] of this.progress) {
-      this.#send(id, { type: 'heartbeat', term: this.term, commit: Math.min(pr.match, this.commit), readRound });
+      this.#send(id, { type: 'heartbeat', term: this.term, commit: Math.min(pr.match, this.commit), readRound, ...every });
       pr.commitSent = Math.max(pr.commitSent, Math.min(pr.match, this.commit));
     }
   }
@@ -703,6 +734,7 @@ export class RaftCore {
   }
 
   #handleHeartbeat(from: string, m: Extract<RaftMessage, { type: 'heartbeat' }>): void {
+    this.leaderIdleTicks = m.every ?? 0;
     const commit = Math.min(m.commit, this.log.lastIndex);
     if (commit > this.commit) {
       this.commit = commit;

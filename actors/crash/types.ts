@@ -61,7 +61,8 @@ export type RaftMessage =
       hintTerm: number;
     }
   /** Keeps followers' leases; carries a commit index the follower's log is known to match, and a read-index round. */
-  | { type: 'heartbeat'; term: number; commit: number; readRound: number }
+  /** `every`: sent by an idle leader, whose next heartbeat comes within that many ticks (followers wait longer before an election). */
+  | { type: 'heartbeat'; term: number; commit: number; readRound: number; every?: number }
   | { type: 'heartbeatReply'; term: number; readRound: number }
   | { type: 'snapshot'; term: number; meta: SnapshotMeta; data: Uint8Array }
   | { type: 'timeoutNow'; term: number }
@@ -121,6 +122,12 @@ export interface RaftConfig {
   /** Ticks without hearing a leader before an election (randomized in [electionTicks, 2*electionTicks)). */
   electionTicks: number;
   heartbeatTicks: number;
+  /**
+   * Heartbeat period of an idle leader (nothing to replicate, commit known everywhere, no read,
+   * no learner, for electionTicks): it says so in its heartbeats, and its followers (and its own
+   * check-quorum) allow 3 such periods more before they give up on it. Not above heartbeatTicks (0): off.
+   */
+  idleHeartbeatTicks: number;
   /** Max entries per append message. */
   maxEntriesPerAppend: number;
   /** Max encoded bytes of entries per append message (one entry always goes); Infinity = no cap. */
@@ -140,6 +147,7 @@ export interface RaftConfig {
 export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id'> = {
   electionTicks: 10,
   heartbeatTicks: 2,
+  idleHeartbeatTicks: 0,
   maxEntriesPerAppend: 256,
   maxAppendBytes: Infinity,
   maxInflight: 32,

@@ -1,5 +1,8 @@
 import { sessionProblem } from '../../src/app/clients.ts';
 import { checkEvent } from '../../src/app/persist.ts';
+
+/** The longest idle heartbeat period a follower accepts (ticks): its election waits three of them. */
+export const MAX_IDLE_TICKS = 10_000;
 import type { Entry, Membership, RaftMessage } from './types.ts';
 
 /**
@@ -49,7 +52,7 @@ export function validateRaftMessage(m: unknown): RaftMessage | string {
         ? (m as RaftMessage)
         : 'bad appendReply';
     case 'heartbeat':
-      return isCount(m.commit) && isCount(m.readRound) ? (m as RaftMessage) : 'bad heartbeat';
+      return isCount(m.commit) && isCount(m.readRound) && (m.every === undefined || (isCount(m.every) && m.every > 0 && m.every <= MAX_IDLE_TICKS)) ? (m as RaftMessage) : 'bad heartbeat';
     case 'heartbeatReply':
       return isCount(m.readRound) ? (m as RaftMessage) : 'bad heartbeatReply';
     case 'snapshot':

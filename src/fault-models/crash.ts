@@ -15,7 +15,7 @@ export const crash: FaultModelDescriptor = {
   replyQuorum: () => 1,
   readQuorum: () => 1,
   votePolicy: (core) => new CrashVotes(core),
-  tuningKeys: [...SHARED_TUNING_KEYS, 'electionTicks', 'heartbeatTicks', 'snapshotEvery', 'keepEntries', 'removeSilentAfterMs'],
+  tuningKeys: [...SHARED_TUNING_KEYS, 'electionTicks', 'heartbeatTicks', 'idleHeartbeatTicks', 'snapshotEvery', 'keepEntries', 'removeSilentAfterMs'],
   round: 'term',
   orderer: 'leader',
   describeRound: (s) => `term ${s.term}`,

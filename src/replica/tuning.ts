@@ -24,6 +24,7 @@ export const TUNING_RULES: { readonly [K in keyof ReplicaTuning]: OptionRule } =
   tickMs: timerMs,
   electionTicks: whole(1),
   heartbeatTicks: whole(1),
+  idleHeartbeatTicks: whole(0),
   maxBatch: whole(1),
   snapshotEvery: whole(1),
   keepEntries: whole(0),

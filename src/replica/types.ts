@@ -30,6 +30,13 @@ export interface ReplicaTuning {
   /** Ticks without a leader before an election (randomized up to twice this). */
   electionTicks: number;
   heartbeatTicks: number;
+  /**
+   * Crash model: the heartbeat period of an idle leader (nothing to replicate or read for
+   * electionTicks), in ticks; its followers then wait 3 such periods more before an election,
+   * so a leader that fails while the group is idle is replaced that much later. Not above
+   * heartbeatTicks (0, say): always heartbeatTicks. Default 50 (500 ms at tickMs 10: an idle leader sends 4 messages a second).
+   */
+  idleHeartbeatTicks: number;
   /** Most client requests ordered by one proposal. */
   maxBatch: number;
   /** Take an application snapshot (and compact the log) every this many applied entries. */
@@ -73,6 +80,7 @@ export const DEFAULT_TUNING: ReplicaTuning = {
   tickMs: 10,
   electionTicks: 15,
   heartbeatTicks: 3,
+  idleHeartbeatTicks: 50,
   maxBatch: 512,
   snapshotEvery: 10_000,
   keepEntries: 1_000,

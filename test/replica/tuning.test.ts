@@ -12,6 +12,7 @@ const BAD_TUNING: { [K in keyof ReplicaTuning]: Array<[unknown, string]> } = {
   tickMs: [[0, '0'], [-5, '-5'], [Infinity, 'Infinity'], [2 ** 31, String(2 ** 31)]],
   electionTicks: [[0, '0'], [2.5, '2.5']],
   heartbeatTicks: [[0, '0'], [NaN, 'NaN']],
+  idleHeartbeatTicks: [[-1, '-1'], [1.5, '1.5']],
   maxBatch: [[0, '0'], ['512', '"512"']],
   snapshotEvery: [[0, '0'], [-1, '-1']],
   keepEntries: [[-1, '-1'], [0.5, '0.5']],

@@ -48,6 +48,7 @@ export class RaftRecords {
         id: this.host.id,
         electionTicks: t.electionTicks,
         heartbeatTicks: t.heartbeatTicks,
+        idleHeartbeatTicks: t.idleHeartbeatTicks,
         maxEntriesPerAppend: t.maxBatch,
         // Half the message limit leaves room for the envelope; larger appends would be dropped at ingress forever.
         maxAppendBytes: Math.floor(t.maxMessageBytes / 2),
